@@ -1,0 +1,190 @@
+"""How the engine reports: a small interface, and the in-memory and JSONL implementations.
+
+The engine calls these methods as numbers are produced; it never knows where they go.
+backend/ adds a recorder that batches rows into the run store.
+
+Phases of a CID point: "live" (measured every `cid_every` label steps), "pre-round" and
+"post-round" (just before / after an influence-tuning round, at the same step).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+CID_PHASES = ("live", "pre-round", "post-round", "final")
+
+
+@dataclass
+class InfluenceLists:
+    """Scores of the A group (same label, same confound) and the B group (same label, other
+    confound) on one probe at one step: Figure 1's two histograms. Indices point into train."""
+
+    step: int
+    probe: int
+    a_index: list[int]
+    a_scores: list[float]
+    b_index: list[int]
+    b_scores: list[float]
+
+
+class Recorder(Protocol):
+    """What the engine calls. Every method must be cheap; implementations batch their I/O."""
+
+    def scalar(self, name: str, step: int, value: float) -> None:
+        """A training curve point, e.g. name="loss/train", "acc/dev"."""
+
+    def cid(self, step: int, phase: str, value: float, per_probe: list[float] | None = None,
+            extra: dict[str, Any] | None = None) -> None:
+        """Mean CID over the probe set at a label step; phase in CID_PHASES."""
+
+    def influence(self, lists: InfluenceLists) -> None:
+        """Per-probe A/B influence score lists (for histograms)."""
+
+    def progress(self, step: int, total: int, eta_s: float | None, info: dict[str, Any] | None = None) -> None:
+        """Where the job is: step of total, seconds left (None if unknown)."""
+
+    def result(self, metrics: dict[str, Any]) -> None:
+        """Final metrics (accuracy per split, per group, worst group, CID, flip rates...)."""
+
+    def log(self, message: str) -> None:
+        """A human-readable event line (round started, trial collapsed...)."""
+
+    def flush(self) -> None:
+        """Write out anything buffered."""
+
+
+class NullRecorder:
+    """Drops everything; the base for recorders that only care about some calls."""
+
+    def scalar(self, name, step, value): pass
+    def cid(self, step, phase, value, per_probe=None, extra=None): pass
+    def influence(self, lists): pass
+    def progress(self, step, total, eta_s, info=None): pass
+    def result(self, metrics): pass
+    def log(self, message): pass
+    def flush(self): pass
+
+
+@dataclass
+class MemoryRecorder(NullRecorder):
+    """Keeps everything in lists; what tests read."""
+
+    scalars: list[tuple[str, int, float]] = field(default_factory=list)
+    cids: list[dict[str, Any]] = field(default_factory=list)
+    influences: list[InfluenceLists] = field(default_factory=list)
+    progresses: list[tuple[int, int, float | None]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+    def scalar(self, name, step, value):
+        self.scalars.append((name, int(step), float(value)))
+
+    def cid(self, step, phase, value, per_probe=None, extra=None):
+        assert phase in CID_PHASES, phase
+        self.cids.append({"step": int(step), "phase": phase, "value": float(value),
+                          "per_probe": per_probe, **(extra or {})})
+
+    def influence(self, lists):
+        self.influences.append(lists)
+
+    def progress(self, step, total, eta_s, info=None):
+        self.progresses.append((int(step), int(total), eta_s))
+
+    def result(self, metrics):
+        self.results.append(metrics)
+
+    def log(self, message):
+        self.logs.append(message)
+
+    def series(self, name: str) -> list[tuple[int, float]]:
+        """(step, value) of one scalar, in recording order."""
+        return [(s, v) for n, s, v in self.scalars if n == name]
+
+
+class JsonlRecorder(NullRecorder):
+    """One JSON object per line, {"kind": ..., "t": unix seconds, ...}; what the CLI writes.
+
+    Lines are buffered and flushed every `flush_every` records and at flush()/close(), so a
+    killed run loses at most that many lines."""
+
+    def __init__(self, path: str | Path, flush_every: int = 50):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = self.path.open("a", encoding="utf-8")
+        self._buf: list[str] = []
+        self.flush_every = flush_every
+
+    def _write(self, kind: str, **data):
+        self._buf.append(json.dumps({"kind": kind, "t": round(time.time(), 3), **data}))
+        if len(self._buf) >= self.flush_every:
+            self.flush()
+
+    def scalar(self, name, step, value):
+        self._write("scalar", name=name, step=int(step), value=float(value))
+
+    def cid(self, step, phase, value, per_probe=None, extra=None):
+        self._write("cid", step=int(step), phase=phase, value=float(value), per_probe=per_probe,
+                    **(extra or {}))
+
+    def influence(self, lists):
+        self._write("influence", **asdict(lists))
+
+    def progress(self, step, total, eta_s, info=None):
+        # Progress is for live displays; the file keeps only every 10th to stay small.
+        if step % 10 == 0 or step == total:
+            self._write("progress", step=int(step), total=int(total), eta_s=eta_s)
+
+    def result(self, metrics):
+        self._write("result", metrics=metrics)
+        self.flush()
+
+    def log(self, message):
+        self._write("log", message=message)
+
+    def flush(self):
+        if self._buf:
+            self._f.write("\n".join(self._buf) + "\n")
+            self._f.flush()
+            self._buf.clear()
+
+    def close(self):
+        self.flush()
+        self._f.close()
+
+
+class TeeRecorder:
+    """Sends every call to several recorders (e.g. a file and a progress bar)."""
+
+    def __init__(self, *recorders):
+        self.recorders = recorders
+
+    def scalar(self, *a, **k):
+        for r in self.recorders:
+            r.scalar(*a, **k)
+
+    def cid(self, *a, **k):
+        for r in self.recorders:
+            r.cid(*a, **k)
+
+    def influence(self, *a, **k):
+        for r in self.recorders:
+            r.influence(*a, **k)
+
+    def progress(self, *a, **k):
+        for r in self.recorders:
+            r.progress(*a, **k)
+
+    def result(self, *a, **k):
+        for r in self.recorders:
+            r.result(*a, **k)
+
+    def log(self, *a, **k):
+        for r in self.recorders:
+            r.log(*a, **k)
+
+    def flush(self):
+        for r in self.recorders:
+            r.flush()

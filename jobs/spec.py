@@ -1,0 +1,110 @@
+"""The job spec: one pydantic model that describes a run, shared by the CLI and the REST API.
+
+A preset (jobs/presets.py) fills in values the user did not give; anything the user gives wins.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound")
+SCOPES = ("all", "top", "head")
+SCORES = ("cosine", "dot", "embedding")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    """Which data. `name` is a built-in ("textlen", "msgs") or "custom" (with `path`)."""
+
+    name: str = "textlen"
+    path: str | None = Field(None, description="custom: a CSV/JSONL file, or hf:<dataset> where a hub is reachable")
+    text_column: str = "text"
+    label_column: str = "label"
+    confound_column: str | None = "confound"
+    confound_rule: str | None = Field(
+        None, description="define the confound from the text instead of a column: "
+                          "'token:WORD' (present or not) or 'regex:PATTERN'")
+    access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
+    seed: int = Field(2021, description="seed of the dataset's own sampling (the paper uses 2021)")
+    options: dict[str, Any] = Field(default_factory=dict, description="source-specific parameters, e.g. TextLen sizes")
+
+
+class TrainSpec(_Strict):
+    """Label training (the paper's Appendix A)."""
+
+    epochs: float = Field(10, gt=0)
+    batch_size: int = Field(64, ge=1, le=4096)
+    lr: float = Field(2e-5, gt=0, le=1.0)
+    warmup: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_length: int = Field(64, ge=8, le=512)
+    optimizer: Literal["adamw", "bertadam"] = "adamw"
+    grad_clip: float | None = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many label steps (tests, quick looks)")
+    eval_every: int = Field(50, ge=1, description="label steps between dev/test accuracy points")
+
+
+class InfluenceSpec(_Strict):
+    """Influence / embedding tuning rounds."""
+
+    interval: int = Field(50, ge=1, description="label steps between rounds")
+    round_epochs: int = Field(5, ge=1, description="passes over the round's probe set")
+    probes_per_round: int = Field(75, ge=1, description="probes sampled from train for each round")
+    k: int = Field(5, ge=1, description="A and B examples per probe")
+    tuples_per_update: int = Field(64, ge=1, description="probes whose J-gradients are averaged per update")
+    lr: float = Field(3e-5, gt=0, le=1.0)
+    scope: Literal["all", "top", "head"] = "all"
+    top_layers: int = Field(2, ge=1, description="encoder layers in the 'top' scope (plus pooler and head)")
+    optimizer: Literal["adamw", "bertadam"] = "adamw"
+
+
+class AdversarialSpec(_Strict):
+    weight: float = Field(0.3, ge=0, description="gradient-reversal weight lambda")
+
+
+class DiagnosticsSpec(_Strict):
+    """Live CID and Figure-1 histograms."""
+
+    cid_every: int = Field(50, ge=0, description="label steps between live CID points; 0 = only around rounds and at the end")
+    probes: int = Field(40, ge=1)
+    sample: int = Field(100, ge=2, description="training examples per A and B group per probe (bounds the cost)")
+    score: Literal["cosine", "dot", "embedding"] = "cosine"
+    scope: Literal["all", "top", "head"] = "all"
+    top_layers: int = Field(2, ge=1)
+    histogram_probes: int = Field(4, ge=0, description="probes whose A/B lists are kept at each CID point")
+
+
+class JobSpec(_Strict):
+    """Everything that defines a run. Units: steps are label (optimiser) steps."""
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    model: str = Field("tiny", description="'tiny', 'minilm', a Hugging Face name or a local path")
+    method: str = "finetune"
+    preset: str | None = None
+    seed: int = 2021
+    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'...")
+    dtype: Literal["float32", "float64"] = "float32"
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    influence: InfluenceSpec = Field(default_factory=InfluenceSpec)
+    adversarial: AdversarialSpec = Field(default_factory=AdversarialSpec)
+    diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
+    retry_collapsed: int = Field(0, ge=0, le=10, description="retries with the next seed when training collapses to chance")
+    reference: bool = Field(False, description="use the slow reference influence paths (debugging)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset"):
+            from jobs.presets import apply_preset
+            data = apply_preset(data["preset"], data)
+        return data
+
+    @model_validator(mode="after")
+    def _check_method(self) -> JobSpec:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method '{self.method}'; valid: {', '.join(METHODS)}")
+        return self
