@@ -1,0 +1,167 @@
+"""The engine's command line: `deconfound run`, `deconfound datasets`, `deconfound spec`.
+
+backend/cli.py adds the service commands (worker, api, up) on top of this parser, so the
+engine stays free of web code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _set_dotted(spec: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = spec
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def spec_from_args(args: argparse.Namespace):
+    """JobSpec from CLI flags: a base spec file, then the named flags, then --set overrides."""
+    from jobs.spec import JobSpec
+
+    raw: dict[str, Any] = json.loads(Path(args.spec).read_text()) if args.spec else {}
+    raw.setdefault("dataset", {})
+    for flag, dotted in (("dataset", "dataset.name"), ("data_path", "dataset.path"),
+                         ("access_rate", "dataset.access_rate"), ("model", "model"), ("method", "method"),
+                         ("preset", "preset"), ("seed", "seed"), ("device", "device"),
+                         ("max_steps", "train.max_steps"), ("epochs", "train.epochs"),
+                         ("scope", "influence.scope"), ("cid_every", "diagnostics.cid_every"),
+                         ("cid_scope", "diagnostics.scope"), ("retry_collapsed", "retry_collapsed")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            _set_dotted(raw, dotted, value)
+    if getattr(args, "reference", False):
+        raw["reference"] = True
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        if not _:
+            raise SystemExit(f"--set expects KEY=VALUE (e.g. train.lr=3e-5), got '{item}'")
+        _set_dotted(raw, key.strip(), _parse_value(value))
+    return JobSpec.model_validate(raw)
+
+
+def _add_spec_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help="textlen | msgs | custom (default textlen)")
+    p.add_argument("--data-path", dest="data_path", help="custom dataset file/dir, or a CoNLL/MSGS source dir")
+    p.add_argument("--access-rate", dest="access_rate", type=float, help="share of train with confound labels (Table 3)")
+    p.add_argument("--model", help="tiny | minilm | a Hugging Face name or local path (default tiny)")
+    p.add_argument("--method", help="finetune | influence-tuning | embedding-tuning | adversarial | no-confound")
+    p.add_argument("--preset", help="'paper' or a '<dataset>/<method>' preset")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N label steps")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning differentiates")
+    p.add_argument("--cid-every", dest="cid_every", type=int, help="label steps between live CID points")
+    p.add_argument("--cid-scope", dest="cid_scope", choices=["all", "top", "head"])
+    p.add_argument("--retry-collapsed", dest="retry_collapsed", type=int)
+    p.add_argument("--reference", action="store_true", help="slow reference influence paths (debugging)")
+    p.add_argument("--spec", help="a JSON job spec to start from")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any spec field, e.g. --set train.lr=3e-5")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from jobs.data.dataset import DataError
+    from jobs.progress import ProgressBarRecorder
+    from jobs.recorder import JsonlRecorder, TeeRecorder
+    from jobs.report import print_metrics
+    from jobs.runner import run
+
+    try:
+        spec = spec_from_args(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"error: invalid job spec: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out or f"runs/{spec.dataset.name}-{spec.method}-{spec.model.replace('/', '_')}-{spec.seed}.jsonl")
+    file_rec = JsonlRecorder(out)
+    bar = ProgressBarRecorder(desc=f"{spec.method} {spec.dataset.name}")
+    file_rec._write("spec", spec=spec.model_dump())
+    try:
+        outcome = run(spec, TeeRecorder(file_rec, bar), artifact_dir=args.save)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; partial log kept in", out, file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+        file_rec.close()
+    print_metrics(outcome.metrics, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
+    print(f"status {outcome.status}, wall {outcome.wall_s:.1f} s, log {out}")
+    return 0 if outcome.status in ("succeeded", "collapsed") else 1
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from jobs.data import BUILTIN_DATASETS, dataset_stats, load_dataset
+    from jobs.report import print_table1
+    from jobs.spec import DatasetSpec
+
+    names = args.names or list(BUILTIN_DATASETS)
+    stats = []
+    for name in names:
+        spec = DatasetSpec(name=name, path=args.data_path) if args.data_path else DatasetSpec(name=name)
+        stats.append(dataset_stats(load_dataset(spec)))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        print_table1(stats)
+    return 0
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    print(spec_from_args(args).model_dump_json(indent=2))
+    return 0
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The parser with the engine's subcommands; returns (parser, subparsers) so the service
+    can add its own. Each subcommand sets `func(args) -> int`."""
+    parser = argparse.ArgumentParser(prog="deconfound",
+                                     description="Find and remove the spurious cues a text classifier leans on.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="train one model with one method and report CID and accuracies")
+    _add_spec_flags(p)
+    p.add_argument("--out", help="JSONL log of every recorded point (default runs/<dataset>-<method>-<model>-<seed>.jsonl)")
+    p.add_argument("--save", help="directory to save the trained model in")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("datasets", help="print Table 1 (sizes, confound agreement) of datasets")
+    p.add_argument("names", nargs="*", help="dataset names (default: the built-in ones)")
+    p.add_argument("--data-path", dest="data_path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("spec", help="print the resolved job spec (presets applied) as JSON")
+    _add_spec_flags(p)
+    p.set_defaults(func=cmd_spec)
+    return parser, sub
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""A recorder that draws a terminal progress bar: step, loss, latest CID and ETA (tqdm)."""
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from jobs.recorder import NullRecorder
+
+
+class ProgressBarRecorder(NullRecorder):
+    """Shows progress on stderr; log lines are printed above the bar."""
+
+    def __init__(self, desc: str = "train", file=None):
+        self.desc = desc
+        self.file = file or sys.stderr
+        self.bar: tqdm | None = None
+        self.latest_cid: float | None = None
+        self.latest_loss: float | None = None
+
+    def _ensure(self, total: int):
+        if self.bar is None or self.bar.total != total:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=total, desc=self.desc, unit="step", file=self.file, dynamic_ncols=True)
+
+    def scalar(self, name, step, value):
+        if name == "loss/train":
+            self.latest_loss = value
+
+    def cid(self, step, phase, value, per_probe=None, extra=None):
+        self.latest_cid = value
+
+    def progress(self, step, total, eta_s, info=None):
+        self._ensure(total)
+        self.bar.n = step
+        post = {}
+        if self.latest_loss is not None:
+            post["loss"] = f"{self.latest_loss:.3f}"
+        if self.latest_cid is not None:
+            post["cid"] = f"{self.latest_cid:+.3f}"
+        if info and info.get("phase"):
+            post["phase"] = info["phase"]
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.refresh()
+
+    def log(self, message):
+        (self.bar.write if self.bar is not None else lambda m: print(m, file=self.file))(message)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,87 @@
+"""Spec in, result out: the one entry point the CLI and the worker call.
+
+    outcome = run(spec, recorder, should_stop)
+
+Loads the dataset and the model, trains with the spec's method, retries a collapsed trial
+with the next seed when the spec asks for it (the paper re-trains those), and reports the
+final metrics through the recorder. Honours `should_stop` (checked every step) for cancel.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from jobs.recorder import Recorder
+from jobs.spec import JobSpec
+
+STATUSES = ("succeeded", "cancelled", "collapsed", "failed")
+
+
+@dataclass
+class RunOutcome:
+    """status: one of STATUSES; seed: the seed of the trial that was kept; metrics: final metrics."""
+
+    status: str
+    seed: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+    artifact_dir: str | None = None
+    wall_s: float = 0.0
+
+
+def save_model(loaded, spec: JobSpec, directory: Path) -> Path:
+    """Write the classifier's weights, its tokenizer and the spec that made it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(loaded.model.state_dict(), directory / "model.pt")
+    loaded.tokenizer.save_pretrained(str(directory / "tokenizer"))
+    (directory / "spec.json").write_text(spec.model_dump_json(indent=2))
+    return directory
+
+
+def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lambda: False,
+        artifact_dir: str | Path | None = None) -> RunOutcome:
+    """Run one job to the end (or until should_stop() is true).
+
+    Exceptions propagate: the caller records them as a failed job.
+    """
+    from jobs.data import load_dataset
+    from jobs.methods import train
+    from jobs.models import load_model
+
+    t0 = time.time()
+    dtype = torch.float64 if spec.dtype == "float64" else torch.float32
+    data = load_dataset(spec.dataset)
+    seed, attempts = spec.seed, 0
+    while True:
+        attempts += 1
+        trial = spec.model_copy(update={"seed": seed})
+        loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
+        recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
+                     f"device {loaded.device}")
+        result = train(trial, data, loaded, recorder, should_stop)
+        if result.stopped:
+            status = "cancelled"
+        elif result.collapsed:
+            status = "collapsed"
+        else:
+            status = "succeeded"
+        if status == "collapsed" and attempts <= spec.retry_collapsed:
+            recorder.log(f"seed {seed} collapsed (train accuracy at chance); retrying with seed {seed + 1}")
+            seed += 1
+            continue
+        break
+    metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
+    saved = None
+    if artifact_dir is not None and status != "cancelled":
+        saved = str(save_model(loaded, trial, Path(artifact_dir)))
+        metrics["artifact_dir"] = saved
+    recorder.result(json.loads(json.dumps(metrics, default=float)))
+    recorder.flush()
+    return RunOutcome(status=status, seed=seed, metrics=metrics, attempts=attempts, artifact_dir=saved,
+                      wall_s=time.time() - t0)

@@ -1,0 +1,36 @@
+"""Recorders: what goes in comes out, in memory and through a JSONL file."""
+import json
+
+from jobs.recorder import InfluenceLists, JsonlRecorder, MemoryRecorder, TeeRecorder
+
+
+def _feed(rec):
+    rec.scalar("loss/train", 1, 0.5)
+    rec.cid(0, "live", 0.25, per_probe=[0.2, 0.3])
+    rec.influence(InfluenceLists(step=0, probe=3, a_index=[1], a_scores=[0.9], b_index=[2], b_scores=[0.1]))
+    rec.progress(10, 20, 3.0)
+    rec.result({"test": {"acc": 0.75}})
+
+
+def test_memory_and_jsonl_agree(tmp_path):
+    mem, path = MemoryRecorder(), tmp_path / "run.jsonl"
+    jl = JsonlRecorder(path, flush_every=1000)
+    _feed(TeeRecorder(mem, jl))
+    jl.close()
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    kinds = [x["kind"] for x in lines]
+    assert kinds == ["scalar", "cid", "influence", "progress", "result"]
+    assert mem.series("loss/train") == [(1, 0.5)]
+    assert lines[1]["per_probe"] == mem.cids[0]["per_probe"] == [0.2, 0.3]
+    assert lines[2]["a_scores"] == [0.9] and lines[4]["metrics"]["test"]["acc"] == 0.75
+
+
+def test_jsonl_flushes_in_batches(tmp_path):
+    path = tmp_path / "run.jsonl"
+    rec = JsonlRecorder(path, flush_every=3)
+    for step in range(5):
+        rec.scalar("loss/train", step, 1.0)
+    # 3 lines are out after the third call; the other 2 wait for the next batch or close()
+    assert len(path.read_text().splitlines()) == 3
+    rec.close()
+    assert len(path.read_text().splitlines()) == 5
