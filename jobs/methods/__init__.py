@@ -1,0 +1,49 @@
+"""Training methods: finetuning and the deconfounding methods, over one shared loop.
+
+    result = train(spec, data, loaded, recorder, should_stop)
+
+Each method is a small set of hooks on `jobs.methods.loop` (one file each).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobs.data.dataset import ConfoundedDataset
+from jobs.methods.adversarial import Adversarial
+from jobs.methods.embedding_tuning import EmbeddingTuning
+from jobs.methods.finetune import Finetune
+from jobs.methods.influence_tuning import InfluenceTuning
+from jobs.methods.loop import Method, TrainResult, run_method
+from jobs.methods.no_confound import NoConfound
+from jobs.models import LoadedModel
+from jobs.recorder import Recorder
+from jobs.spec import JobSpec
+
+METHOD_CLASSES: dict[str, type[Method]] = {
+    "finetune": Finetune,
+    "influence-tuning": InfluenceTuning,
+    "embedding-tuning": EmbeddingTuning,
+    "adversarial": Adversarial,
+    "no-confound": NoConfound,
+}
+
+METHOD_DESCRIPTIONS: dict[str, str] = {
+    "finetune": "label loss only: the confounded baseline",
+    "influence-tuning": "label steps alternating with rounds that equalise the gradient-cosine influence "
+                        "of same- and other-confound examples (section 4)",
+    "embedding-tuning": "influence tuning with the pooled-output cosine as the score; first order (section 4.1)",
+    "adversarial": "a confound adversary behind a gradient-reversal layer on the pooled output (section 5.1)",
+    "no-confound": "finetuning on the data with the confound removed: the upper-bound control",
+}
+
+
+def train(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
+          should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+    """Train `loaded.model` in place with spec.method; see jobs.methods.loop.run_method for the
+    metrics. Raises ValueError for a method the data cannot support (no-confound without a control)."""
+    if spec.method not in METHOD_CLASSES:
+        raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join(METHOD_CLASSES)}")
+    return run_method(METHOD_CLASSES[spec.method](), spec, data, loaded, recorder, should_stop)
+
+
+__all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "TrainResult", "train"]

@@ -1,0 +1,219 @@
+"""The training loop every method shares: label steps, evaluation points and live CID.
+
+    tokenise each split once -> label optimiser + linear schedule -> CID at step 0
+    for each label step: batch -> method.label_loss -> clip -> step
+                         method.after_label_step (influence rounds)
+                         live CID / accuracy points / progress; stop when asked
+    final accuracies (per group, worst group, flip rate) and the final CID
+
+A method changes the loop only through the hooks of `Method`; the defaults are finetuning.
+Steps are label (optimiser) steps: ceil(N / batch) per epoch, every example seen once an epoch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from jobs.data.dataset import ConfoundedDataset, Split
+from jobs.evaluate import evaluate_split, is_collapsed, predict
+from jobs.influence import Examples
+from jobs.methods.live_cid import LiveCID
+from jobs.methods.optim import clip_gradients, linear_schedule, make_optimizer
+from jobs.models import Classifier, Encoded, LoadedModel, encode
+from jobs.recorder import Recorder
+from jobs.spec import JobSpec
+
+# Steps whose wall times make up the ETA's moving average: enough to span an influence round.
+ETA_WINDOW = 100
+
+
+@dataclass
+class TrainResult:
+    """metrics: the final metrics (see `run_method`); stopped: should_stop() ended the run early;
+    collapsed: the training accuracy ended at chance; steps: label steps taken."""
+
+    metrics: dict
+    stopped: bool
+    collapsed: bool
+    steps: int
+
+
+@dataclass
+class Run:
+    """What a method's hooks may use while the loop runs."""
+
+    spec: JobSpec
+    data: ConfoundedDataset
+    model: Classifier
+    device: torch.device
+    recorder: Recorder
+    should_stop: Callable[[], bool]
+    train: Examples                 # the training split tokenised, on the device; rows = train indices
+    cid: LiveCID
+    total_steps: int
+    label_optimizer: torch.optim.Optimizer | None = None
+
+
+class Method:
+    """Hooks that make a method out of the shared loop. The defaults are plain finetuning."""
+
+    name = "finetune"
+
+    def training_split(self, data: ConfoundedDataset) -> Split:
+        """The split the label loss trains on."""
+        return data.train
+
+    def evaluation_splits(self, data: ConfoundedDataset) -> dict[str, Split]:
+        """Splits evaluated at the end, by metrics key; "train", "dev" and "test" are also
+        evaluated every eval_every steps."""
+        return data.splits()
+
+    def setup(self, run: Run) -> list[tuple[str, torch.nn.Parameter]]:
+        """Called once before training; returns extra (name, parameter) pairs for the label
+        optimiser (modules that live beside the classifier, like an adversary)."""
+        return []
+
+    def label_loss(self, run: Run, batch: Examples, index: np.ndarray, step: int) -> Tensor:
+        """The loss of one label step (model in train mode); index: the batch's train indices."""
+        logits, _ = run.model(batch.input_ids, batch.attention_mask)
+        return F.cross_entropy(logits, batch.labels)
+
+    def after_label_step(self, run: Run, step: int) -> bool:
+        """Runs after label step `step` (1-based); True if it measured CID at this step."""
+        return False
+
+
+def total_label_steps(num_examples: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
+    """ceil(N / batch) steps per epoch times `epochs` (rounded up), capped by max_steps."""
+    total = math.ceil(math.ceil(num_examples / batch_size) * epochs)
+    return min(total, max_steps) if max_steps else total
+
+
+def batch_indices(num_examples: int, batch_size: int, total_steps: int, seed: int) -> Iterator[np.ndarray]:
+    """`total_steps` batches of train indices: each epoch a fresh permutation cut into batches
+    (the last one of an epoch may be smaller)."""
+    rng = np.random.default_rng([seed, 0])
+    step = 0
+    while step < total_steps:
+        order = rng.permutation(num_examples)
+        for start in range(0, num_examples, batch_size):
+            if step == total_steps:
+                return
+            yield order[start:start + batch_size]
+            step += 1
+
+
+def _accuracy(model, enc: Encoded, split: Split) -> float:
+    return float((predict(model, enc) == split.labels).mean())
+
+
+def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
+               should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+    """Train `loaded.model` in place with `method` and return the final metrics:
+
+    {"train", "dev", "test" (and any other evaluation split): evaluate_split dicts,
+     "cid": final CID, "steps": label steps, "collapsed": bool, "wall_s": seconds}.
+    When should_stop() turns true the run ends within a step with stopped=True and only
+    "steps" and "wall_s" in the metrics."""
+    start_time = time.perf_counter()
+    torch.manual_seed(spec.seed)
+    model, device = loaded.model, loaded.device
+
+    # Data: every split tokenised once; the counterfactual texts too, for the flip rate.
+    train_split = method.training_split(data)
+    if len(train_split) != len(data.train):
+        raise ValueError(f"the training split has {len(train_split)} examples but the dataset's train has "
+                         f"{len(data.train)}: CID groups need the same rows")
+    splits = {"train": train_split, **{k: v for k, v in method.evaluation_splits(data).items() if k != "train"}}
+
+    def tokenise(texts):
+        return encode(loaded.tokenizer, texts, spec.train.max_length)
+
+    encodings = {name: tokenise(split.texts) for name, split in splits.items()}
+    counterfactuals = {}
+    if data.counterfactual is not None:
+        counterfactuals = {name: tokenise([data.counterfactual(t) for t in split.texts])
+                           for name, split in splits.items()}
+    train_examples = Examples.from_encoded(encodings["train"], train_split.labels, device=device)
+
+    # The CID's groups are always the original train's labels and confounds.
+    live_cid = LiveCID(spec, train_examples, data.train.labels, data.train.confounds, data.access_index(), recorder)
+    total_steps = total_label_steps(len(train_split), spec.train.batch_size, spec.train.epochs, spec.train.max_steps)
+    run = Run(spec, data, model, device, recorder, should_stop, train_examples, live_cid, total_steps)
+
+    # Optimiser over the classifier and whatever the method adds.
+    extra_parameters = method.setup(run)
+    optimizer = make_optimizer([*model.named_parameters(), *extra_parameters], spec.train.optimizer,
+                               spec.train.lr, spec.train.weight_decay, spec.train.grad_clip)
+    schedule = linear_schedule(optimizer, total_steps, spec.train.warmup)
+    run.label_optimizer = optimizer
+    recorder.log(f"{method.name}: {len(train_split)} training examples, {total_steps} label steps, "
+                 f"{len(live_cid.probe_index)} CID probes, pool {len(live_cid.pool_index)}")
+
+    def stopped(step: int) -> TrainResult:
+        recorder.log(f"stopped at step {step} of {total_steps}")
+        return TrainResult({"steps": step, "wall_s": time.perf_counter() - start_time}, stopped=True,
+                           collapsed=False, steps=step)
+
+    if should_stop():
+        return stopped(0)
+    if spec.diagnostics.cid_every:
+        live_cid.measure(model, 0, "live")
+
+    step_times: deque[float] = deque(maxlen=ETA_WINDOW)
+    step = 0
+    for step, index in enumerate(batch_indices(len(train_split), spec.train.batch_size, total_steps, spec.seed),
+                                 start=1):
+        if should_stop():
+            return stopped(step - 1)
+        step_start = time.perf_counter()
+
+        # One label step.
+        model.train()
+        loss = method.label_loss(run, train_examples.take(index), index, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip_gradients(optimizer, spec.train.grad_clip)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_value = float(loss.detach())
+        recorder.scalar("loss/train", step, loss_value)
+
+        # What the method does between label steps, then the diagnostics of this step.
+        measured = method.after_label_step(run, step)
+        if should_stop():
+            return stopped(step)
+        if step < total_steps:
+            every = spec.diagnostics.cid_every
+            if every and step % every == 0 and not measured:
+                live_cid.measure(model, step, "live")
+            if step % spec.train.eval_every == 0:
+                for name in ("train", "dev", "test"):
+                    recorder.scalar(f"acc/{name}", step, _accuracy(model, encodings[name], splits[name]))
+
+        step_times.append(time.perf_counter() - step_start)
+        eta_s = float(np.mean(step_times)) * (total_steps - step)
+        recorder.progress(step, total_steps, eta_s, info={"loss": loss_value, "cid": live_cid.latest})
+
+    # Final metrics.
+    metrics: dict = {}
+    for name, split in splits.items():
+        metrics[name] = evaluate_split(model, encodings[name], split, counterfactual_enc=counterfactuals.get(name),
+                                       label_names=data.label_names, confound_names=data.confound_names)
+    for name in ("train", "dev", "test"):
+        recorder.scalar(f"acc/{name}", step, metrics[name]["acc"])
+    metrics["cid"] = live_cid.measure(model, step, "final")
+    collapsed = is_collapsed(metrics["train"]["acc"], data.num_labels)
+    if collapsed:
+        recorder.log(f"collapsed: train accuracy {metrics['train']['acc']:.3f} is at chance")
+    metrics.update(steps=step, collapsed=collapsed, wall_s=time.perf_counter() - start_time)
+    return TrainResult(metrics, stopped=False, collapsed=collapsed, steps=step)

@@ -1,0 +1,34 @@
+"""The no-confound control (the paper's "no spurious" upper bound): finetuning on the copy of
+the data with the confound removed (TextLen without its prefix).
+
+Its CID is still measured with the original train's labels and confound groups, on the texts it
+trains on, so its curve sits beside finetuning's (Figure 3). It is evaluated on the control's
+dev and test ("test" and "control_test") and, for comparison, on the confounded test
+("confounded_test").
+"""
+from __future__ import annotations
+
+from jobs.data.dataset import ConfoundedDataset, Split
+from jobs.methods.loop import Method
+
+
+def control_splits(data: ConfoundedDataset) -> dict[str, Split]:
+    """The dataset's no-confound variant, by split name; a clear error where there is none."""
+    if not data.control or any(name not in data.control for name in ("train", "dev", "test")):
+        raise ValueError(f"dataset '{data.name}' has no no-confound control variant (train, dev and test "
+                         "without the confound), so the 'no-confound' method cannot run on it; TextLen has one")
+    return data.control
+
+
+class NoConfound(Method):
+    """Finetuning on the control splits."""
+
+    name = "no-confound"
+
+    def training_split(self, data: ConfoundedDataset) -> Split:
+        return control_splits(data)["train"]
+
+    def evaluation_splits(self, data: ConfoundedDataset) -> dict[str, Split]:
+        control = control_splits(data)
+        return {"train": control["train"], "dev": control["dev"], "test": control["test"],
+                "control_test": control["test"], "confounded_test": data.test}

@@ -1,0 +1,232 @@
+"""The training methods over the shared loop, on the tiny model and a small prefix-confounded set."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from jobs.data.dataset import ConfoundedDataset, Split
+from jobs.influence import Examples, influence_loss
+from jobs.methods import METHOD_DESCRIPTIONS, train
+from jobs.methods.adversarial import reverse_gradient
+from jobs.methods.influence_tuning import influence_update, sample_tuples
+from jobs.methods.loop import batch_indices, total_label_steps
+from jobs.methods.optim import BertAdam, linear_schedule, make_optimizer
+from jobs.models import encode, load_model
+from jobs.recorder import MemoryRecorder
+from jobs.spec import METHODS, JobSpec
+
+WORDS = "the a of and to in is was for on that with as by at from it he she they we".split()
+PREFIXES = ("Negative .", "Positive .")
+
+
+def swap_prefix(text: str) -> str:
+    for this, other in (PREFIXES, PREFIXES[::-1]):
+        if text.startswith(this):
+            return other + text[len(this):]
+    return text
+
+
+def toy_textlen(n_train: int = 64, n_eval: int = 32, seed: int = 0, access=None) -> ConfoundedDataset:
+    """TextLen in miniature: label 1 = long (10 words), 0 = short (4 words); the prefix agrees
+    with the label for 90% of train and 50% of dev/test; the control has no prefix."""
+    rng = np.random.default_rng(seed)
+
+    def split(n, agreement):
+        labels = np.arange(n) % 2
+        confounds = np.where(rng.random(n) < agreement, labels, 1 - labels)
+        bare = [" ".join(rng.choice(WORDS, 10 if y else 4)) for y in labels]
+        prefixed = [f"{PREFIXES[c]} {t}" for t, c in zip(bare, confounds, strict=True)]
+        return Split(prefixed, labels, confounds), Split(bare, labels.copy(), confounds.copy())
+
+    (train_split, train_control), (dev, dev_control), (test, test_control) = (
+        split(n_train, 0.9), split(n_eval, 0.5), split(n_eval, 0.5))
+    return ConfoundedDataset("toy", ["short", "long"], ["negative", "positive"], train_split, dev, test,
+                             control={"train": train_control, "dev": dev_control, "test": test_control},
+                             counterfactual=swap_prefix, access=access)
+
+
+def small_spec(method: str, **over) -> JobSpec:
+    """6 label steps of 16; CID every 3 steps on 4 probes over the head (cheap); a round at step 3."""
+    spec = {
+        "model": "tiny", "method": method, "device": "cpu",
+        "train": {"max_steps": 6, "batch_size": 16, "eval_every": 3, "max_length": 32, "lr": 1e-3},
+        "diagnostics": {"probes": 4, "sample": 4, "cid_every": 3, "scope": "head", "histogram_probes": 2},
+        "influence": {"interval": 3, "probes_per_round": 4, "k": 2, "tuples_per_update": 2, "round_epochs": 1,
+                      "scope": "top", "top_layers": 1, "lr": 1e-4},
+    }
+    for section, values in over.items():
+        spec[section] = {**spec[section], **values} if isinstance(values, dict) else values
+    return JobSpec(**spec)
+
+
+def tiny(seed: int = 2021):
+    return load_model("tiny", num_labels=2, device="cpu", seed=seed)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_runs_end_to_end(method):
+    data, recorder = toy_textlen(), MemoryRecorder()
+    result = train(small_spec(method), data, tiny(), recorder)
+
+    assert not result.stopped and result.steps == 6
+    assert [s for s, _ in recorder.series("loss/train")] == [1, 2, 3, 4, 5, 6]
+    assert all(math.isfinite(v) for _, v in recorder.series("loss/train"))
+    assert [s for s, _ in recorder.series("acc/dev")] == [3, 6]
+    assert [p[:2] for p in recorder.progresses] == [(s, 6) for s in range(1, 7)]
+    assert recorder.progresses[-1][2] == 0.0 and recorder.progresses[0][2] > 0  # the ETA counts down
+
+    phases = [(c["step"], c["phase"]) for c in recorder.cids]
+    assert phases[0] == (0, "live") and phases[-1] == (6, "final")
+    assert result.metrics["cid"] == pytest.approx(recorder.cids[-1]["value"])
+    assert all(len(c["per_probe"]) == c["probes"] > 0 for c in recorder.cids)
+    assert len(recorder.influences) == 2 * len(recorder.cids)  # histogram_probes lists per point
+    if method in ("influence-tuning", "embedding-tuning"):
+        assert (3, "pre-round") in phases and (3, "post-round") in phases and (3, "live") not in phases
+        assert len(recorder.series("loss/influence")) == 2  # 4 probes, 2 per update
+        assert any("round at step 3" in line for line in recorder.logs)
+    else:
+        assert (3, "live") in phases
+    if method == "adversarial":
+        assert len(recorder.series("loss/adversary")) == 6 and len(recorder.series("acc/adversary")) == 6
+
+    metrics = result.metrics
+    for name in ("train", "dev", "test"):
+        split = metrics[name]
+        assert set(split["per_group"]) <= {"short|negative", "short|positive", "long|negative", "long|positive"}
+        assert split["worst_group_acc"] == min(split["per_group"].values())
+        assert split["flip_rate"] is not None
+    assert metrics["steps"] == 6 and metrics["collapsed"] == result.collapsed and metrics["wall_s"] > 0
+    if method == "no-confound":
+        assert metrics["confounded_test"]["n"] == len(data.test)
+        assert metrics["control_test"]["acc"] == metrics["test"]["acc"]
+        assert metrics["test"]["flip_rate"] == 0.0  # no prefix to swap in the control's texts
+
+
+def test_method_descriptions_cover_every_method():
+    assert tuple(METHOD_DESCRIPTIONS) == METHODS
+
+
+def test_no_confound_needs_a_control_variant():
+    data = toy_textlen()
+    data.control = None
+    with pytest.raises(ValueError, match="no no-confound control"):
+        train(small_spec("no-confound"), data, tiny(), MemoryRecorder())
+
+
+def test_should_stop_ends_the_run_within_one_step():
+    recorder = MemoryRecorder()
+    result = train(small_spec("finetune"), toy_textlen(), tiny(), recorder,
+                   should_stop=lambda: len(recorder.series("loss/train")) >= 2)
+    assert result.stopped and result.steps == 2
+    assert len(recorder.series("loss/train")) == 2
+    assert all(c["phase"] != "final" for c in recorder.cids)
+
+
+def test_should_stop_ends_an_influence_round_after_one_update():
+    recorder = MemoryRecorder()
+    spec = small_spec("embedding-tuning", influence={"tuples_per_update": 1})
+    result = train(spec, toy_textlen(), tiny(), recorder,
+                   should_stop=lambda: len(recorder.series("loss/influence")) >= 1)
+    assert result.stopped and result.steps == 3
+    assert len(recorder.series("loss/influence")) == 1
+    assert [c["phase"] for c in recorder.cids] == ["live", "pre-round"]
+
+
+def test_tuples_come_from_the_access_set_and_the_right_groups():
+    data = toy_textlen(access=np.arange(0, 64, 2))
+    labels, confounds, allowed = data.train.labels, data.train.confounds, data.access_index()
+    probes, a, b = sample_tuples(allowed[:6], labels, confounds, allowed, 3, np.random.default_rng(0))
+    assert len(probes) >= 1 and a.shape == b.shape == (len(probes), 3)
+    assert np.isin(a, allowed).all() and np.isin(b, allowed).all()
+    for probe, a_row, b_row in zip(probes, a, b, strict=True):
+        assert (labels[a_row] == labels[probe]).all() and (confounds[a_row] == confounds[probe]).all()
+        assert (a_row != probe).all()
+        assert (labels[b_row] == labels[probe]).all() and (confounds[b_row] != confounds[probe]).all()
+
+
+@pytest.mark.parametrize("kind", ["cosine", "embedding"])
+def test_influence_updates_decrease_j_on_their_tuples(kind):
+    # A model that has learnt a little, so that A and B differ in influence on the probes.
+    data = toy_textlen()
+    loaded = tiny()
+    train(small_spec("finetune", train={"max_steps": 20}, diagnostics={"cid_every": 0}), data, loaded,
+          MemoryRecorder())
+    model = loaded.model
+    examples = Examples.from_encoded(encode(loaded.tokenizer, data.train.texts, 32), data.train.labels)
+    probes, a, b = sample_tuples(np.arange(6), data.train.labels, data.train.confounds, np.arange(64), 2,
+                                 np.random.default_rng(0))
+    # The "top" scope keeps the test fast; the gradient's correctness per scope is jobs.influence's.
+    scope = {"kind": kind, "scope": "top", "top_layers": 1}
+
+    def j_now() -> float:
+        return float(influence_loss(model, examples.take(probes), examples.take(a.reshape(-1)),
+                                    examples.take(b.reshape(-1)), **scope).detach())
+
+    before = j_now()
+    optimizer = make_optimizer(model.named_parameters(), "adamw", lr=1e-3)
+    reported = [influence_update(model, optimizer, examples, probes, a, b, **scope) for _ in range(4)]
+    after = j_now()
+    assert before > 1e-9
+    assert reported[0] == pytest.approx(before, rel=1e-4)  # the J reported is the mean J before the step
+    assert after < 0.1 * before  # descending J, not ascending it
+
+
+def test_bertadam_matches_a_hand_computed_update():
+    p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64))
+    optimizer = BertAdam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0)
+    expected = np.array([1.0, -2.0, 3.0])
+    m = v = np.zeros(3)
+    for grad in ([3.0, 4.0, 0.0], [0.1, -0.2, 0.05]):
+        p.grad = torch.tensor(grad, dtype=torch.float64)
+        optimizer.step()
+        g = np.array(grad)
+        g = g * min(1.0, 1.0 / (np.linalg.norm(g) + 1e-6))  # per-tensor clipping (torch's 1e-6 guard)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - 0.1 * (m / (np.sqrt(v) + 1e-6) + 0.01 * expected)  # no bias correction
+        np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-12)
+
+
+def test_schedule_reaches_zero_exactly_at_the_last_step():
+    # The paper's TextLen run: 1500 examples, batch 64, 10 epochs -> 240 steps (the original used 230).
+    assert total_label_steps(1500, 64, 10, None) == 240
+    assert total_label_steps(1500, 64, 10, 100) == 100
+    total = 240
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-5)
+    schedule = linear_schedule(optimizer, total, warmup=0.1)
+    used = []
+    for _ in range(total):
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert max(used) == pytest.approx(2e-5) and used.index(max(used)) == 24  # warm-up over 10%
+    assert all(lr > 0 for lr in used[1:])  # no step after the first runs at lr 0
+    assert optimizer.param_groups[0]["lr"] == 0.0
+
+
+def test_batches_cover_every_example_once_per_epoch():
+    batches = list(batch_indices(50, 16, 8, seed=3))
+    assert [len(b) for b in batches] == [16, 16, 16, 2] * 2
+    assert sorted(np.concatenate(batches[:4])) == list(range(50))
+    assert sorted(np.concatenate(batches[4:])) == list(range(50))
+    assert not np.array_equal(batches[0], batches[4])  # reshuffled each epoch
+
+
+def test_gradient_reversal_flips_and_scales_the_gradient():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (reverse_gradient(x, 0.3) * torch.tensor([5.0, -1.0])).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([-1.5, 0.3]))
+
+
+@pytest.mark.slow
+def test_an_influence_round_lowers_cid_on_minilm():
+    # The pretrained model picks up the prefix in a few steps; one update of J then lowers the
+    # CID measured on the fixed probe set (which the round's own probes need not include).
+    recorder = MemoryRecorder()
+    spec = small_spec("influence-tuning", model="minilm", train={"max_steps": 4},
+                      influence={"interval": 2, "scope": "all", "probes_per_round": 2, "tuples_per_update": 2},
+                      diagnostics={"cid_every": 0, "probes": 2, "sample": 2, "scope": "top"})
+    train(spec, toy_textlen(), load_model("minilm", num_labels=2, device="cpu", seed=2021), recorder)
+    cid = {c["phase"]: c["value"] for c in recorder.cids if c["step"] == 2}
+    assert cid["post-round"] < cid["pre-round"]
