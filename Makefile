@@ -7,7 +7,7 @@ TORCH   ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: up test install install-test lint clean
+.PHONY: up test install services lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,9 +23,18 @@ install: $(VENV)/.installed
 up: install
 	$(BIN)/deconfound up
 
-test: install
+test: install services
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# What the tests talk to for real: PostgreSQL (multi-worker queue tests) and Debian's Chromium
+# (browser tests). Started / installed only when missing.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start \
+		|| echo "warning: PostgreSQL is not running; its tests will fail"
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+		|| echo "warning: could not install chromium; browser tests will fail"
 
 lint: install
 	$(BIN)/ruff check .

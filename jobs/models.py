@@ -88,7 +88,11 @@ def load_model(name: str = "tiny", num_labels: int = 2, device: str = "auto", se
                dtype: torch.dtype = torch.float32) -> LoadedModel:
     """Build the classifier; the head (and the whole of `tiny`) is initialised from `seed`."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel
+    from transformers.utils import logging as hf_logging
 
+    # The head is new by design; HF's "newly initialised" report and weight-loading bar are noise here.
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     dev = resolve_device(device)
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(_tokenizer_source(name))

@@ -1,0 +1,64 @@
+"""Confound rules: a confound defined from the text itself instead of an annotation column.
+
+"token:WORD"     1 if WORD occurs as a whole word (case-insensitive), else 0;
+                 confound names ["no WORD", "WORD"];
+"regex:PATTERN"  1 if PATTERN matches anywhere in the text, else 0;
+                 confound names ["no /PATTERN/", "/PATTERN/"].
+Removing the matches gives both the counterfactual text and the no-confound control.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from jobs.data.dataset import DataError
+
+KINDS = ("token", "regex")
+FIELD = "confound_rule"
+
+
+@dataclass(frozen=True)
+class ConfoundRule:
+    """A parsed rule; `value` and `remove` are plain methods so a dataset holding them pickles."""
+
+    rule: str
+    pattern: re.Pattern
+    names: tuple[str, str]
+
+    def value(self, text: str) -> int:
+        """1 where the confound is present in `text`, else 0."""
+        return int(self.pattern.search(text) is not None)
+
+    def values(self, texts: list[str]) -> np.ndarray:
+        """`value` of every text, int64 [N]."""
+        return np.array([self.value(t) for t in texts], dtype=np.int64)
+
+    def remove(self, text: str) -> str:
+        """`text` with every match removed and the spaces it leaves behind closed."""
+        return " ".join(self.pattern.sub(" ", text).split())
+
+    def check(self, train_values: np.ndarray, file: str | None) -> None:
+        """Refuse a rule that matches no training text or every one (it would define no confound)."""
+        matched = int(train_values.sum())
+        if matched == 0:
+            raise DataError(f"rule {self.rule!r} matches no training text", file=file, field=FIELD)
+        if matched == len(train_values):
+            raise DataError(f"rule {self.rule!r} matches every training text", file=file, field=FIELD)
+
+
+def parse_rule(rule: str) -> ConfoundRule:
+    """A ConfoundRule from "token:WORD" or "regex:PATTERN"; DataError naming the field otherwise."""
+    kind, sep, body = rule.partition(":")
+    if not sep or kind not in KINDS or not body:
+        raise DataError(f"expected 'token:WORD' or 'regex:PATTERN', got {rule!r}", field=FIELD)
+    if kind == "token":
+        # (?<!\w)...(?!\w) rather than \b: a WORD such as "c++" or "@user" ends in a non-word character
+        pattern = re.compile(rf"(?<!\w){re.escape(body)}(?!\w)", re.IGNORECASE)
+        return ConfoundRule(rule, pattern, (f"no {body}", body))
+    try:
+        pattern = re.compile(body)
+    except re.error as error:
+        raise DataError(f"bad regular expression {body!r}: {error}", field=FIELD) from None
+    return ConfoundRule(rule, pattern, (f"no /{body}/", f"/{body}/"))
