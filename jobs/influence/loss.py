@@ -9,7 +9,9 @@ For gradient scores, I depends on theta through gradients, so dJ/dtheta is secon
 paper assembles it from four Hessian-vector products per pair (p + q - r - s, Appendix B), each
 re-running the model; here each example's scope gradient is taken once with create_graph and
 autograd differentiates the cosine through them in one double backward: the same gradient,
-several times cheaper. influence_loss_reference_hvp keeps the paper's formula as the oracle.
+several times cheaper. The default path (jobs.influence.fast.loss) does the same for all
+examples of a call in one batched pass; the per-example loop stays as its oracle
+(reference=True), and influence_loss_reference_hvp keeps the paper's formula as the loop's.
 Embedding tuning (kind "embedding", section 4.1) is first order: the cosine of pooled outputs.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from jobs.influence.examples import Examples
+from jobs.influence.fast.loss import fast_influence_gap
 from jobs.influence.scope import scope_parameters
 from jobs.influence.scores import (
     KINDS,
@@ -30,11 +33,16 @@ from jobs.influence.scores import (
 
 
 def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, kind: str = "cosine",
-                  scope: str = "all", top_layers: int = 2) -> Tensor:
+                  scope: str = "all", top_layers: int = 2, reference: bool = False) -> Tensor:
     """gap_i = mean I(A_i, p_i) - mean I(B_i, p_i) for each probe: shape [P], differentiable.
 
     probes: P examples; a and b: P*k examples each, rows [i*k:(i+1)*k] belonging to probe i.
-    The scores are taken in eval mode (no dropout); the model's mode is restored after."""
+    The scores are taken in eval mode (no dropout); the model's mode is restored after.
+
+    The default path (jobs.influence.fast.loss) runs all distinct examples in one batched
+    forward and backward and forms the needed gradient dot products from per-token factors;
+    reference=True (or a scope parameter without a fast rule) runs the per-example loop below,
+    one create_graph backward per example, kept as the fast path's oracle."""
     num_probes = len(probes)
     k = len(a) // max(num_probes, 1)
     if num_probes == 0 or k == 0 or len(a) != num_probes * k or len(b) != num_probes * k:
@@ -42,12 +50,16 @@ def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, 
                          f"{len(a)} A and {len(b)} B examples")
     if kind not in KINDS:
         raise ValueError(f"unknown influence score '{kind}'; valid: {', '.join(KINDS)}")
+    params = [p for _, p in scope_parameters(model, scope, top_layers)]
     with eval_mode(model):
+        if not reference:
+            gap = fast_influence_gap(model, probes, a, b, kind, params)
+            if gap is not None:
+                return gap
         if kind == "embedding":
             def represent(ex: Examples) -> Tensor:  # [len(ex), hidden]
                 return model.pooled(ex.input_ids, ex.attention_mask)
         else:
-            params = [p for _, p in scope_parameters(model, scope, top_layers)]
             vocabulary = token_vocabulary(probes, a, b)
 
             def represent(ex: Examples) -> Tensor:  # [len(ex), D]: one backward per example
@@ -60,13 +72,14 @@ def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, 
 
 
 def influence_loss(model: nn.Module, probes: Examples, a: Examples, b: Examples, kind: str = "cosine",
-                   scope: str = "all", top_layers: int = 2) -> Tensor:
+                   scope: str = "all", top_layers: int = 2, reference: bool = False) -> Tensor:
     """J = mean over probes of gap_i ** 2, a scalar differentiable w.r.t. ALL model parameters.
 
     kind "cosine"/"dot": scores over the `scope` gradients (second order: J.backward() runs one
     double backward); kind "embedding": cosine of pooled outputs (first order; scope ignored).
-    Computed in eval mode; call J.backward() (in any mode) for dJ/dtheta."""
-    return influence_gap(model, probes, a, b, kind, scope, top_layers).pow(2).mean()
+    Computed in eval mode; call J.backward() (in any mode) for dJ/dtheta. reference=True takes
+    the per-example loop instead of the batched fast path (debugging; same value and gradient)."""
+    return influence_gap(model, probes, a, b, kind, scope, top_layers, reference).pow(2).mean()
 
 
 def influence_loss_reference_hvp(model: nn.Module, probe: Examples, a: Examples, b: Examples,

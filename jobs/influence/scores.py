@@ -109,11 +109,13 @@ def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: s
     scores[i, n] = I(train[n], probes[i]). Dtype follows the model. The model is in eval mode
     during the computation and gets its previous mode back after.
 
-    The default path computes each probe's scope gradient once ([P, D] kept; word embeddings
-    cut to the rows of tokens that occur, see example_gradient), then streams the training
-    examples, one backward each, never holding more than one training gradient. kind "embedding"
-    runs batched forwards only. reference=True is the plain per-pair loop with dense gradients,
-    kept as the fast paths' oracle. progress=True shows a tqdm bar over the training examples."""
+    The default path (jobs.influence.fast.scores) takes every example's gradient factors from
+    batched backwards, builds each training gradient once and multiplies it by all the probe
+    gradients at once; word embeddings only on the rows of the probes' tokens. Where a scope
+    parameter has no fast rule it falls back to _gradient_scores: each probe's gradient once
+    ([P, D] kept), then one backward per training example. kind "embedding" runs batched
+    forwards only. reference=True is the plain per-pair loop with dense gradients, kept as the
+    fast paths' oracle. progress=True shows a tqdm bar over the training examples."""
     if kind not in KINDS:
         raise ValueError(f"unknown influence score '{kind}'; valid: {', '.join(KINDS)}")
     params = [p for _, p in scope_parameters(model, scope, top_layers)]
@@ -122,6 +124,15 @@ def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: s
             return _reference_scores(model, probes, train, kind, params)
         if kind == "embedding":
             return _embedding_scores(model, probes, train)
+        from jobs.influence.fast.scores import fast_gradient_scores  # the fast engine builds on this module
+
+        bar = _maybe_progress(len(train), progress, "influence")
+        try:
+            scores = fast_gradient_scores(model, probes, train, kind, params, progress=bar)
+        finally:
+            bar.close()
+        if scores is not None:
+            return scores
         return _gradient_scores(model, probes, train, kind, params, progress)
 
 

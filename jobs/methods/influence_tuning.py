@@ -18,13 +18,14 @@ import time
 import numpy as np
 import torch
 
-from jobs.influence import Examples, ab_groups, influence_loss
+from jobs.influence import Examples, ab_groups
+from jobs.influence.fast.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
 
 # Examples (probes + A + B) per influence_loss call: the gradient score keeps a differentiable
 # full gradient per example, so memory grows with this; the pooled-output score is light.
-EXAMPLES_PER_CALL = {"cosine": 24, "dot": 24, "embedding": 1024}
+EXAMPLES_PER_CALL = {"cosine": 96, "dot": 96, "embedding": 1024}
 
 
 def sample_tuples(probes: np.ndarray, labels: np.ndarray, confounds: np.ndarray, allowed: np.ndarray, k: int,
@@ -48,24 +49,17 @@ def sample_tuples(probes: np.ndarray, labels: np.ndarray, confounds: np.ndarray,
 
 def influence_update(model, optimizer: torch.optim.Optimizer, train: Examples, probes: np.ndarray, a: np.ndarray,
                      b: np.ndarray, kind: str = "cosine", scope: str = "all", top_layers: int = 2,
-                     grad_clip: float | None = 1.0) -> float:
+                     grad_clip: float | None = 1.0, reference: bool = False) -> float:
     """One influence-optimiser step on the mean gradient of J over the P given tuples.
 
-    train: the training set (rows = indices); probes [P], a and b [P, k] index it. The probes
-    are sent to influence_loss a few at a time (bounded memory) and their gradients summed with
-    weight (probes in the call) / P, which is the gradient of the mean. Returns J (the mean over
-    the P probes, before the step)."""
-    num_probes, k = a.shape
-    per_call = max(1, EXAMPLES_PER_CALL[kind] // (2 * k + 1))
+    train: the training set (rows = indices); probes [P], a and b [P, k] index it. The gradient
+    is accumulated in memory-bounded calls that group tuples sharing examples (see
+    jobs.influence.fast.update); reference=True uses the slow per-example path (debugging).
+    Returns J (the mean over the P probes, before the step)."""
     optimizer.zero_grad(set_to_none=True)
-    mean_j = 0.0
-    for start in range(0, num_probes, per_call):
-        rows = slice(start, min(start + per_call, num_probes))
-        share = (rows.stop - rows.start) / num_probes
-        j = influence_loss(model, train.take(probes[rows]), train.take(a[rows].reshape(-1)),
-                           train.take(b[rows].reshape(-1)), kind=kind, scope=scope, top_layers=top_layers)
-        (j * share).backward()
-        mean_j += float(j.detach()) * share
+    mean_j = accumulate_influence_gradient(
+        model, train.take(probes), train.take(a.reshape(-1)), train.take(b.reshape(-1)), kind=kind, scope=scope,
+        top_layers=top_layers, examples_per_call=EXAMPLES_PER_CALL[kind], reference=reference)
     clip_gradients(optimizer, grad_clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -115,7 +109,7 @@ class InfluenceTuning(Method):
                     if len(kept) == 0:
                         continue
                     j = influence_update(model, optimizer, run.train, kept, a, b, self.kind, settings.scope,
-                                         settings.top_layers, run.spec.train.grad_clip)
+                                         settings.top_layers, run.spec.train.grad_clip, run.spec.reference)
                     self.updates += 1
                     losses.append(j)
                     run.recorder.scalar("loss/influence", self.updates, j)

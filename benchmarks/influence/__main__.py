@@ -1,0 +1,3 @@
+from benchmarks.influence.cli import main
+
+main()

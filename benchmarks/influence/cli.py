@@ -1,0 +1,95 @@
+"""Command line of the influence benchmark: run the measures per model, print the table, write JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+
+import torch
+
+from benchmarks.influence import cases, peers
+from benchmarks.influence.cases import Row
+from benchmarks.influence.workload import textlen_like
+from jobs.models import load_model, resolve_device
+
+FULL = {"r2_train": 1500, "tuples": 64, "peer_train": 300, "dattri_train": 300, "dattri_budget": 300}
+QUICK = {"r2_train": 300, "tuples": 16, "peer_train": 100, "dattri_train": 50, "dattri_budget": 120}
+
+
+def run_model(name: str, device: torch.device, sizes: dict, examples_per_call: int, peers_on: bool,
+              log=print) -> list[Row]:
+    loaded = load_model(name, device=str(device))
+    model = loaded.model.eval()
+    work = textlen_like(loaded.tokenizer, 1500, device=device)
+    per_example, train_peak = cases.train_seconds_per_example(model, work, device)
+    log(f"[{name}] training: {per_example * 1e3:.2f} ms per example (batch 64, AdamW), peak {train_peak:.0f} MiB")
+    rows = [Row(name, "baseline: training step / example", per_example, per_example, 1.0, None, train_peak,
+                "batch 64, AdamW, train mode", device.type)]
+    loop_train = 100 if name == "tiny" else 20
+    steps = [
+        lambda: cases.r1(model, name, work, device, per_example, sizes["tuples"], 5, examples_per_call),
+        lambda: cases.r2(model, name, work, device, per_example, sizes["r2_train"], 40, loop_train),
+        lambda: cases.r4(model, name, work, device, per_example, sizes["tuples"], 5),
+    ]
+    if peers_on:
+        steps += [lambda: [peers.captum(model, name, work, device, sizes["peer_train"])],
+                  lambda: [peers.dattri(model, name, work, device, sizes["dattri_train"],
+                                        budget_s=sizes["dattri_budget"])]]
+    for step in steps:
+        for row in step():
+            row.device = device.type
+            rows.append(row)
+            log(format_row(row))
+    return rows
+
+
+def _number(x: float, digits: int = 2) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+HEADER = f"{'model':<7} {'measure':<44} {'ours s':>9} {'base s':>9} {'ratio':>7} {'goal':>6} {'peak MiB':>9}  note"
+
+
+def format_row(r: Row) -> str:
+    goal = f"<={r.goal:g}" if r.goal is not None else "-"
+    ours, base = _number(r.ours_s, 3), _number(r.baseline_s, 3)
+    return (f"{r.model:<7} {r.name:<44} {ours:>9} {base:>9} {_number(r.ratio):>7} {goal:>6} "
+            f"{_number(r.peak_mb, 0):>9}  {r.note}")
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.influence", description=__doc__)
+    parser.add_argument("--models", nargs="+", default=["tiny", "minilm"])
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--quick", action="store_true", help="smaller work (R2 300 examples, 16 tuples)")
+    parser.add_argument("--no-peers", action="store_true", help="skip R3 (Captum, dattri)")
+    parser.add_argument("--examples-per-call", type=int, default=96,
+                        help="R1: examples per batched influence-loss call (memory bound)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    sizes = QUICK if args.quick else FULL
+    print(f"influence benchmark: torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}; ratios = ours / baseline, same run", flush=True)
+    print(HEADER, flush=True)
+    rows = []
+    for name in args.models:
+        rows += run_model(name, device, sizes, args.examples_per_call, not args.no_peers,
+                          log=lambda line: print(line, flush=True))
+    print("\n" + HEADER)
+    for row in rows:
+        print(format_row(row))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": " ".join(["python -m benchmarks.influence", *(argv or sys.argv[1:])]),
+                       "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+                       "rows": [row.as_dict() for row in rows]}, f, indent=1)
+    return rows

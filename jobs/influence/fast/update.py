@@ -1,0 +1,56 @@
+"""One influence-tuning update's gradient, for any number of tuples, in memory-bounded calls.
+
+dJ/dtheta for the mean of J over P tuples is the sum over calls of (tuples in call / P) times
+that call's dJ/dtheta. Each call costs one backward per DISTINCT example in it, so tuples that
+share examples (B groups are small: TextLen's same-label other-prefix group has 75 rows for
+~29 probes x 5 draws per label) should share a call: tuples are packed greedily by overlap.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jobs.influence.examples import Examples
+from jobs.influence.fast.batching import distinct, stack
+
+
+def pack_by_overlap(members: list[set[int]], per_call: int) -> list[list[int]]:
+    """Tuples (each a set of distinct-example ids) in groups of at most per_call: each group
+    is seeded with the first tuple left and grown by the tuple sharing most examples with it."""
+    left, groups = list(range(len(members))), []
+    while left:
+        group = [left.pop(0)]
+        covered = set(members[group[0]])
+        while left and len(group) < per_call:
+            best = max(left, key=lambda i: (len(members[i] & covered), -i))
+            left.remove(best)
+            group.append(best)
+            covered |= members[best]
+        groups.append(group)
+    return groups
+
+
+def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Examples, b: Examples,
+                                  kind: str = "cosine", scope: str = "all", top_layers: int = 2,
+                                  examples_per_call: int = 96, reference: bool = False) -> float:
+    """Add dJ/dtheta of the mean J over the P tuples to every parameter's .grad; return that J.
+
+    probes [P], a and b [P*k] as for influence_loss. Calls hold about examples_per_call
+    examples (probe + 2k each; at least one tuple), grouped so shared examples share a call."""
+    from jobs.influence.loss import influence_loss  # the public entry point, fast path by default
+
+    num_probes, k = len(probes), len(a) // len(probes)
+    _, inverse = distinct(stack(probes, a, b))
+    ids = inverse.cpu().tolist()
+    members = [{ids[i], *ids[num_probes + i * k:num_probes + (i + 1) * k],
+                *ids[num_probes * (k + 1) + i * k:num_probes * (k + 1) + (i + 1) * k]} for i in range(num_probes)]
+    mean_j = 0.0
+    for group in pack_by_overlap(members, max(1, examples_per_call // (2 * k + 1))):
+        rows = torch.as_tensor(group)
+        slots = (rows[:, None] * k + torch.arange(k)).reshape(-1)
+        j = influence_loss(model, probes.take(rows), a.take(slots), b.take(slots), kind=kind, scope=scope,
+                           top_layers=top_layers, reference=reference)
+        share = len(group) / num_probes
+        (j * share).backward()
+        mean_j += float(j.detach()) * share
+    return mean_j
