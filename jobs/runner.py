@@ -44,6 +44,33 @@ def save_model(loaded, spec: JobSpec, directory: Path) -> Path:
     return directory
 
 
+def load_saved_model(directory: str | Path, device: str = "auto", dtype: torch.dtype | None = None):
+    """Read back what save_model wrote: (LoadedModel, the JobSpec that made it).
+
+    The architecture is the spec's model with the saved head: a plain linear head, or the masked
+    head of a NeuronTune model (jobs.neurons.MaskedHead). dtype: the spec's own unless given."""
+    from transformers import AutoTokenizer
+
+    from jobs.models import load_model
+    from jobs.neurons import head_from_state
+
+    directory = Path(directory)
+    if not (directory / "model.pt").is_file() or not (directory / "spec.json").is_file():
+        raise ValueError(f"{directory}: not a saved model (model.pt and spec.json expected)")
+    spec = JobSpec.model_validate_json((directory / "spec.json").read_text())
+    state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    dtype = dtype or (torch.float64 if spec.dtype == "float64" else torch.float32)
+    loaded = load_model(spec.model, num_labels=state["head.bias"].shape[0], device=device, seed=spec.seed,
+                        dtype=dtype)
+    head = head_from_state(state)
+    if head is not None:
+        loaded.model.head = head.to(device=loaded.device, dtype=dtype)
+    loaded.model.load_state_dict(state)
+    if (directory / "tokenizer").is_dir():
+        loaded.tokenizer = AutoTokenizer.from_pretrained(str(directory / "tokenizer"))
+    return loaded, spec
+
+
 def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lambda: False,
         artifact_dir: str | Path | None = None) -> RunOutcome:
     """Run one job to the end (or until should_stop() is true).

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound")
+METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune")
 SCOPES = ("all", "top", "head")
 SCORES = ("cosine", "dot", "embedding")
 
@@ -66,6 +66,32 @@ class AdversarialSpec(_Strict):
     weight: float = Field(0.3, ge=0, description="gradient-reversal weight lambda")
 
 
+class NeuronTuneSpec(_Strict):
+    """NeuronTune (Zheng et al., ICML 2025): zero the penultimate neurons that go with errors, retrain the head.
+
+    Uses class labels only (confounds hidden); see jobs/methods/neurontune.py."""
+
+    parent_artifact: str | None = Field(
+        None, description="model directory saved by a finished job; none: finetune with `train` first")
+    activation: Literal["relu", "identity", "abs"] = Field(
+        "relu", description="neuron activation scored and fed to the head: ReLU(pooled) as the authors' text models")
+    lambdas: list[float] = Field(
+        default_factory=lambda: [0.0], min_length=1, max_length=20,
+        description="thresholds lambda (biased: delta > lambda); several are selected among by `select`")
+    sets: Literal["union", "per_class"] = Field(
+        "union", description="zero a neuron biased for any class everywhere, or only in that class's logit")
+    head_init: Literal["reinit", "continue"] = Field(
+        "reinit", description="retrain the head from a fresh initialisation or from the parent's weights")
+    head_epochs: float = Field(20, gt=0, description="passes over the tuning set (class-balanced batches)")
+    head_batch_size: int = Field(64, ge=1, le=4096)
+    head_lr: float = Field(1e-2, gt=0, le=1.0, description="AdamW on standardised activations")
+    head_weight_decay: float = Field(0.0, ge=0)
+    select: Literal["sfit", "dev_acc"] = Field(
+        "sfit", description="choose among lambdas by SFit (published) or by dev accuracy; class labels only")
+    suggestions: int = Field(10, ge=0, description="suggested confounds to report")
+    min_support: int = Field(5, ge=2, description="texts with and without an n-gram it needs to be suggested")
+
+
 class DiagnosticsSpec(_Strict):
     """Live CID and Figure-1 histograms."""
 
@@ -91,6 +117,7 @@ class JobSpec(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     influence: InfluenceSpec = Field(default_factory=InfluenceSpec)
     adversarial: AdversarialSpec = Field(default_factory=AdversarialSpec)
+    neurontune: NeuronTuneSpec = Field(default_factory=NeuronTuneSpec)
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
     retry_collapsed: int = Field(0, ge=0, le=10, description="retries with the next seed when training collapses to chance")
     reference: bool = Field(False, description="use the slow reference influence paths (debugging)")

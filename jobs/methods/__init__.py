@@ -14,6 +14,7 @@ from jobs.methods.embedding_tuning import EmbeddingTuning
 from jobs.methods.finetune import Finetune
 from jobs.methods.influence_tuning import InfluenceTuning
 from jobs.methods.loop import Method, TrainResult, run_method
+from jobs.methods.neurontune import run_neurontune
 from jobs.methods.no_confound import NoConfound
 from jobs.models import LoadedModel
 from jobs.recorder import Recorder
@@ -34,16 +35,23 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
     "embedding-tuning": "influence tuning with the pooled-output cosine as the score; first order (section 4.1)",
     "adversarial": "a confound adversary behind a gradient-reversal layer on the pooled output (section 5.1)",
     "no-confound": "finetuning on the data with the confound removed: the upper-bound control",
+    "neurontune": "post hoc, no confound labels: zero the penultimate neurons that go with dev errors and "
+                  "retrain the head (NeuronTune); a saved parent model or finetuning first",
 }
+
+# Post hoc methods: they run their own course (around the shared loop) instead of hooking into it.
+POST_HOC: dict[str, Callable[..., TrainResult]] = {"neurontune": run_neurontune}
 
 
 def train(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
           should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
     """Train `loaded.model` in place with spec.method; see jobs.methods.loop.run_method for the
     metrics. Raises ValueError for a method the data cannot support (no-confound without a control)."""
+    if spec.method in POST_HOC:
+        return POST_HOC[spec.method](spec, data, loaded, recorder, should_stop)
     if spec.method not in METHOD_CLASSES:
-        raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join(METHOD_CLASSES)}")
+        raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join([*METHOD_CLASSES, *POST_HOC])}")
     return run_method(METHOD_CLASSES[spec.method](), spec, data, loaded, recorder, should_stop)
 
 
-__all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "TrainResult", "train"]
+__all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "POST_HOC", "TrainResult", "train"]
