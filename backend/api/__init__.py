@@ -1,0 +1,73 @@
+"""The REST API (FastAPI; OpenAPI docs at /docs). Routes live in one module per resource."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from backend.api import (
+    catalogue,
+    cid_display,  # cid_display, dataset_samples, estimate, probe_examples: what the dashboard needs
+    dataset_samples,
+    estimate,
+    experiments,
+    health,
+    job_data,
+    jobs,
+    probe_examples,
+)
+from backend.db import Database
+from backend.settings import Settings, load_settings
+from backend.store import jsonable
+from jobs.spec import JobSpec
+
+
+def _openapi_with_job_spec(app: FastAPI):
+    """The job routes read their body by hand (see backend.submission); publish JobSpec's schema
+    so /docs still shows it."""
+    def openapi():
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            spec_schema = JobSpec.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(spec_schema.pop("$defs", {}))
+            components["JobSpec"] = spec_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+    return openapi
+
+
+def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAPI:
+    """The API over `settings` (default: from the environment); migrates the database first."""
+    settings = settings or load_settings()
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        db.dispose()
+
+    app = FastAPI(title="deconfound", version="0.1.0", lifespan=lifespan,
+                  description="Jobs that diagnose (CID) and remove spurious confounds in BERT text classifiers. "
+                              "Mutating endpoints need `Authorization: Bearer <token>` when the server "
+                              "sets DECONFOUND_API_TOKEN.")
+    @app.exception_handler(RequestValidationError)
+    async def _unprocessable(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler, except that NaN/Infinity echoed back in "input" become null
+        # (strict JSON cannot carry them, and they would turn a 422 into a 500).
+        return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(error.errors()))})
+
+    app.state.settings = settings
+    app.state.db = db
+    for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
+                   cid_display):
+        app.include_router(module.router)
+    app.openapi = _openapi_with_job_spec(app)
+    return app

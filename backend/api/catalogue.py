@@ -1,0 +1,98 @@
+"""The catalogue: datasets (with Table-1 statistics; uploads), models, methods, presets."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import catalogue
+from backend.api.deps import get_session, get_settings, require_token
+from backend.api.jobs import validation_error
+from backend.api.schemas import UploadOut
+from backend.models import UploadedDataset, utcnow
+from backend.settings import Settings
+from backend.store import jsonable
+from backend.submission import UPLOAD_PREFIX, hub_reachable
+from backend.uploads import SUFFIXES, UploadRejected, UploadTooLarge, display_name, store_upload
+from jobs.spec import DatasetSpec
+
+router = APIRouter(prefix="/api", tags=["catalogue"])
+
+
+def upload_out(upload: UploadedDataset) -> UploadOut:
+    return UploadOut(id=upload.id, name=upload.name, path=f"{UPLOAD_PREFIX}{upload.id}", size_bytes=upload.size_bytes,
+                     columns=upload.columns, stats=upload.stats, created_at=upload.created_at)
+
+
+@router.get("/datasets")
+def list_datasets(session: Session = Depends(get_session)) -> dict[str, Any]:
+    """Built-in datasets and uploaded ones, each with its Table-1 statistics (sizes, groups,
+    how often the confound predicts the label)."""
+    uploads = session.scalars(select(UploadedDataset).order_by(UploadedDataset.id)).all()
+    return {"builtin": jsonable(catalogue.builtin_datasets()),
+            "uploaded": [upload_out(u).model_dump(mode="json") for u in uploads],
+            "custom": "dataset.name 'custom' with dataset.path 'upload:<id>'"}
+
+
+@router.post("/datasets", status_code=status.HTTP_201_CREATED, response_model=UploadOut,
+             dependencies=[Depends(require_token)],
+             responses={400: {"description": "not a dataset the engine can load (the message names file, row, field)"},
+                        413: {"description": "over the upload size limit"}})
+def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFIXES)} file"),
+                   text_column: str = Form("text"), label_column: str = Form("label"),
+                   confound_column: str | None = Form("confound", description="empty: no confound column"),
+                   confound_rule: str | None = Form(None, description="'token:WORD' or 'regex:PATTERN'"),
+                   session: Session = Depends(get_session),
+                   settings: Settings = Depends(get_settings)) -> UploadOut:
+    """Upload a custom CSV or JSONL dataset. It is checked with the engine's loader before it is
+    kept; then use it in a job as dataset {"name": "custom", "path": "upload:<id>"}."""
+    columns = {"text_column": text_column, "label_column": label_column,
+               "confound_column": confound_column or None, "confound_rule": confound_rule or None}
+    try:
+        columns = DatasetSpec.model_validate({"name": "custom", **columns}).model_dump(include=set(columns))
+    except ValidationError as error:
+        raise validation_error(error) from None
+    try:
+        stored, size, stats = store_upload(settings.uploads_dir, file.filename, file.file,
+                                           settings.upload_limit_bytes, columns)
+    except UploadTooLarge as error:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(error)) from None
+    except UploadRejected as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    upload = UploadedDataset(name=display_name(file.filename), path=str(stored.relative_to(settings.data_dir)),
+                             size_bytes=size, columns=columns, stats=jsonable(stats), created_at=utcnow())
+    session.add(upload)
+    session.commit()
+    return upload_out(upload)
+
+
+@router.get("/datasets/{upload_id}", response_model=UploadOut)
+def read_upload(upload_id: int, session: Session = Depends(get_session)) -> UploadOut:
+    upload = session.get(UploadedDataset, upload_id)
+    if upload is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no uploaded dataset {upload_id}")
+    return upload_out(upload)
+
+
+@router.get("/models")
+def list_models(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
+    """Built-in models; Hugging Face names work only when the hub is reachable."""
+    local = sorted(str(p.relative_to(settings.data_dir)) for p in (settings.data_dir / "models").glob("*")
+                   if p.is_dir()) if (settings.data_dir / "models").is_dir() else []
+    return {"builtin": catalogue.models(), "local": local, "hub_reachable": hub_reachable(),
+            "note": "also: a model directory under the data directory (e.g. models/<name>)"
+                    + (", or any Hugging Face name" if hub_reachable() else "")}
+
+
+@router.get("/methods")
+def list_methods() -> dict[str, Any]:
+    return {"methods": [{"name": n, "description": d} for n, d in catalogue.method_descriptions().items()]}
+
+
+@router.get("/presets")
+def list_presets() -> dict[str, Any]:
+    """The paper's settings; a job's `preset` fills in what its spec leaves out."""
+    return catalogue.presets()

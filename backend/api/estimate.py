@@ -1,0 +1,116 @@
+"""A job's cost before it is launched, and a dry run of its validation (the submit form uses both).
+
+    POST /api/jobs/estimate   body: a job spec, as for POST /api/jobs; nothing is queued
+
+The same checks as a submission (400 unknown choice, 422 malformed, with the same messages),
+then what the run will do, counted in the engine's units: label steps, influence rounds, CID
+points, and "example gradients" (one forward and backward pass of one example). Seconds are
+extrapolated from the finished jobs of the same model (total wall time over total example
+gradients), so they mean something only once such a job has run.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_session, get_settings
+from backend.api.jobs import SPEC_BODY, checked_spec
+from backend.catalogue import job_dataset
+from backend.models import Job
+from backend.settings import Settings
+from jobs.spec import JobSpec
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+ROUND_METHODS = ("influence-tuning", "embedding-tuning")
+# One influence-loss term needs the gradient of a gradient: about three passes per example.
+SECOND_ORDER_FACTOR = {"cosine": 3, "dot": 3, "embedding": 1}
+CALIBRATION_JOBS = 20
+PARTS = ("label", "cid", "influence", "evaluation")
+
+
+class Estimate(BaseModel):
+    spec: dict[str, Any] = Field(description="the spec as it would run: preset and defaults filled in")
+    train_size: int | None = Field(description="training examples (None: the dataset could not be loaded)")
+    label_steps: int
+    rounds: int = Field(description="influence-tuning rounds")
+    cid_points: int = Field(description="CID measurements (live, around rounds, final)")
+    example_gradients: dict[str, int] = Field(description="forward+backward passes of one example, by part")
+    total_example_gradients: int
+    seconds: float | None = Field(description="extrapolated from finished jobs of the same model; None if none")
+    basis: str = Field(description="what `seconds` rests on, in words")
+
+
+def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str, int]:
+    """Label steps, rounds, CID points and example gradients by part of a run of `spec` over
+    `train_size` training examples (`eval_size`: dev + test rows, evaluated every eval_every)."""
+    train, diagnostics, influence = spec.train, spec.diagnostics, spec.influence
+    steps = math.ceil(math.ceil(train_size / train.batch_size) * train.epochs)
+    steps = min(steps, train.max_steps) if train.max_steps else steps
+    round_steps = set()
+    if spec.method in ROUND_METHODS:
+        round_steps = {s for s in range(influence.interval, steps + 1, influence.interval)
+                       if steps - s > influence.interval / 2}
+    live = 0
+    if diagnostics.cid_every:
+        live = 1 + sum(1 for s in range(diagnostics.cid_every, steps, diagnostics.cid_every) if s not in round_steps)
+    cid_points = live + 2 * len(round_steps) + 1
+    # A CID point scores every probe against a pool of `sample` examples per (label, confound) group.
+    pool = min(train_size, 4 * diagnostics.sample)
+    kind = "embedding" if spec.method == "embedding-tuning" else "cosine"
+    per_round = influence.round_epochs * min(influence.probes_per_round, train_size) * (1 + 2 * influence.k)
+    evaluations = steps // train.eval_every
+    units = {
+        "label": steps * train.batch_size,
+        "cid": cid_points * (diagnostics.probes + pool),
+        "influence": len(round_steps) * per_round * SECOND_ORDER_FACTOR[kind],
+        # Evaluation is forward only: about a third of a forward and backward pass.
+        "evaluation": (evaluations + 1) * (train_size + eval_size) // 3,
+    }
+    return {"label_steps": steps, "rounds": len(round_steps), "cid_points": cid_points, **units}
+
+
+def _calibration(session: Session, model: str) -> tuple[float | None, str]:
+    """Seconds per example gradient over the latest finished jobs of `model`, and the basis in words."""
+    jobs = session.scalars(select(Job).where(Job.model == model, Job.status.in_(("succeeded", "collapsed")),
+                                             Job.wall_s.is_not(None)).order_by(Job.id.desc())
+                           .limit(CALIBRATION_JOBS)).all()
+    seconds, units = 0.0, 0
+    for job in jobs:
+        sizes = {split: (job.metrics or {}).get(split, {}).get("n") for split in ("train", "dev", "test")}
+        if not sizes["train"]:
+            continue
+        counted = count_units(JobSpec.model_validate(job.spec), sizes["train"],
+                              (sizes["dev"] or 0) + (sizes["test"] or 0))
+        seconds += job.wall_s
+        units += sum(counted[k] for k in PARTS)
+    if not units:
+        return None, f"no finished job of model '{model}' yet: run a small one to calibrate the estimate"
+    return seconds / units, f"the wall time of the last {len(jobs)} finished job(s) of model '{model}' on this service"
+
+
+@router.post("/estimate", response_model=Estimate, openapi_extra=SPEC_BODY,
+             responses={400: {"description": "as POST /api/jobs"}, 422: {"description": "as POST /api/jobs"}})
+def estimate_job(raw: Any = Body(...), session: Session = Depends(get_session),
+                 settings: Settings = Depends(get_settings)) -> Estimate:
+    """Validate a job spec exactly as a submission would, and estimate its cost; queues nothing."""
+    spec = checked_spec(raw, settings, session)
+    dataset = job_dataset(spec.model_dump(mode="json"), settings.data_dir)
+    stored = spec.model_dump(mode="json")
+    if dataset is None:
+        return Estimate(spec=stored, train_size=None, label_steps=0, rounds=0, cid_points=0, example_gradients={},
+                        total_example_gradients=0, seconds=None, basis="the dataset could not be loaded")
+    train_size = len(dataset.train)
+    eval_size = sum(len(split) for name, split in dataset.splits().items() if name != "train")
+    counted = count_units(spec, train_size, eval_size)
+    parts = {k: counted[k] for k in PARTS}
+    rate, basis = _calibration(session, spec.model)
+    total = sum(parts.values())
+    return Estimate(spec=stored, train_size=train_size, label_steps=counted["label_steps"], rounds=counted["rounds"],
+                    cid_points=counted["cid_points"], example_gradients=parts, total_example_gradients=total,
+                    seconds=None if rate is None else rate * total, basis=basis)

@@ -1,0 +1,151 @@
+"""Jobs: submit, list, read, cancel, delete."""
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_db, get_session, get_settings, require_token
+from backend.api.schemas import JobList, JobOut
+from backend.db import Database
+from backend.models import FINISHED_STATUSES, JOB_STATUSES, POINT_TABLES, Job, utcnow
+from backend.paths import inside
+from backend.settings import Settings
+from backend.submission import Rejected, check_spec
+from jobs.spec import JobSpec
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+SPEC_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}}}}
+
+
+def validation_error(error: ValidationError, prefix: tuple = ("body",)) -> RequestValidationError:
+    """pydantic's errors as FastAPI's 422, each located in the request body."""
+    return RequestValidationError([{**e, "loc": (*prefix, *e["loc"])}
+                                   for e in error.errors(include_url=False, include_context=False)])
+
+
+def non_finite(value: Any, location: tuple = ()) -> Iterator[tuple]:
+    """Locations of NaN and +-Infinity (which Python's JSON parser lets through) in a JSON value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield location
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from non_finite(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from non_finite(item, (*location, index))
+
+
+def checked_spec(raw: Any, settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
+    """A submitted spec, or the HTTP error for it (400 unknown choice or file, 422 malformed)."""
+    if bad := list(non_finite(raw)):
+        raise RequestValidationError([{"type": "finite_number", "loc": (*prefix, *loc),
+                                       "msg": "Input should be a finite number", "input": None} for loc in bad])
+    try:
+        return check_spec(raw, settings.data_dir, session)
+    except Rejected as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    except ValidationError as error:
+        raise validation_error(error, prefix) from None
+
+
+def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None = None) -> Job:
+    return Job(spec=spec.model_dump(mode="json"), dataset=spec.dataset.name, method=spec.method,
+               model=spec.model, seed=spec.seed, experiment_id=experiment_id, params=params or {},
+               status="queued", attempt=0, cancel_requested=False, created_at=utcnow())
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
+    return job
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut, openapi_extra=SPEC_BODY,
+             dependencies=[Depends(require_token)],
+             responses={400: {"description": "unknown dataset, model, method or preset (names the valid ones), "
+                                             "or a file outside the data directory"},
+                        422: {"description": "malformed spec, with field-level messages"}})
+def submit_job(raw: Any = Body(...), session: Session = Depends(get_session),
+               settings: Settings = Depends(get_settings)) -> JobOut:
+    """Queue a job. The body is a job spec (JobSpec); a preset fills in what it does not say."""
+    spec = checked_spec(raw, settings, session)
+    job = new_job(spec)
+    session.add(job)
+    session.commit()
+    return JobOut.of(job)
+
+
+@router.get("", response_model=JobList)
+def list_jobs(status_: str | None = Query(None, alias="status", description=f"one of {', '.join(JOB_STATUSES)}"),
+              dataset: str | None = None, method: str | None = None,
+              experiment: int | None = Query(None, description="experiment id"),
+              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+              session: Session = Depends(get_session)) -> JobList:
+    """Jobs, newest first, filtered and paginated."""
+    if status_ is not None and status_ not in JOB_STATUSES:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            f"unknown status '{status_}'; valid: {', '.join(JOB_STATUSES)}")
+    query = select(Job)
+    for column, value in ((Job.status, status_), (Job.dataset, dataset), (Job.method, method),
+                          (Job.experiment_id, experiment)):
+        if value is not None:
+            query = query.where(column == value)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    jobs = session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)).all()
+    return JobList(items=[JobOut.of(j) for j in jobs], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+    return JobOut.of(get_job(session, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
+             responses={409: {"description": "the job has already finished"}})
+def cancel_job(job_id: int, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> JobOut:
+    """A queued job is cancelled at once; a running one stops within a few seconds (its worker
+    checks every heartbeat) and is then recorded as cancelled; one whose worker is gone (no
+    heartbeat for a lease) is cancelled at once."""
+    with db.writing() as session:
+        job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+        if job is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
+        if job.status in FINISHED_STATUSES:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} has already finished ({job.status})")
+        now = utcnow()
+        stale = job.heartbeat_at is not None and job.heartbeat_at < now - timedelta(seconds=settings.lease_s)
+        if job.status == "queued" or stale:  # nobody is running it: cancelled now
+            job.status, job.finished_at, job.worker_id = "cancelled", now, None
+        job.cancel_requested = True
+        session.flush()
+        return JobOut.of(job)
+
+
+@router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_token)],
+               responses={409: {"description": "the job has not finished: cancel it first"}})
+def delete_job(job_id: int, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> Response:
+    """Delete a finished job with all its points, results and its saved model."""
+    with db.writing() as session:
+        job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+        if job is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
+        if job.status not in FINISHED_STATUSES:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"job {job_id} is {job.status}; only finished jobs can be deleted (cancel it first)")
+        for table in POINT_TABLES:
+            session.execute(delete(table).where(table.job_id == job_id))
+        session.delete(job)
+    shutil.rmtree(inside(settings.data_dir, settings.artifact_dir(job_id), "artifact dir"), ignore_errors=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

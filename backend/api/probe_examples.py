@@ -1,0 +1,69 @@
+"""The probe explorer's answer: a probe's most and least influential training examples of each group.
+
+    GET /api/jobs/{id}/influence/examples?probe=&step=&k=
+
+/influence gives the score lists and the top examples; this adds the bottom of each list, and
+the probe's own label and confound, all with their texts. A is the group with the probe's label
+and confound, B the group with its label and another confound.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_session, get_settings
+from backend.api.jobs import get_job
+from backend.api.schemas import Example
+from backend.catalogue import job_dataset
+from backend.models import InfluenceList
+from backend.settings import Settings
+
+router = APIRouter(prefix="/api/jobs", tags=["job data"])
+
+
+class GroupExamples(BaseModel):
+    size: int = Field(description="examples scored in this group")
+    most: list[Example] = Field(description="highest influence first")
+    least: list[Example] = Field(description="lowest influence first")
+
+
+class ProbeExamplesOut(BaseModel):
+    job_id: int
+    step: int
+    probe: Example = Field(description="the probe itself (score is None)")
+    a: GroupExamples = Field(description="same label, same confound as the probe")
+    b: GroupExamples = Field(description="same label, other confound")
+
+
+@router.get("/{job_id}/influence/examples", response_model=ProbeExamplesOut,
+            responses={404: {"description": "no lists for this probe / step"}})
+def probe_examples(job_id: int, probe: int, step: int, k: int = Query(5, ge=1, le=100),
+                   session: Session = Depends(get_session),
+                   settings: Settings = Depends(get_settings)) -> ProbeExamplesOut:
+    """The k most and k least influential A and B examples of `probe` at `step`, with text."""
+    job = get_job(session, job_id)
+    lists = session.scalars(select(InfluenceList).where(
+        InfluenceList.job_id == job_id, InfluenceList.attempt == job.attempt, InfluenceList.probe == probe,
+        InfluenceList.step == step).order_by(InfluenceList.id.desc()).limit(1)).first()
+    if lists is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} has no lists for probe {probe} at step {step}")
+    dataset = job_dataset(job.spec, settings.data_dir)
+    train = dataset.train if dataset is not None else None
+
+    def describe(index: int, score: float | None) -> Example:
+        if train is None or not 0 <= index < len(train):
+            return Example(index=index, score=score, text=None, label=None, confound=None)
+        return Example(index=index, score=score, text=train.texts[index],
+                       label=dataset.label_names[int(train.labels[index])],
+                       confound=dataset.confound_names[int(train.confounds[index])])
+
+    def group(index: list[int], scores: list[float | None]) -> GroupExamples:
+        ranked = sorted((pair for pair in zip(index, scores, strict=False) if pair[1] is not None),
+                        key=lambda pair: -pair[1])
+        return GroupExamples(size=len(ranked), most=[describe(i, s) for i, s in ranked[:k]],
+                             least=[describe(i, s) for i, s in ranked[::-1][:k]])
+
+    return ProbeExamplesOut(job_id=job_id, step=step, probe=describe(probe, None),
+                            a=group(lists.a_index, lists.a_scores), b=group(lists.b_index, lists.b_scores))

@@ -1,0 +1,62 @@
+"""What the service can run, and the datasets' texts for showing influence examples.
+
+Built-in datasets are deterministic for a given spec, so their Table-1 statistics and their
+training texts are computed once per process and kept (a few MB at most).
+"""
+from __future__ import annotations
+
+import json
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from backend.paths import absolute_spec
+from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
+from jobs.models import BUILTIN_MODELS
+from jobs.presets import PRESET_NAMES, PRESETS
+from jobs.spec import METHODS
+
+
+@cache
+def builtin_dataset_stats(name: str) -> dict[str, Any]:
+    """Table 1 for a built-in dataset at its default options (or the error that prevents it)."""
+    try:
+        return {"stats": dataset_stats(load_dataset({"name": name})), "error": None}
+    except (DataError, OSError, ValueError) as error:
+        return {"stats": None, "error": str(error)}
+
+
+def builtin_datasets() -> list[dict[str, Any]]:
+    return [{"name": name, "description": description, "builtin": True, **builtin_dataset_stats(name)}
+            for name, description in BUILTIN_DATASETS.items()]
+
+
+def method_descriptions() -> dict[str, str]:
+    try:
+        from jobs.methods import METHOD_DESCRIPTIONS
+    except ImportError:  # the engine without its methods: still list the names
+        return {name: "" for name in METHODS}
+    return {name: METHOD_DESCRIPTIONS.get(name, "") for name in METHODS}
+
+
+def models() -> list[dict[str, str]]:
+    return [{"name": name, "description": description} for name, description in BUILTIN_MODELS.items()]
+
+
+def presets() -> dict[str, Any]:
+    return {"names": list(PRESET_NAMES), "presets": PRESETS,
+            "paper": "resolves to '<dataset>/<method>' of the job (textlen and msgs)"}
+
+
+@lru_cache(maxsize=8)
+def _load_cached(key: str) -> ConfoundedDataset:
+    return load_dataset(json.loads(key))
+
+
+def job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset | None:
+    """The dataset a stored job spec names (None if it cannot be loaded any more)."""
+    try:
+        dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
+        return _load_cached(json.dumps(dataset_spec, sort_keys=True))
+    except (DataError, OSError, ValueError):
+        return None

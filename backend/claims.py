@@ -1,0 +1,100 @@
+"""A job's life in SQL: claim, heartbeat, finish, release.
+
+A worker claims the oldest claimable job: queued, or running with a heartbeat older than the
+lease (its worker died). The claim is atomic: on PostgreSQL the candidate row is locked with
+FOR UPDATE SKIP LOCKED, so concurrent workers pass over each other's rows; on SQLite the
+transaction holds the write lock from its start (BEGIN IMMEDIATE), so claims are serialised.
+Either way the UPDATE is also a compare-and-set on (status, attempt).
+
+Claiming bumps the job's attempt and deletes the rows older attempts wrote, so a re-run never
+mixes with the partial one. Every later write of the worker is guarded by (attempt, worker id):
+a worker that lost its lease cannot touch the job again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from backend.db import Database
+from backend.models import POINT_TABLES, Job, utcnow
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: int
+    attempt: int
+    worker_id: str
+    spec: dict[str, Any]
+
+
+def _owned(claim: Claim):
+    return and_(Job.id == claim.job_id, Job.attempt == claim.attempt, Job.worker_id == claim.worker_id,
+                Job.status == "running")
+
+
+def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int = 3) -> Claim | None:
+    """Take the oldest claimable job for `worker_id`, or None when there is none."""
+    now = utcnow()
+    expired = and_(Job.status == "running", Job.heartbeat_at < now - timedelta(seconds=lease_s))
+    with db.writing() as session:
+        # Jobs whose worker died: a cancel asked for meanwhile wins; too many lost attempts fail.
+        session.execute(update(Job).where(expired, Job.cancel_requested.is_(True))
+                        .values(status="cancelled", finished_at=now, worker_id=None))
+        session.execute(update(Job).where(expired, Job.attempt >= max_attempts)
+                        .values(status="failed", finished_at=now, worker_id=None,
+                                error=f"the job's worker was lost {max_attempts} times (killed, out of memory?)"))
+        row = session.execute(
+            select(Job.id, Job.status, Job.attempt, Job.spec)
+            .where(or_(Job.status == "queued", expired))
+            .order_by(Job.id).limit(1).with_for_update(skip_locked=True, of=Job)).first()
+        if row is None:
+            return None
+        attempt = row.attempt + 1
+        taken = session.execute(
+            update(Job).where(Job.id == row.id, Job.status == row.status, Job.attempt == row.attempt)
+            .values(status="running", attempt=attempt, worker_id=worker_id, started_at=now, heartbeat_at=now,
+                    finished_at=None, error=None, metrics=None, progress_step=None, progress_total=None,
+                    eta_s=None)).rowcount
+        if not taken:
+            return None
+        for table in POINT_TABLES:
+            session.execute(delete(table).where(table.job_id == row.id, table.attempt < attempt))
+        return Claim(row.id, attempt, worker_id, row.spec)
+
+
+def heartbeat(db: Database, claim: Claim) -> str:
+    """Renew the lease. Returns "running", "cancel" (a cancel was asked for) or "lost"."""
+    with db.writing() as session:
+        row = session.execute(update(Job).where(_owned(claim)).values(heartbeat_at=utcnow())
+                              .returning(Job.cancel_requested)).first()
+    if row is None:
+        return "lost"
+    return "cancel" if row.cancel_requested else "running"
+
+
+def finish(db: Database, claim: Claim, status: str, error: str | None = None, wall_s: float | None = None,
+           artifacts: list[Any] = ()) -> bool:
+    """Record the end of the attempt (and its artifacts); False if the job was no longer ours."""
+    now = utcnow()
+    with db.writing() as session:
+        owned = session.execute(update(Job).where(_owned(claim)).values(
+            status=status, error=error, wall_s=wall_s, finished_at=now, heartbeat_at=now)).rowcount
+        if owned:
+            session.add_all(artifacts)
+        return bool(owned)
+
+
+def release(db: Database, claim: Claim) -> bool:
+    """Put a job back in the queue (its worker is shutting down); the next claim starts it afresh."""
+    with db.writing() as session:
+        return bool(session.execute(update(Job).where(_owned(claim)).values(
+            status="queued", worker_id=None, heartbeat_at=None, started_at=None)).rowcount)
+
+
+def unfinished(db: Database) -> int:
+    """Jobs queued or running (a running one may come back to the queue if its worker died)."""
+    with db.session() as session:
+        return session.scalar(select(func.count()).where(Job.status.in_(("queued", "running"))))

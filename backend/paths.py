@@ -1,0 +1,73 @@
+"""Files a job may touch are inside the data directory, and nowhere else.
+
+A spec names files in three places: `dataset.path`, the path-like dataset options (CoNLL and
+MSGS source files), and `model` when it is a local directory. The API stores them relative to
+the data directory; the worker turns them into absolute paths just before a run, checking
+again (a spec in the database is not trusted either). Symlinks are resolved before the check,
+so a link inside the data directory that points out of it is refused too.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+HUB_PREFIX = "hf:"
+
+
+class OutsideDataDir(ValueError):
+    """A path that leaves the data directory."""
+
+
+def is_path_option(key: str, value: str = "") -> bool:
+    """Dataset options that name files: `source` (TextLen/MSGS original files) unless it is
+    "offline" or a hub name, and conll*, *_path, *_file, *_dir."""
+    if key == "source":
+        return value != "offline" and not value.startswith(HUB_PREFIX)
+    return key.startswith("conll") or key.endswith(("_path", "_file", "_dir"))
+
+
+def inside(data_dir: Path, candidate: str | Path, what: str = "path") -> Path:
+    """`candidate` (relative to `data_dir`, or absolute) resolved, if it lies inside `data_dir`."""
+    root = Path(data_dir).resolve()
+    path = Path(candidate)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and not resolved.is_relative_to(root):
+        raise OutsideDataDir(f"{what} '{candidate}' is outside the data directory; put the file under "
+                             f"{root} and give its path relative to it")
+    return resolved
+
+
+def relative_inside(data_dir: Path, candidate: str | Path, what: str = "path") -> str:
+    """`candidate` as a path relative to `data_dir` (checked as in `inside`)."""
+    resolved = inside(data_dir, candidate, what)
+    return str(resolved.relative_to(Path(data_dir).resolve()))
+
+
+def spec_files(spec: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    """(location in the spec, value) of every file a raw spec names, hub names excluded."""
+    found = []
+    dataset = spec.get("dataset") or {}
+    if isinstance(dataset.get("path"), str) and not dataset["path"].startswith(HUB_PREFIX):
+        found.append((("dataset", "path"), dataset["path"]))
+    for key, value in (dataset.get("options") or {}).items():
+        if isinstance(value, str) and is_path_option(key, value):
+            found.append((("dataset", "options", key), value))
+    return found
+
+
+def _set(spec: dict, location: tuple[str, ...], value: str) -> None:
+    node = spec
+    for key in location[:-1]:
+        node = node[key]
+    node[location[-1]] = value
+
+
+def absolute_spec(spec: dict[str, Any], data_dir: Path, model_is_path: bool) -> dict[str, Any]:
+    """A copy of a stored spec with its files made absolute inside `data_dir` (OutsideDataDir if not)."""
+    spec = copy.deepcopy(spec)
+    for location, value in spec_files(spec):
+        _set(spec, location, str(inside(data_dir, value, ".".join(location))))
+    if model_is_path:
+        spec["model"] = str(inside(data_dir, spec["model"], "model"))
+    return spec

@@ -1,0 +1,158 @@
+"""`deconfound worker`: claim queued jobs, run them through the engine, record the outcome.
+
+    loop: claim (backend.claims) -> run(spec, StoreRecorder, should_stop, artifact_dir) -> finish
+
+While a job runs, a lease keeper thread flushes the recorder, heartbeats and watches for a
+cancel every `heartbeat_s`; should_stop() turns true within that time after a cancel. A
+worker runs one job at a time on one device (`--device`, or CUDA_VISIBLE_DEVICES), so one
+worker per GPU gives one job per GPU.
+
+SIGTERM / SIGINT stop the current job at its next step and put it back in the queue; the
+worker then exits. A worker killed outright (kill -9) leaves a running job whose heartbeat
+stops: after `lease_s` any worker takes it up again (backend.claims).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from backend.claims import Claim, claim_next, finish, heartbeat, release, unfinished
+from backend.db import Database
+from backend.models import Artifact
+from backend.paths import absolute_spec, inside
+from backend.settings import Settings
+from backend.store import StoreRecorder
+from backend.submission import hub_reachable, model_is_local_path
+
+MAX_ERROR_CHARS = 20_000
+
+
+class LeaseKeeper(threading.Thread):
+    """Flushes the job's points, heartbeats and watches for a cancel until stopped."""
+
+    def __init__(self, db: Database, claim: Claim, recorder: StoreRecorder, interval_s: float):
+        super().__init__(name=f"lease-job-{claim.job_id}", daemon=True)
+        self.db, self.claim, self.recorder, self.interval_s = db, claim, recorder, interval_s
+        self.cancel = threading.Event()
+        self.lost = threading.Event()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval_s):
+            try:
+                self.recorder.flush()
+                state = heartbeat(self.db, self.claim)
+            except Exception as error:  # a busy or restarting database: try again next beat
+                print(f"worker: heartbeat of job {self.claim.job_id} failed: {error}", flush=True)
+                continue
+            if state == "cancel":
+                self.cancel.set()
+            elif state == "lost" or self.recorder.lost:
+                self.lost.set()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    device: str | None = None  # overrides the spec's device when given
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    poll_s: float = 1.0
+    shutdown: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self.db = Database(self.settings.database_url)
+
+    def run_forever(self, exit_when_idle: bool = False, max_jobs: int | None = None) -> int:
+        """Claim and run jobs until shut down or after max_jobs; returns jobs run. exit_when_idle:
+        also stop once no job is queued or running (a running one may yet come back to the queue)."""
+        done = 0
+        while not self.shutdown.is_set() and (max_jobs is None or done < max_jobs):
+            claim = claim_next(self.db, self.worker_id, self.settings.lease_s, self.settings.max_attempts)
+            if claim is None:
+                if exit_when_idle and not unfinished(self.db):
+                    break
+                self.shutdown.wait(self.poll_s)
+                continue
+            self.run_claim(claim)
+            done += 1
+        return done
+
+    def run_claim(self, claim: Claim) -> str:
+        """Run one claimed job to its end; returns the status recorded ("lost" / "requeued" too)."""
+        from jobs.runner import run
+        from jobs.spec import JobSpec
+
+        print(f"worker {self.worker_id}: job {claim.job_id} attempt {claim.attempt}", flush=True)
+        recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id)
+        keeper = LeaseKeeper(self.db, claim, recorder, self.settings.heartbeat_s)
+        artifact_dir = inside(self.settings.data_dir, self.settings.artifact_dir(claim.job_id), "artifact dir")
+        status, error, wall_s = "failed", None, None
+        started = time.time()
+        keeper.start()
+        try:
+            shutil.rmtree(artifact_dir, ignore_errors=True)  # what an earlier, killed attempt left
+            raw = absolute_spec(claim.spec, self.settings.data_dir,
+                                model_is_local_path(claim.spec.get("model", "tiny"), self.settings.data_dir))
+            if self.device:
+                raw["device"] = self.device
+            spec = JobSpec.model_validate(raw)
+
+            def should_stop() -> bool:
+                return keeper.cancel.is_set() or keeper.lost.is_set() or self.shutdown.is_set()
+
+            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir)
+            status, wall_s = outcome.status, outcome.wall_s
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[-MAX_ERROR_CHARS:]
+            recorder.log(f"failed: {type(exc).__name__}: {exc}")
+            wall_s = time.time() - started
+        finally:
+            keeper.stop()
+        recorder.flush()
+        if keeper.lost.is_set() or recorder.lost:
+            print(f"worker {self.worker_id}: job {claim.job_id} was taken over by another worker", flush=True)
+            return "lost"
+        if status == "cancelled" and not keeper.cancel.is_set() and heartbeat(self.db, claim) != "cancel":
+            release(self.db, claim)  # stopped by our own shutdown, not by a user: run it again later
+            return "requeued"
+        artifacts = []
+        if status not in ("cancelled", "failed") and artifact_dir.is_dir():
+            size = sum(f.stat().st_size for f in artifact_dir.rglob("*") if f.is_file())
+            artifacts.append(Artifact(job_id=claim.job_id, attempt=claim.attempt, kind="model", size_bytes=size,
+                                      path=str(artifact_dir.relative_to(self.settings.data_dir.resolve()))))
+        finish(self.db, claim, status, error, wall_s, artifacts)
+        print(f"worker {self.worker_id}: job {claim.job_id} {status}", flush=True)
+        return status
+
+
+def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = False,
+          max_jobs: int | None = None) -> int:
+    """The `deconfound worker` process: migrate, then work until a signal (or idle)."""
+    if hub_reachable():
+        # Downloads from the hub land in the data directory, like everything else the worker writes.
+        os.environ.setdefault("HF_HOME", str(settings.data_dir / "hf-cache"))
+    worker = Worker(settings, device=device)
+    if device:
+        worker.worker_id += f":{device}"
+    worker.db.migrate()
+
+    def on_signal(signum, _frame):
+        print(f"worker {worker.worker_id}: {signal.Signals(signum).name}, stopping", flush=True)
+        worker.shutdown.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"worker {worker.worker_id} on {settings.database_url.split('@')[-1]}", flush=True)
+    worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    worker.db.dispose()
+    return 0

@@ -1,0 +1,217 @@
+"""The API's contract, endpoint by endpoint, good and bad input (no worker: jobs stay queued)."""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api import create_app
+from jobs.spec import METHODS
+
+from .conftest import TINY_JOB, make_settings
+
+
+def submit(client, spec=None, **headers):
+    body = json.dumps(TINY_JOB if spec is None else spec)  # json.dumps lets Infinity through, as a client might
+    return client.post("/api/jobs", content=body, headers={"content-type": "application/json", **headers})
+
+
+def with_changes(**changes) -> dict:
+    spec = copy.deepcopy(TINY_JOB)
+    spec.update(changes)
+    return spec
+
+
+def test_health_and_docs(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["database"] == "sqlite"
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert "JobSpec" in schema["components"]["schemas"] and "TrainSpec" in schema["components"]["schemas"]
+    body = schema["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"] == "#/components/schemas/JobSpec"
+
+
+def test_submit_and_read(client):
+    response = submit(client)
+    assert response.status_code == 201
+    job = response.json()
+    assert job["status"] == "queued" and job["attempt"] == 0 and job["dataset"] == "textlen"
+    assert job["spec"]["train"]["max_steps"] == 4 and job["spec"]["train"]["lr"] == 2e-5  # defaults filled in
+    assert client.get(f"/api/jobs/{job['id']}").json()["spec"] == job["spec"]
+    assert client.get("/api/jobs/999").status_code == 404
+
+
+def test_preset_fills_in_what_the_spec_leaves_out(client):
+    job = submit(client, with_changes(method="adversarial", preset="paper")).json()
+    assert job["spec"]["train"]["lr"] == 5e-5 and job["spec"]["train"]["max_steps"] == 4
+
+
+@pytest.mark.parametrize("changes, names", [
+    ({"method": "bogus"}, ["finetune", "influence-tuning", "no-confound"]),
+    ({"dataset": {"name": "imdb"}}, ["textlen", "msgs", "custom"]),
+    ({"preset": "fast"}, ["paper", "textlen/finetune"]),
+    ({"model": "bert-base-uncased"}, ["tiny", "minilm"]),
+])
+def test_unknown_choice_is_400_naming_the_valid_ones(client, changes, names):
+    response = submit(client, with_changes(**changes))
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert "valid" in detail and all(name in detail for name in names), detail
+
+
+def test_paper_preset_without_a_paper_setting_is_400(client):
+    response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper"))
+    assert response.status_code == 400 and "paper presets exist for textlen and msgs" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("changes, location", [
+    ({"train": {"lr": -1}}, ["body", "train", "lr"]),
+    ({"train": {"batch_size": "many"}}, ["body", "train", "batch_size"]),
+    ({"seed": "x"}, ["body", "seed"]),
+    ({"unknown_field": 1}, ["body", "unknown_field"]),
+    ({"diagnostics": {"score": "l2"}}, ["body", "diagnostics", "score"]),
+    ({"dataset": {"name": "textlen", "access_rate": 2}}, ["body", "dataset", "access_rate"]),
+    ({"seed": -1}, ["body", "seed"]),
+    ({"seed": 2**32}, ["body", "seed"]),
+    ({"dataset": {"name": "textlen", "seed": 2**70}}, ["body", "dataset", "seed"]),
+    ({"train": {"lr": float("inf")}}, ["body", "train", "lr"]),
+])
+def test_malformed_spec_is_422_with_the_field(client, changes, location):
+    response = submit(client, with_changes(**changes))
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(error["loc"] == location for error in errors), errors
+    assert all(error["msg"] for error in errors)
+
+
+def test_largest_seed_is_accepted(client):
+    assert submit(client, with_changes(seed=2**32 - 1)).json()["seed"] == 2**32 - 1
+
+
+def test_body_that_is_not_a_spec_is_422(client):
+    assert client.post("/api/jobs", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    assert client.post("/api/jobs", json=[1, 2]).status_code == 422
+    assert client.post("/api/jobs").status_code == 422
+
+
+@pytest.mark.parametrize("dataset", [
+    {"name": "custom", "path": "/etc/passwd"},
+    {"name": "custom", "path": "../../../etc/passwd"},
+    {"name": "custom", "path": "uploads/../../outside.csv"},
+    {"name": "textlen", "options": {"conll_train": "/etc/passwd", "conll_test": "/etc/passwd"}},
+    {"name": "msgs", "options": {"msgs_dir": "/tmp"}},
+    # `source` is how TextLen and MSGS name their original files today
+    {"name": "msgs", "options": {"source": "/tmp"}},
+    {"name": "textlen", "options": {"source": "../../etc"}},
+])
+def test_files_outside_the_data_dir_are_refused(client, dataset):
+    response = submit(client, with_changes(dataset=dataset))
+    assert response.status_code == 400 and "outside the data directory" in response.json()["detail"]
+
+
+def test_symlink_out_of_the_data_dir_is_refused(client, settings, tmp_path):
+    outside = tmp_path / "secret.csv"
+    outside.write_text("text,label,confound\na,0,0\n")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "link.csv").symlink_to(outside)
+    response = submit(client, with_changes(dataset={"name": "custom", "path": "link.csv"}))
+    assert response.status_code == 400 and "outside the data directory" in response.json()["detail"]
+
+
+def test_model_paths_must_be_inside_the_data_dir(client, settings):
+    assert submit(client, with_changes(model="/usr")).status_code == 400
+    assert submit(client, with_changes(model="../")).status_code == 400
+    (settings.data_dir / "models" / "mine").mkdir(parents=True)
+    job = submit(client, with_changes(model="models/mine"))
+    assert job.status_code == 201 and job.json()["model"] == "models/mine"
+
+
+def test_custom_dataset_needs_an_existing_upload(client):
+    response = submit(client, with_changes(dataset={"name": "custom"}))
+    assert response.status_code == 400 and "upload:<id>" in response.json()["detail"]
+    response = submit(client, with_changes(dataset={"name": "custom", "path": "upload:7"}))
+    assert response.status_code == 400 and "no uploaded dataset 'upload:7'" in response.json()["detail"]
+
+
+def test_list_filters_and_pages(client):
+    ids = [submit(client, with_changes(method=m)).json()["id"] for m in ("finetune", "finetune", "adversarial")]
+    client.post(f"/api/jobs/{ids[0]}/cancel")
+    every = client.get("/api/jobs").json()
+    assert every["total"] == 3 and [j["id"] for j in every["items"]] == ids[::-1]
+    assert [j["id"] for j in client.get("/api/jobs?method=adversarial").json()["items"]] == [ids[2]]
+    assert [j["id"] for j in client.get("/api/jobs?status=cancelled").json()["items"]] == [ids[0]]
+    assert client.get("/api/jobs?status=queued&method=finetune").json()["total"] == 1
+    assert client.get("/api/jobs?dataset=msgs").json()["total"] == 0
+    page = client.get("/api/jobs?limit=2&offset=1").json()
+    assert page["total"] == 3 and [j["id"] for j in page["items"]] == [ids[1], ids[0]]
+    assert client.get("/api/jobs?status=done").status_code == 400
+    assert client.get("/api/jobs?limit=0").status_code == 422
+    assert client.get("/api/jobs?experiment=1").json()["total"] == 0
+
+
+def test_cancel_and_delete_a_queued_job(client, settings):
+    job_id = submit(client).json()["id"]
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 409  # not finished
+    cancelled = client.post(f"/api/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 409
+    artifact = settings.artifact_dir(job_id)
+    artifact.mkdir(parents=True)
+    (artifact / "model.pt").write_bytes(b"x")
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 204
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404 and not artifact.exists()
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 404
+    assert client.post("/api/jobs/12345/cancel").status_code == 404
+
+
+def test_data_of_a_job_without_points(client):
+    job_id = submit(client).json()["id"]
+    metrics = client.get(f"/api/jobs/{job_id}/metrics").json()
+    assert metrics["series"] == {} and metrics["names"] == [] and metrics["last_step"] is None
+    assert client.get(f"/api/jobs/{job_id}/cid").json()["points"] == []
+    assert client.get(f"/api/jobs/{job_id}/cid?phase=sometimes").status_code == 400
+    assert client.get(f"/api/jobs/{job_id}/influence").status_code == 404
+    results = client.get(f"/api/jobs/{job_id}/results").json()
+    assert results["metrics"] is None and results["rows"] == [] and results["status"] == "queued"
+    assert client.get(f"/api/jobs/{job_id}/logs").json()["lines"] == []
+    for path in ("metrics", "cid", "influence", "results", "logs"):
+        assert client.get(f"/api/jobs/999/{path}").status_code == 404
+
+
+def test_catalogue(client):
+    datasets = client.get("/api/datasets").json()
+    by_name = {d["name"]: d for d in datasets["builtin"]}
+    assert set(by_name) == {"textlen", "msgs"}
+    textlen = by_name["textlen"]["stats"]["splits"]
+    assert (textlen["train"]["size"], textlen["dev"]["size"], textlen["test"]["size"]) == (1500, 480, 500)
+    assert textlen["train"]["agreement"] == pytest.approx(0.9, abs=0.01)
+    assert datasets["uploaded"] == []
+    assert {m["name"] for m in client.get("/api/models").json()["builtin"]} == {"tiny", "minilm"}
+    methods = client.get("/api/methods").json()["methods"]
+    assert [m["name"] for m in methods] == list(METHODS) and all(m["description"] for m in methods)
+    presets = client.get("/api/presets").json()
+    assert "paper" in presets["names"] and presets["presets"]["textlen/adversarial"]["train"]["lr"] == 5e-5
+
+
+def test_token_guards_every_mutating_endpoint(tmp_path):
+    settings = make_settings(tmp_path / "data", api_token="s3cret")
+    with TestClient(create_app(settings)) as client:
+        good = {"Authorization": "Bearer s3cret"}
+        bad = {"Authorization": "Bearer wrong"}
+        for headers in ({}, bad):
+            response = submit(client, **headers)
+            assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+        job_id = submit(client, **good).json()["id"]
+        assert client.get(f"/api/jobs/{job_id}").status_code == 200  # reads stay open
+        assert client.get("/api/jobs").status_code == 200
+        assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 401
+        assert client.post(f"/api/jobs/{job_id}/cancel", headers=good).status_code == 200
+        assert client.delete(f"/api/jobs/{job_id}", headers=bad).status_code == 401
+        assert client.delete(f"/api/jobs/{job_id}", headers=good).status_code == 204
+        upload = {"file": ("d.csv", b"text,label,confound\n", "text/csv")}
+        assert client.post("/api/datasets", files=upload).status_code == 401
+        assert client.post("/api/experiments", json={"base": TINY_JOB}).status_code == 401
+        assert client.post("/api/experiments", json={"base": TINY_JOB}, headers=good).status_code == 201

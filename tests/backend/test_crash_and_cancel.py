@@ -1,0 +1,64 @@
+"""Workers dying and jobs being cancelled, with real worker processes."""
+from __future__ import annotations
+
+import signal
+import time
+
+from sqlalchemy import func, select
+
+from backend.models import CidPoint, LogLine, ScalarPoint
+
+from .conftest import TINY_JOB, long_job, wait_for, worker_log
+
+
+def loss_points(client, job_id) -> int:
+    series = client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["series"]
+    return len(series.get("loss/train", {}).get("steps", []))
+
+
+def test_kill_9_mid_job_then_a_second_worker_finishes_it_without_duplicates(client, settings, db, spawn_worker):
+    job_id = client.post("/api/jobs", json=long_job(80)).json()["id"]
+    first = spawn_worker(settings)
+    wait_for(lambda: loss_points(client, job_id) >= 5, 90, "the first worker's points")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    stranded = client.get(f"/api/jobs/{job_id}").json()
+    assert stranded["status"] == "running" and stranded["attempt"] == 1
+    partial = loss_points(client, job_id)
+    assert 5 <= partial < 80
+
+    second = spawn_worker(settings, "--exit-when-idle")
+    # It waits for the lease (4 s here) to expire, then starts the job again from step 0.
+    assert second.wait(timeout=120) == 0, worker_log(second)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] in ("succeeded", "collapsed"), (job, worker_log(second))
+    assert job["attempt"] == 2 and job["worker_id"] != stranded["worker_id"]
+    assert client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["series"]["loss/train"]["steps"] == \
+        list(range(1, 81))
+    with db.session() as session:  # every row in the tables, not only what the API selects
+        per_step = session.execute(select(ScalarPoint.name, ScalarPoint.step, func.count())
+                                   .group_by(ScalarPoint.name, ScalarPoint.step)).all()
+        assert per_step and all(n == 1 for _, _, n in per_step)
+        assert set(session.scalars(select(ScalarPoint.attempt).distinct())) == {2}
+        assert set(session.scalars(select(CidPoint.attempt).distinct())) == {2}
+        assert session.scalar(select(func.count()).where(LogLine.message.like("attempt 1:%"))) == 1
+
+
+def test_cancel_stops_a_running_job_within_seconds_and_the_worker_goes_on(client, settings, spawn_worker):
+    endless = client.post("/api/jobs", json=long_job(1_000_000)).json()["id"]
+    after = client.post("/api/jobs", json=TINY_JOB).json()["id"]
+    worker = spawn_worker(settings, "--exit-when-idle")
+    wait_for(lambda: loss_points(client, endless) >= 3, 90, "the job to run")
+    asked = time.monotonic()
+    response = client.post(f"/api/jobs/{endless}/cancel")
+    assert response.status_code == 200 and response.json()["cancel_requested"]
+    wait_for(lambda: client.get(f"/api/jobs/{endless}").json()["status"] == "cancelled", 10, "the cancel")
+    took = time.monotonic() - asked
+    assert took < 5, f"cancel took {took:.1f}s"
+    steps_at_cancel = loss_points(client, endless)
+    assert worker.wait(timeout=90) == 0, worker_log(worker)
+    assert client.get(f"/api/jobs/{after}").json()["status"] in ("succeeded", "collapsed")
+    cancelled = client.get(f"/api/jobs/{endless}").json()
+    assert cancelled["status"] == "cancelled" and loss_points(client, endless) == steps_at_cancel
+    assert client.get(f"/api/jobs/{endless}/results").json()["artifacts"] == []
+    assert client.delete(f"/api/jobs/{endless}").status_code == 204
