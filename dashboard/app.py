@@ -1,0 +1,70 @@
+"""The Dash app: a navigation bar, the pages (dashboard/pages/, one module each) and a line
+that says whether the API answers.
+
+    python -m dashboard          (or `deconfound dashboard`, or started by `deconfound up`)
+
+Environment: DECONFOUND_API_URL (default http://127.0.0.1:8000), DECONFOUND_DASHBOARD_HOST /
+DECONFOUND_DASHBOARD_PORT (default 127.0.0.1:8050), DECONFOUND_API_TOKEN (sent on mutating calls).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import dash
+from dash import Dash, Input, Output, callback, dcc, html
+
+from dashboard.client import ApiError, api
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+HEALTH_EVERY_MS = 5000
+
+
+def create_app(api_url: str = DEFAULT_API_URL) -> Dash:
+    """The dashboard over the API at `api_url`. Pages and callbacks register once per process,
+    so make one app per process."""
+    app = Dash(__name__, use_pages=True, pages_folder="", title="deconfound", update_title=None,
+               suppress_callback_exceptions=True, assets_folder=str(Path(__file__).parent / "assets"))
+    app.server.config["DECONFOUND_API_URL"] = api_url.rstrip("/")
+    # Importing the pages registers them (dash.register_page) and their callbacks.
+    from dashboard.pages import compare, datasets, jobs, run  # noqa: F401
+
+    app.layout = html.Div([
+        html.Nav([
+            html.Span("deconfound", className="brand"),
+            *[dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+              for page in dash.page_registry.values() if page.get("nav", True)],
+            html.Span(id="api-health", className="api-health"),
+        ], className="nav"),
+        dcc.Interval(id="api-health-poll", interval=HEALTH_EVERY_MS),
+        html.Main(dash.page_container, className="main"),
+    ])
+    return app
+
+
+@callback(Output("api-health", "children"), Output("api-health", "className"),
+          Input("api-health-poll", "n_intervals"))
+def show_health(_n):
+    """The API's liveness in the navigation bar: jobs waiting and running, or why it is down."""
+    try:
+        health = api().health()
+    except ApiError as error:
+        return error.message, "api-health down"
+    jobs = health.get("jobs", {})
+    return (f"API ok · {jobs.get('queued', 0)} queued · {jobs.get('running', 0)} running",
+            "api-health ok")
+
+
+def main(host: str = "127.0.0.1", port: int = 8050, api_url: str = DEFAULT_API_URL) -> None:
+    """Serve the dashboard (Flask's threaded server: enough for a handful of users)."""
+    # One log line per request (every poll) would bury `deconfound up`'s own output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    create_app(api_url).run(host=host, port=port, debug=False)
+
+
+def main_from_env() -> None:
+    """main() with the settings of the environment (what `deconfound up` passes)."""
+    main(host=os.environ.get("DECONFOUND_DASHBOARD_HOST") or "127.0.0.1",
+         port=int(os.environ.get("DECONFOUND_DASHBOARD_PORT") or 8050),
+         api_url=os.environ.get("DECONFOUND_API_URL") or DEFAULT_API_URL)

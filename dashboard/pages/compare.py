@@ -1,0 +1,182 @@
+"""Compare: several runs' CID curves overlaid (Figure 3) with their behaviour, and the Table-2
+view of an experiment (methods x datasets over seeds).
+
+Numbers: GET /api/jobs (choices), /api/jobs/{id}/cid and /results per chosen run,
+GET /api/experiments and /api/experiments/{id}/table (Table 2, computed by the API).
+"""
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboard import export, figures, semantics
+from dashboard.client import ApiError, api
+from dashboard.components import error_box, graph_card, records_table
+from dashboard.live import FINISHED
+from dashboard.series import DISPLAY_POINTS
+from dashboard.tables import gap, num, pct, table2_rows
+
+POLL_MS = 2000
+CHOICES = 200
+
+
+def _ids(text: str | None) -> list[int]:
+    return [int(p) for p in (text or "").split(",") if p.strip().isdigit()]
+
+
+def layout(jobs: str | None = None, experiment: str | None = None, **_query):
+    try:
+        listing = api().jobs(limit=CHOICES)["items"]
+        experiments = api().experiments()
+        problem = None
+    except ApiError as error:
+        listing, experiments, problem = [], [], error.message
+    job_options = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
+                    "value": j["id"]} for j in listing]
+    experiment_options = [{"label": f"#{e['id']} {e['name']} ({len(e['job_ids'])} jobs)", "value": e["id"]}
+                          for e in experiments]
+    chosen_experiment = int(experiment) if experiment and experiment.isdigit() else None
+    return html.Div([
+        html.H2("Compare"),
+        error_box(problem) if problem else None,
+        html.Div([
+            html.H3("CID of several runs"),
+            html.Div([dcc.Dropdown(job_options, _ids(jobs), id="compare-jobs", multi=True,
+                                   placeholder="choose runs to overlay", className="filter wide-filter")],
+                     className="filters"),
+            html.Ul([html.Li(semantics.CID), html.Li(semantics.BEHAVIOUR)], className="semantics"),
+            graph_card("compare-cid-graph", "cid-comparison", "compare-cid-csv"),
+            html.Div(id="compare-behaviour"),
+        ], className="card"),
+        html.Div([
+            html.H3("Experiment (Table 2)"),
+            html.Div([dcc.Dropdown(experiment_options, chosen_experiment, id="compare-experiment",
+                                   placeholder="choose an experiment", className="filter wide-filter"),
+                      html.Button("Overlay its runs above", id="compare-overlay", className="small")],
+                     className="filters"),
+            html.P(semantics.TABLE2, className="note"),
+            html.Div(id="compare-table"),
+            html.Div([html.Button("Download Table 2 (CSV)", id="compare-table-csv", className="small"),
+                      dcc.Download(id="compare-table-csv-file")], className="card-actions"),
+            graph_card("compare-table-graph", "table2"),
+        ], className="card"),
+        dcc.Store(id="compare-cache", data={}),
+        dcc.Interval(id="compare-poll", interval=POLL_MS),
+    ])
+
+
+
+dash.register_page(__name__, path="/compare", name="Compare", title="deconfound · compare", order=1, layout=layout)
+
+def _label(job: dict) -> str:
+    return f"#{job['id']} {job['method']} (seed {job['seed']})"
+
+
+@callback(Output("compare-cache", "data"), Input("compare-jobs", "value"), Input("compare-poll", "n_intervals"),
+          State("compare-cache", "data"))
+def fetch_runs(job_ids, _n, cache):
+    """CID points and final metrics of the chosen runs; finished runs are fetched once."""
+    cache = {k: v for k, v in (cache or {}).items() if int(k) in (job_ids or [])}
+    changed = False
+    for job_id in job_ids or []:
+        held = cache.get(str(job_id))
+        if held and held["job"]["status"] in FINISHED and held.get("metrics") is not None:
+            continue
+        try:
+            job = api().job(job_id)
+            points = api().cid_display(job_id, max_points=DISPLAY_POINTS)["points"]
+            metrics = api().results(job_id).get("metrics") if job["status"] in FINISHED else None
+        except ApiError as error:
+            cache[str(job_id)] = {"job": {"id": job_id, "status": "unknown", "method": "?", "seed": "?"},
+                                  "points": [], "metrics": None, "error": error.message}
+            changed = True
+            continue
+        fresh = {"job": job, "points": points, "metrics": metrics}
+        if fresh != held:
+            cache[str(job_id)], changed = fresh, True
+    if not changed and set(cache) == {str(j) for j in job_ids or []} and ctx.triggered_id == "compare-poll":
+        return no_update
+    return cache
+
+
+BEHAVIOUR_COLUMNS = [("run", "run"), ("status", "status"), ("dataset", "dataset"), ("cid", "final CID"),
+                     ("acc", "test acc %"), ("worst", "worst group %"), ("gap", "agree − disagree"),
+                     ("flip", "flip rate %")]
+
+
+@callback(Output("compare-cid-graph", "figure"), Output("compare-behaviour", "children"),
+          Input("compare-cache", "data"), State("compare-jobs", "value"))
+def draw_runs(cache, job_ids):
+    if not job_ids:
+        return (figures.empty_figure("Choose runs above (e.g. finetune, influence tuning and the no-confound "
+                                     "control of one seed) to overlay their CID curves."),
+                html.Div("No runs chosen.", className="empty"))
+    held = [cache[str(j)] for j in job_ids if str(j) in cache]
+    figure = figures.compare_cid_figure([{"label": _label(h["job"]), "points": h["points"]} for h in held])
+    rows, problems = [], []
+    for h in held:
+        if h.get("error"):
+            problems.append(error_box(f"Run #{h['job']['id']}: {h['error']}"))
+            continue
+        test = (h.get("metrics") or {}).get("test") or {}
+        g = gap(test) if test else None
+        cid = [p for p in h["points"] if p["value"] is not None]
+        rows.append({"run": _label(h["job"]), "status": h["job"]["status"], "dataset": h["job"].get("dataset", ""),
+                     "cid": num((h.get("metrics") or {}).get("cid", cid[-1]["value"] if cid else None)),
+                     "acc": pct(test.get("acc")), "worst": pct(test.get("worst_group_acc")),
+                     "gap": "" if g is None else f"{100 * g:+.1f}", "flip": pct(test.get("flip_rate"))})
+    return figure, html.Div([*problems, records_table(BEHAVIOUR_COLUMNS, rows, "compare-behaviour-table")])
+
+
+@callback(Output("compare-cid-csv-file", "data"), Input("compare-cid-csv", "n_clicks"), State("compare-jobs", "value"),
+          prevent_initial_call=True)
+def cid_csv(_clicks, job_ids):
+    """Every CID point of the chosen runs, with per-probe values."""
+    if not job_ids:
+        return no_update
+    runs = [{"job_id": j, "points": api().cid(j)["points"]} for j in job_ids]
+    return dcc.send_string(export.cid_csv(runs), "cid-comparison.csv")
+
+
+@callback(Output("compare-table", "children"), Output("compare-table-graph", "figure"),
+          Input("compare-experiment", "value"), Input("compare-poll", "n_intervals"))
+def show_table(experiment_id, _n):
+    """Table 2 of the chosen experiment (recomputed by the API as its jobs finish)."""
+    if experiment_id is None:
+        return (html.Div("Choose an experiment: a grid of methods x seeds (x datasets) submitted from the Jobs "
+                         "page with several methods or seeds, or with POST /api/experiments.", className="empty"),
+                figures.empty_figure("No experiment chosen."))
+    if ctx.triggered_id == "compare-poll" and (_n or 0) % 3:
+        return no_update, no_update  # the table changes only when a job finishes: look every third poll
+    try:
+        rows = api().experiment_table(experiment_id)["rows"]
+    except ApiError as error:
+        return error_box(error.message), figures.empty_figure(error.message)
+    columns, records = table2_rows(rows)
+    return (records_table(columns, records, "table2", empty="This experiment has no jobs."),
+            figures.table2_figure(rows))
+
+
+@callback(Output("compare-table-csv-file", "data"), Input("compare-table-csv", "n_clicks"),
+          State("compare-experiment", "value"), prevent_initial_call=True)
+def table_csv(_clicks, experiment_id):
+    if experiment_id is None:
+        return no_update
+    rows = api().experiment_table(experiment_id)["rows"]
+    return dcc.send_string(export.table2_csv(rows), f"experiment{experiment_id}-table2.csv")
+
+
+@callback(Output("compare-jobs", "value"), Output("compare-jobs", "options"), Input("compare-overlay", "n_clicks"),
+          State("compare-experiment", "value"), State("compare-jobs", "options"), prevent_initial_call=True)
+def overlay_experiment(_clicks, experiment_id, options):
+    """Put the experiment's runs into the overlay (the first eight)."""
+    if experiment_id is None:
+        return no_update, no_update
+    try:
+        job_ids = api().jobs(experiment=experiment_id, limit=8)["items"]
+    except ApiError:
+        return no_update, no_update
+    known = {o["value"] for o in options or []}
+    extra = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
+              "value": j["id"]} for j in job_ids if j["id"] not in known]
+    return [j["id"] for j in job_ids], [*(options or []), *extra]

@@ -1,0 +1,37 @@
+"""What the scores on screen mean, one line each; shown beside the figures that use them."""
+from __future__ import annotations
+
+BOUNDED_SCORES = ("cosine", "embedding")
+
+
+def influence_line(score: str = "cosine") -> str:
+    """The meaning of an influence score of the given kind (diagnostics.score of the job)."""
+    if score in BOUNDED_SCORES:
+        what = ("the cosine of the two examples' loss gradients" if score == "cosine"
+                else "the cosine of the two examples' [CLS] embeddings")
+        return (f"Influence I(z_trn, z_prb) is {what}: bounded in [−1, 1]; positive means learning from "
+                "z_trn also helps the probe's prediction, negative that it hurts it.")
+    return ("Influence I(z_trn, z_prb) is the dot product of the two loss gradients: unbounded (compare "
+            "values within a run only); positive means learning from z_trn also helps the probe.")
+
+
+CID = ("CID = mean influence of group A (the probe's label and confound) − mean of group B (its label, "
+       "the other confound). CID > 0: same-confound examples matter more, the model leans on the confound; "
+       "CID near 0: the confound makes no difference to what supports a prediction.")
+
+ROUNDS = ("Influence-tuning rounds are the dotted verticals: ▲ is CID just before a round, ▼ just after; "
+          "the drop between them is what the round removed.")
+
+WELCH = ("Welch's t-test compares the A and B scores of this probe: a small p (say < 0.05) says the two "
+         "groups' influence really differs.")
+
+BEHAVIOUR = ("Behaviour: worst group = the lowest accuracy over (label, confound) groups; agree − disagree = "
+             "accuracy where the confound matches the label minus where it does not (near 0 for a model that "
+             "ignores the confound); flip rate = share of predictions that change when only the confound is "
+             "swapped or removed (0 = ignored).")
+
+TABLE2 = ("Table 2: test accuracy in %, mean ± sample standard deviation over seeds; p = Welch's t-test "
+          "against finetuning on the same dataset (small p: the difference is unlikely to be seed noise).")
+
+TABLE1 = ("Agreement = share of a split in which the confound predicts the label (Table 1's spurious-attribute "
+          "success rate): high in train and about half in test means a confound-reliant model will fail the test.")

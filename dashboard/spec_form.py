@@ -1,0 +1,192 @@
+"""The submit form's logic (pure): form values -> job spec, API errors -> messages per field.
+
+Only what the user typed goes into the spec; an empty field means "not given", so the preset
+(if any) and then JobSpec's defaults apply. The placeholders show those values: they come from
+the API's dry run (POST /api/jobs/estimate), which returns the spec as it would run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.client import ApiError
+
+ROUND_METHODS = ("influence-tuning", "embedding-tuning")
+
+
+@dataclass(frozen=True)
+class FormField:
+    path: str              # dotted JobSpec field, e.g. "train.lr"
+    label: str
+    kind: str              # "int", "float" or "text"
+    methods: tuple[str, ...] = ()  # shown only for these methods (empty: always)
+
+
+FIELDS = (
+    FormField("train.epochs", "epochs", "float"),
+    FormField("train.max_steps", "max label steps", "int"),
+    FormField("train.batch_size", "batch size", "int"),
+    FormField("train.lr", "learning rate", "float"),
+    FormField("train.eval_every", "accuracy every (steps)", "int"),
+    FormField("influence.interval", "round every (steps)", "int", ROUND_METHODS),
+    FormField("influence.probes_per_round", "probes per round", "int", ROUND_METHODS),
+    FormField("influence.k", "k (A and B per probe)", "int", ROUND_METHODS),
+    FormField("influence.round_epochs", "round epochs", "int", ROUND_METHODS),
+    FormField("influence.tuples_per_update", "probes per update", "int", ROUND_METHODS),
+    FormField("influence.lr", "influence lr", "float", ROUND_METHODS),
+    FormField("influence.scope", "influence scope (all, top, head)", "text", ROUND_METHODS),
+    FormField("adversarial.weight", "adversary weight", "float", ("adversarial",)),
+    FormField("diagnostics.cid_every", "CID every (steps)", "int"),
+    FormField("diagnostics.probes", "CID probes", "int"),
+    FormField("diagnostics.sample", "examples per group", "int"),
+    FormField("diagnostics.histogram_probes", "probes with histograms", "int"),
+)
+FIELD_PATHS = tuple(f.path for f in FIELDS)
+# Fields outside FIELDS that the form also has; an API message about them goes beside them.
+OTHER_PATHS = ("dataset", "dataset.options", "model", "method", "preset", "seed", "device")
+
+
+def parse_value(field: FormField, raw: Any) -> tuple[Any, str | None]:
+    """(value, None) or (None, message); an empty field gives (None, None): not given."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, None
+    if field.kind == "text":
+        return str(raw).strip(), None
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None, "not a number"
+    if not math.isfinite(number):
+        return None, "not a finite number"
+    if field.kind == "int":
+        if number != int(number):
+            return None, "must be a whole number"
+        return int(number), None
+    return number, None
+
+
+def parse_seeds(text: str | None) -> tuple[list[int], str | None]:
+    """"2021, 2022 2023" -> [2021, 2022, 2023]; empty -> [2021] (the spec's default)."""
+    parts = [p for p in re.split(r"[,\s]+", text or "") if p]
+    if not parts:
+        return [2021], None
+    try:
+        seeds = [int(p) for p in parts]
+    except ValueError:
+        return [], "seeds are whole numbers separated by commas"
+    if len(set(seeds)) != len(seeds):
+        return [], "a seed is repeated"
+    return seeds, None
+
+
+def dataset_spec(choice: str | None, options_json: str | None) -> tuple[dict, str | None]:
+    """The dataset part of the spec: a built-in name or "upload:<id>", plus options given as JSON."""
+    spec: dict[str, Any] = {"name": choice or "textlen"}
+    if choice and choice.startswith("upload:"):
+        spec = {"name": "custom", "path": choice}
+    if options_json and options_json.strip():
+        try:
+            options = json.loads(options_json)
+        except json.JSONDecodeError as error:
+            return spec, f"not JSON: {error.msg}"
+        if not isinstance(options, dict):
+            return spec, 'a JSON object, e.g. {"train_size": 200}'
+        spec["options"] = options
+    return spec, None
+
+
+def _put(spec: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = spec
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+
+
+def lookup(spec: dict | None, path: str) -> Any:
+    """The value at a dotted path of a spec (None if absent)."""
+    node: Any = spec or {}
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def build_spec(dataset: str | None, options_json: str | None, model: str | None, method: str | None,
+               preset: str | None, seed: int, device: str | None,
+               values: dict[str, Any]) -> tuple[dict, dict[str, str]]:
+    """(spec, local errors by field) from the form; fields of other methods are left out."""
+    errors: dict[str, str] = {}
+    data, error = dataset_spec(dataset, options_json)
+    if error:
+        errors["dataset.options"] = error
+    spec: dict[str, Any] = {"dataset": data, "model": model or "tiny", "method": method or "finetune", "seed": seed}
+    if preset:
+        spec["preset"] = preset
+    if device:
+        spec["device"] = device
+    for field in FIELDS:
+        if field.methods and spec["method"] not in field.methods:
+            continue
+        value, message = parse_value(field, values.get(field.path))
+        if message:
+            errors[field.path] = message
+        elif value is not None:
+            _put(spec, field.path, value)
+    return spec, errors
+
+
+# A 400 names no field; its first words say which one it is about.
+_REJECTION_FIELDS = (("unknown dataset", "dataset"), ("a custom dataset", "dataset"), ("no uploaded", "dataset"),
+                     ("dataset.path", "dataset"), ("dataset.options", "dataset.options"), ("unknown model", "model"),
+                     ("model directory", "model"), ("unknown method", "method"), ("unknown preset", "preset"),
+                     ("no preset", "preset"))
+
+
+def field_messages(error: ApiError) -> dict[str, str]:
+    """The API's complaint about a spec, by form field; what fits no field goes under "spec"."""
+    messages: dict[str, str] = {}
+    known = FIELD_PATHS + OTHER_PATHS
+    for path, message in error.fields.items():
+        target = next((k for k in sorted(known, key=len, reverse=True) if path == k or path.startswith(k + ".")),
+                      "spec")
+        messages[target] = f"{message}" if target == path else f"{path}: {message}"
+    if not error.fields:
+        lowered = error.message.lower()
+        target = next((f for prefix, f in _REJECTION_FIELDS if lowered.startswith(prefix)), "spec")
+        messages[target] = error.message
+    return messages
+
+
+def describe_estimate(estimate: dict, jobs: int = 1) -> str:
+    """The cost of the job(s) in one or two sentences."""
+    if estimate.get("train_size") is None:
+        return "Cost unknown: " + estimate.get("basis", "the dataset could not be loaded") + "."
+    parts = estimate.get("example_gradients", {})
+    words = (f"{estimate['label_steps']} label steps on {estimate['train_size']} training examples, "
+             f"{estimate['rounds']} influence rounds, {estimate['cid_points']} CID points: "
+             f"about {estimate['total_example_gradients']:,} example gradients "
+             f"({', '.join(f'{k} {v:,}' for k, v in parts.items() if v)}).")
+    seconds = estimate.get("seconds")
+    if seconds is None:
+        return words + f" Time: unknown ({estimate.get('basis', '')})."
+    per = f"≈ {format_duration(seconds)} per job"
+    if jobs > 1:
+        per += f", {format_duration(seconds * jobs)} for all {jobs}"
+    return words + f" Time: {per} (from {estimate.get('basis', '')})."
+
+
+def format_duration(seconds: float | None) -> str:
+    """12 -> "12 s", 95 -> "1 min 35 s", 7300 -> "2 h 02 min"."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -1,0 +1,128 @@
+"""The dashboard's tables as plain rows (pure functions): behaviour of a run, Table 1, Table 2.
+
+Each returns (columns, rows): columns are [(key, header)], rows are dicts of display strings.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from dashboard.figures import format_p
+
+SPLITS = ("train", "dev", "test")
+
+
+def pct(value: Any) -> str:
+    """0.8234 -> "82.3" (accuracy in percent, as the paper's tables); "" when missing."""
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return ""
+    return f"{100 * value:.1f}"
+
+
+def num(value: Any, digits: int = 4) -> str:
+    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return ""
+    return f"{value:+.{digits}g}"
+
+
+def mean_std(mean: Any, std: Any) -> str:
+    if mean is None:
+        return ""
+    return pct(mean) + (f" ± {pct(std)}" if std is not None else "")
+
+
+def gap(split: dict) -> float | None:
+    """Agree minus disagree accuracy: how much better the model does where the confound agrees."""
+    agree, disagree = split.get("agree_acc"), split.get("disagree_acc")
+    return agree - disagree if agree is not None and disagree is not None else None
+
+
+BEHAVIOUR_COLUMNS = [("split", "split"), ("n", "n"), ("acc", "accuracy %"), ("worst_group_acc", "worst group %"),
+                     ("agree_acc", "agree %"), ("disagree_acc", "disagree %"), ("gap", "agree − disagree"),
+                     ("flip_rate", "flip rate %")]
+
+
+def behaviour_rows(metrics: dict | None) -> tuple[list, list[dict]]:
+    """The final behaviour per split: accuracy, worst group, agree/disagree accuracy and their
+    gap, flip rate (from a job's results.metrics)."""
+    rows = []
+    for name in SPLITS:
+        split = (metrics or {}).get(name)
+        if not isinstance(split, dict):
+            continue
+        g = gap(split)
+        rows.append({"split": name, "n": str(split.get("n", "")), "acc": pct(split.get("acc")),
+                     "worst_group_acc": pct(split.get("worst_group_acc")), "agree_acc": pct(split.get("agree_acc")),
+                     "disagree_acc": pct(split.get("disagree_acc")), "gap": "" if g is None else f"{100 * g:+.1f}",
+                     "flip_rate": pct(split.get("flip_rate"))})
+    return BEHAVIOUR_COLUMNS, rows
+
+
+def group_rows(metrics: dict | None, split: str = "test") -> tuple[list, list[dict]]:
+    """Accuracy per (label|confound) group of one split."""
+    groups = ((metrics or {}).get(split) or {}).get("per_group") or {}
+    return ([("group", "label | confound"), ("acc", "accuracy %")],
+            [{"group": name, "acc": pct(acc)} for name, acc in groups.items()])
+
+
+TABLE1_COLUMNS = [("name", "dataset"), ("labels", "labels"), ("confounds", "confounds"),
+                  ("train", "train"), ("dev", "dev"), ("test", "test"),
+                  ("agree_train", "agreement train %"), ("agree_test", "agreement test %"),
+                  ("control", "no-confound control"), ("description", "description")]
+
+
+def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
+    """Table 1 from GET /api/datasets: sizes, label and confound values, and how often the
+    confound agrees with the label in train and test (built-in and uploaded datasets)."""
+    rows = []
+    entries = [(d["name"], d.get("stats"), d.get("error"), d.get("description", ""))
+               for d in datasets.get("builtin", [])]
+    entries += [(f"upload:{u['id']}", u.get("stats"), None, f"uploaded: {u['name']}")
+                for u in datasets.get("uploaded", [])]
+    for name, stats, error, description in entries:
+        if not stats:
+            rows.append({"name": name, "description": f"cannot be loaded: {error}"})
+            continue
+        splits = stats.get("splits", {})
+        rows.append({
+            "name": name, "labels": " / ".join(stats.get("label_names", [])),
+            "confounds": " / ".join(f"“{name}”" for name in stats.get("confound_names", [])),
+            **{s: str(splits.get(s, {}).get("size", "")) for s in SPLITS},
+            "agree_train": pct(splits.get("train", {}).get("agreement")),
+            "agree_test": pct(splits.get("test", {}).get("agreement")),
+            "control": "yes" if stats.get("has_control") else "no",
+            "description": description or stats.get("description", "")})
+    return TABLE1_COLUMNS, rows
+
+
+def table2_rows(rows: Sequence[dict]) -> tuple[list, list[dict]]:
+    """Table 2 from GET /api/experiments/{id}/table: per dataset and method, test accuracy
+    mean ± std over seeds, the p-value against finetuning, worst-group accuracy, accuracy per
+    group and the mean final CID."""
+    groups = list(dict.fromkeys(g for r in rows for g in (r.get("group_acc_mean") or {})))
+    columns = [("dataset", "dataset"), ("method", "method"), ("seeds", "seeds done"),
+               ("test_acc", "test acc % (mean ± std)"), ("p", "p vs finetune"),
+               ("worst_group", "worst group % (mean ± std)"),
+               *[(f"group:{g}", f"{g} %") for g in groups], ("cid", "final CID (mean)")]
+    out = []
+    for r in rows:
+        params = r.get("params") or {}
+        method = r["method"] + ("".join(f" {k}={v}" for k, v in sorted(params.items())) if params else "")
+        out.append({"dataset": r["dataset"], "method": method, "seeds": f"{r.get('finished', 0)}/{r.get('jobs', 0)}",
+                    "test_acc": mean_std(r.get("test_acc_mean"), r.get("test_acc_std")),
+                    "p": "" if r["method"] == "finetune" else format_p(r.get("p_vs_finetune")),
+                    "worst_group": mean_std(r.get("worst_group_acc_mean"), r.get("worst_group_acc_std")),
+                    **{f"group:{g}": pct((r.get("group_acc_mean") or {}).get(g)) for g in groups},
+                    "cid": num(r.get("cid_mean"))})
+    return columns, out
+
+
+def job_outcome(metrics: dict | None) -> dict[str, str]:
+    """What the jobs list shows of a finished job: test and worst-group accuracy, and beside the
+    final CID the behaviour it should go with (agree − disagree gap, flip rate)."""
+    test = (metrics or {}).get("test") or {}
+    g = gap(test)
+    return {"test_acc": pct(test.get("acc")), "worst_group_acc": pct(test.get("worst_group_acc")),
+            "cid": num((metrics or {}).get("cid")), "gap": "" if g is None else f"{100 * g:+.1f}",
+            "flip_rate": pct(test.get("flip_rate"))}

@@ -1,0 +1,1 @@
+"""Tests of the browser dashboard: pure figures and tables, and real-browser tests of the pages."""
