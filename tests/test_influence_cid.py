@@ -1,17 +1,13 @@
 """CID: hand-made score matrices with known answers, the candidate pool, and a small confounded
 model whose CID must see the confound token."""
 import math
-import os
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from jobs.influence import (  # noqa: E402
+from jobs.influence import (
     Examples,
     ab_groups,
     cid_from_scores,
@@ -20,7 +16,7 @@ from jobs.influence import (  # noqa: E402
     measure_cid,
     pairwise_scores,
 )
-from jobs.models import encode, load_model  # noqa: E402
+from jobs.models import encode, load_model
 
 #                   0  1  2  3  4  5  6  7  8  9
 LABELS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
@@ -124,16 +120,7 @@ def confounded_texts(n: int, seed: int):
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Small models gain nothing from threads, and on shared cores OpenMP's waits slow them 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def confounded_tiny(one_thread):
+def confounded_tiny():
     texts, labels, confounds = confounded_texts(40, seed=0)
     loaded = load_model("tiny", device="cpu")
     train = Examples.from_encoded(encode(loaded.tokenizer, texts, 32), labels)

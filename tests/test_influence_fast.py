@@ -1,19 +1,15 @@
 """The fast influence engine against its oracles, the reference implementations: float64 on tiny
 to a relative 1e-6 and float32 on MiniLM to 1e-4 (slow), for the scores, CID and dJ/dtheta, in
 every parameter scope."""
-import os
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import jobs.influence.fast.loss as fast_loss  # noqa: E402
-import jobs.influence.fast.scores as fast_scores  # noqa: E402
-from jobs.influence import (  # noqa: E402
+import jobs.influence.fast.loss as fast_loss
+import jobs.influence.fast.scores as fast_scores
+from jobs.influence import (
     SCOPES,
     Examples,
     influence_gap,
@@ -22,10 +18,10 @@ from jobs.influence import (  # noqa: E402
     pairwise_scores,
     scope_parameters,
 )
-from jobs.influence.fast import fast_gradient_scores, fast_influence_gap  # noqa: E402
-from jobs.influence.fast.batching import distinct, length_buckets, stack  # noqa: E402
-from jobs.influence.fast.sites import scope_sites  # noqa: E402
-from jobs.models import encode, load_model  # noqa: E402
+from jobs.influence.fast import fast_gradient_scores, fast_influence_gap
+from jobs.influence.fast.batching import distinct, length_buckets, stack
+from jobs.influence.fast.sites import scope_sites
+from jobs.models import encode, load_model
 
 TEXTS = ["positive . the cat sat on the mat", "positive . a dog ran home",
          "positive . the big red car stopped by the old house on the hill", "negative . a tree",

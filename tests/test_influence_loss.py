@@ -1,16 +1,12 @@
 """The influence loss J: its value against the scores, and dJ/dtheta from one double backward
 against central finite differences (float64) and against the paper's p + q - r - s formula."""
-import os
 
 import numpy as np
 import pytest
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from jobs.influence import (  # noqa: E402
+from jobs.influence import (
     SCOPES,
     Examples,
     influence_gap,
@@ -18,7 +14,7 @@ from jobs.influence import (  # noqa: E402
     influence_loss_reference_hvp,
     pairwise_scores,
 )
-from jobs.models import encode, load_model  # noqa: E402
+from jobs.models import encode, load_model
 
 TEXTS = ["positive . the cat sat on the mat", "positive . a dog ran home",
          "positive . the big red car stopped by the old house", "negative . a tree",
@@ -28,16 +24,7 @@ EPS = 1e-4
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Small models gain nothing from threads, and on shared cores OpenMP's waits slow them 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny64(one_thread):
+def tiny64():
     """tiny in float64 with jittered weights (at initialisation all gradients are near parallel,
     J ~ 1e-10 and its derivative drowns in rounding)."""
     loaded = load_model("tiny", dtype=torch.float64, device="cpu")
@@ -157,7 +144,7 @@ def test_mismatched_tuples_are_refused(tiny64):
 
 
 @pytest.mark.slow
-def test_minilm_double_backward_through_eager_attention_matches_finite_differences(one_thread):
+def test_minilm_double_backward_through_eager_attention_matches_finite_differences():
     loaded = load_model("minilm", dtype=torch.float64, device="cpu")
     model = loaded.model.eval()
     examples = Examples.from_encoded(encode(loaded.tokenizer, TEXTS[:3], 32), LABELS[:3])

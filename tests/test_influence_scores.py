@@ -1,16 +1,12 @@
 """Influence scores on the tiny model: the fast paths against the per-pair reference loop, and
 identities every score must satisfy."""
-import os
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from jobs.influence import (  # noqa: E402
+from jobs.influence import (
     KINDS,
     SCOPES,
     Examples,
@@ -18,8 +14,8 @@ from jobs.influence import (  # noqa: E402
     pairwise_scores,
     scope_parameters,
 )
-from jobs.influence.scores import token_vocabulary  # noqa: E402
-from jobs.models import encode, load_model  # noqa: E402
+from jobs.influence.scores import token_vocabulary
+from jobs.models import encode, load_model
 
 TEXTS = ["positive . the cat sat on the mat", "negative . a dog ran home",
          "positive . the big red car stopped by the old house", "negative . a tree",
@@ -28,16 +24,7 @@ LABELS = np.array([1, 1, 0, 1, 0, 0])
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Small models gain nothing from threads, and on shared cores OpenMP's waits slow them 10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny64(one_thread):
+def tiny64():
     """tiny in float64 with its weights jittered: at initialisation every example's gradient
     points the same way (cosines of 0.9999), which would make any comparison vacuous."""
     loaded = load_model("tiny", dtype=torch.float64, device="cpu")
