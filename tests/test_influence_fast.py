@@ -22,6 +22,7 @@ from jobs.influence.fast import fast_gradient_scores, fast_influence_gap
 from jobs.influence.fast.batching import distinct, length_buckets, stack
 from jobs.influence.fast.sites import scope_sites
 from jobs.models import encode, load_model
+from tests.helpers import jittered_tiny64
 
 TEXTS = ["positive . the cat sat on the mat", "positive . a dog ran home",
          "positive . the big red car stopped by the old house on the hill", "negative . a tree",
@@ -38,15 +39,7 @@ def relative_close(fast: torch.Tensor, reference: torch.Tensor, rel: float) -> N
 
 @pytest.fixture(scope="module")
 def tiny64():
-    """tiny in float64, weights jittered so that gradients point different ways (at
-    initialisation all cosines are 0.9999 and any comparison would be vacuous)."""
-    loaded = load_model("tiny", dtype=torch.float64, device="cpu")
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in loaded.model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    loaded.model.eval()
-    return loaded.model, Examples.from_encoded(encode(loaded.tokenizer, TEXTS, 32), LABELS)
+    return jittered_tiny64(TEXTS, LABELS)
 
 
 def params_of(model, scope):

@@ -15,6 +15,7 @@ from jobs.influence import (
     pairwise_scores,
 )
 from jobs.models import encode, load_model
+from tests.helpers import jittered_tiny64
 
 TEXTS = ["positive . the cat sat on the mat", "positive . a dog ran home",
          "positive . the big red car stopped by the old house", "negative . a tree",
@@ -25,16 +26,7 @@ EPS = 1e-4
 
 @pytest.fixture(scope="module")
 def tiny64():
-    """tiny in float64 with jittered weights (at initialisation all gradients are near parallel,
-    J ~ 1e-10 and its derivative drowns in rounding)."""
-    loaded = load_model("tiny", dtype=torch.float64, device="cpu")
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in loaded.model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    loaded.model.eval()
-    examples = Examples.from_encoded(encode(loaded.tokenizer, TEXTS, 32), LABELS)
-    return loaded.model, examples
+    return jittered_tiny64(TEXTS, LABELS)
 
 
 def tuple_of(examples: Examples):

@@ -9,13 +9,12 @@ import torch.nn.functional as F
 from jobs.influence import (
     KINDS,
     SCOPES,
-    Examples,
     example_gradient,
     pairwise_scores,
     scope_parameters,
 )
 from jobs.influence.scores import token_vocabulary
-from jobs.models import encode, load_model
+from tests.helpers import jittered_tiny64
 
 TEXTS = ["positive . the cat sat on the mat", "negative . a dog ran home",
          "positive . the big red car stopped by the old house", "negative . a tree",
@@ -25,16 +24,7 @@ LABELS = np.array([1, 1, 0, 1, 0, 0])
 
 @pytest.fixture(scope="module")
 def tiny64():
-    """tiny in float64 with its weights jittered: at initialisation every example's gradient
-    points the same way (cosines of 0.9999), which would make any comparison vacuous."""
-    loaded = load_model("tiny", dtype=torch.float64, device="cpu")
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in loaded.model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
-    loaded.model.eval()
-    examples = Examples.from_encoded(encode(loaded.tokenizer, TEXTS, 32), LABELS)
-    return loaded.model, examples
+    return jittered_tiny64(TEXTS, LABELS)
 
 
 def test_examples_take_trims_to_longest_row_and_keeps_labels(tiny64):
