@@ -1,4 +1,7 @@
-"""A recorder that draws a terminal progress bar: step, loss, latest CID and ETA (tqdm)."""
+"""A recorder that draws a terminal progress bar: step, loss, latest CID and ETA (tqdm).
+
+The ETA is the engine's (label steps and influence rounds timed apart), not tqdm's rate, which
+cannot know that a round of minutes follows every `interval` steps of a second each."""
 from __future__ import annotations
 
 import sys
@@ -6,6 +9,8 @@ import sys
 from tqdm import tqdm
 
 from jobs.recorder import NullRecorder
+
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # postfix brings its ", "
 
 
 class ProgressBarRecorder(NullRecorder):
@@ -22,7 +27,8 @@ class ProgressBarRecorder(NullRecorder):
         if self.bar is None or self.bar.total != total:
             if self.bar is not None:
                 self.bar.close()
-            self.bar = tqdm(total=total, desc=self.desc, unit="step", file=self.file, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=self.desc, unit="step", file=self.file, dynamic_ncols=True,
+                            bar_format=BAR_FORMAT)
 
     def scalar(self, name, step, value):
         if name == "loss/train":
@@ -41,6 +47,7 @@ class ProgressBarRecorder(NullRecorder):
             post["cid"] = f"{self.latest_cid:+.3f}"
         if info and info.get("phase"):
             post["phase"] = info["phase"]
+        post["ETA"] = "?" if eta_s is None else tqdm.format_interval(eta_s)
         self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
 

@@ -73,7 +73,9 @@ def test_every_method_runs_end_to_end(method):
     assert [s for s, _ in recorder.series("loss/train")] == [1, 2, 3, 4, 5, 6]
     assert all(math.isfinite(v) for _, v in recorder.series("loss/train"))
     assert [s for s, _ in recorder.series("acc/dev")] == [3, 6]
-    assert [p[:2] for p in recorder.progresses] == [(s, 6) for s in range(1, 7)]
+    rounds = method in ("influence-tuning", "embedding-tuning")
+    in_round = [(3, 6)] * 2 if rounds else []  # one progress point per influence update, at the round's step
+    assert [p[:2] for p in recorder.progresses] == [(1, 6), (2, 6), *in_round, *[(s, 6) for s in range(3, 7)]]
     assert recorder.progresses[-1][2] == 0.0 and recorder.progresses[0][2] > 0  # the ETA counts down
 
     phases = [(c["step"], c["phase"]) for c in recorder.cids]
@@ -81,7 +83,7 @@ def test_every_method_runs_end_to_end(method):
     assert result.metrics["cid"] == pytest.approx(recorder.cids[-1]["value"])
     assert all(len(c["per_probe"]) == c["probes"] > 0 for c in recorder.cids)
     assert len(recorder.influences) == 2 * len(recorder.cids)  # histogram_probes lists per point
-    if method in ("influence-tuning", "embedding-tuning"):
+    if rounds:
         assert (3, "pre-round") in phases and (3, "post-round") in phases and (3, "live") not in phases
         assert len(recorder.series("loss/influence")) == 2  # 4 probes, 2 per update
         assert any("round at step 3" in line for line in recorder.logs)
@@ -230,3 +232,46 @@ def test_an_influence_round_lowers_cid_on_minilm():
     train(spec, toy_textlen(), load_model("minilm", num_labels=2, device="cpu", seed=2021), recorder)
     cid = {c["phase"]: c["value"] for c in recorder.cids if c["step"] == 2}
     assert cid["post-round"] < cid["pre-round"]
+
+
+class PhaseRecorder(MemoryRecorder):
+    """Keeps each progress point's info too (MemoryRecorder keeps step, total and ETA only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.infos = []
+
+    def progress(self, step, total, eta_s, info=None):
+        super().progress(step, total, eta_s, info)
+        self.infos.append((step, eta_s, dict(info or {})))
+
+
+def test_progress_inside_rounds_names_the_update_and_counts_the_rounds_left():
+    recorder = PhaseRecorder()
+    train(small_spec("influence-tuning", train={"max_steps": 9}), toy_textlen(), tiny(), recorder)
+    phases = [(step, info.get("phase")) for step, _, info in recorder.infos if info.get("phase")]
+    # Rounds after steps 3 and 6 (9 - 6 = 3 > interval / 2), 2 updates each (4 probes, 2 per update).
+    assert phases == [(3, "round 1/2: update 1/2"), (3, "round 1/2: update 2/2"),
+                      (6, "round 2/2: update 1/2"), (6, "round 2/2: update 2/2")]
+    assert all(eta is not None and eta >= 0 for _, eta, _ in recorder.infos)
+
+
+def test_eta_adds_the_rounds_still_to_come():
+    from types import SimpleNamespace
+
+    from jobs.methods.influence_tuning import GUESSED_UPDATE_COST, InfluenceTuning
+
+    spec = small_spec("influence-tuning", train={"max_steps": 9})
+    data = toy_textlen()
+    run = SimpleNamespace(spec=spec, data=data, total_steps=9, label_step_s=0.32)
+    method = InfluenceTuning()
+    method.setup(run)
+    assert method.round_steps(run) == [3, 6]
+    assert method.updates_per_round(run) == 2
+    # Before anything is timed: a guess from the label-step time, per distinct example of an update.
+    guessed_update = GUESSED_UPDATE_COST["cosine"] * 2 * (2 * 2 + 1) * 0.32 / 16
+    assert method.seconds_left_beyond_steps(run, 1) == pytest.approx(2 * 2 * guessed_update)
+    # Measured times replace the guess; rounds already run no longer count.
+    method.update_seconds, method.round_seconds = [1.0, 3.0], [7.0]
+    assert method.seconds_left_beyond_steps(run, 4) == pytest.approx(7.0)
+    assert method.seconds_left_beyond_steps(run, 6) == 0.0

@@ -31,7 +31,7 @@ from jobs.models import Classifier, Encoded, LoadedModel, encode
 from jobs.recorder import Recorder
 from jobs.spec import JobSpec
 
-# Steps whose wall times make up the ETA's moving average: enough to span an influence round.
+# Label steps whose wall times make up the ETA's moving average (rounds are timed apart).
 ETA_WINDOW = 100
 
 
@@ -60,6 +60,7 @@ class Run:
     cid: LiveCID
     total_steps: int
     label_optimizer: torch.optim.Optimizer | None = None
+    label_step_s: float | None = None  # mean seconds of a label step so far (rounds excluded): for ETAs
 
 
 class Method:
@@ -89,6 +90,11 @@ class Method:
     def after_label_step(self, run: Run, step: int) -> bool:
         """Runs after label step `step` (1-based); True if it measured CID at this step."""
         return False
+
+    def seconds_left_beyond_steps(self, run: Run, step: int) -> float:
+        """Seconds the method will still spend in `after_label_step` after label step `step`
+        (influence rounds); part of the ETA. 0 for plain finetuning."""
+        return 0.0
 
 
 def total_label_steps(num_examples: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
@@ -189,7 +195,9 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
         recorder.scalar("loss/train", step, loss_value)
 
         # What the method does between label steps, then the diagnostics of this step.
+        method_start = time.perf_counter()
         measured = method.after_label_step(run, step)
+        method_s = time.perf_counter() - method_start
         if should_stop():
             return stopped(step)
         if step < total_steps:
@@ -200,8 +208,10 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
                 for name in ("train", "dev", "test"):
                     recorder.scalar(f"acc/{name}", step, _accuracy(model, encodings[name], splits[name]))
 
-        step_times.append(time.perf_counter() - step_start)
-        eta_s = float(np.mean(step_times)) * (total_steps - step)
+        # The ETA counts label steps and the method's rounds apart: a round is minutes, a step a second.
+        step_times.append(time.perf_counter() - step_start - method_s)
+        run.label_step_s = float(np.mean(step_times))
+        eta_s = run.label_step_s * (total_steps - step) + method.seconds_left_beyond_steps(run, step)
         recorder.progress(step, total_steps, eta_s, info={"loss": loss_value, "cid": live_cid.latest})
 
     # Final metrics.
