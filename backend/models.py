@@ -1,4 +1,4 @@
-"""The tables. A job's points (scalars, CID, influence lists, results, log lines) carry the job
+"""The tables. A job's points (scalars, CID, influence lists, results, log lines, diagnostics) carry the job
 `attempt` that wrote them: a job re-claimed after a crash deletes the older attempts' rows, and
 reads only ever select the current attempt, so points of two attempts never mix.
 
@@ -153,6 +153,22 @@ class LogLine(Base):
     __table_args__ = (Index("ix_log_lines_read", "job_id", "attempt"),)
 
 
+class Diagnostic(Base):
+    """A method's structured findings under a name (jobs.recorder.Recorder.diagnostic), e.g.
+    NeuronTune's score histograms, zeroed neurons and suggested confounds: one JSON payload."""
+
+    __tablename__ = "diagnostics"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = _job_fk()
+    attempt: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_diagnostics_read", "job_id", "attempt", "name"),)
+
+
 class Artifact(Base):
     """A saved model directory, relative to the data directory."""
 
@@ -183,4 +199,4 @@ class UploadedDataset(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-POINT_TABLES = (ScalarPoint, CidPoint, InfluenceList, ResultValue, LogLine, Artifact)
+POINT_TABLES = (ScalarPoint, CidPoint, InfluenceList, ResultValue, LogLine, Diagnostic, Artifact)

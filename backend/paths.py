@@ -1,7 +1,8 @@
 """Files a job may touch are inside the data directory, and nowhere else.
 
-A spec names files in three places: `dataset.path`, the path-like dataset options (CoNLL and
-MSGS source files), and `model` when it is a local directory. The API stores them relative to
+A spec names files in four places: `dataset.path`, the path-like dataset options (CoNLL and
+MSGS source files), `neurontune.parent_artifact` (a saved model), and `model` when it is a
+local directory. The API stores them relative to
 the data directory; the worker turns them into absolute paths just before a run, checking
 again (a spec in the database is not trusted either). Symlinks are resolved before the check,
 so a link inside the data directory that points out of it is refused too.
@@ -53,6 +54,9 @@ def spec_files(spec: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     for key, value in (dataset.get("options") or {}).items():
         if isinstance(value, str) and is_path_option(key, value):
             found.append((("dataset", "options", key), value))
+    parent = (spec.get("neurontune") or {}).get("parent_artifact")
+    if isinstance(parent, str) and parent:  # NeuronTune's saved parent model
+        found.append((("neurontune", "parent_artifact"), parent))
     return found
 
 

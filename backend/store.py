@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from backend.db import Database
-from backend.models import CidPoint, InfluenceList, Job, LogLine, ResultValue, ScalarPoint, utcnow
+from backend.models import CidPoint, Diagnostic, InfluenceList, Job, LogLine, ResultValue, ScalarPoint, utcnow
 from jobs.recorder import CID_PHASES, InfluenceLists
 
 # Metrics of one evaluated split (jobs.evaluate.accuracy_report) that become result rows.
@@ -72,6 +72,7 @@ class StoreRecorder:
         self._cids: deque = deque()
         self._influences: deque = deque()
         self._logs: deque = deque()
+        self._diagnostics: deque = deque()
         self._progress: tuple[int, int, float | None] | None = None
         self._metrics: dict[str, Any] | None = None
         self._flushing = threading.Lock()
@@ -100,6 +101,11 @@ class StoreRecorder:
 
     def log(self, message: str) -> None:
         self._logs.append((utcnow(), str(message)))
+
+    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+        if not isinstance(payload, dict):
+            raise TypeError(f"diagnostic '{name}': the payload must be a dict, got {type(payload).__name__}")
+        self._diagnostics.append((utcnow(), str(name), jsonable(payload)))
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -136,7 +142,8 @@ class StoreRecorder:
             pass
 
     def _queues(self) -> dict[str, deque]:
-        return {"scalars": self._scalars, "cids": self._cids, "influences": self._influences, "logs": self._logs}
+        return {"scalars": self._scalars, "cids": self._cids, "influences": self._influences, "logs": self._logs,
+                "diagnostics": self._diagnostics}
 
     def _write(self, batch: dict[str, list], progress, metrics) -> None:
         key = {"job_id": self.job_id, "attempt": self.attempt}
@@ -169,5 +176,9 @@ class StoreRecorder:
                     for li in batch["influences"]])
             if batch["logs"]:
                 session.execute(insert(LogLine), [{**key, "created_at": t, "message": m} for t, m in batch["logs"]])
+            if batch["diagnostics"]:
+                # A name recorded again replaces its payload (readers take the newest row per name).
+                session.execute(insert(Diagnostic), [{**key, "created_at": t, "name": n, "payload": p}
+                                                     for t, n, p in batch["diagnostics"]])
             if metrics is not None and (rows := result_rows(metrics)):
                 session.execute(insert(ResultValue), [{**key, **row} for row in rows])

@@ -8,7 +8,8 @@ files it names are confined to the data directory and stored relative to it.
 Valid choices: datasets = the engine's built-ins + "custom" (path "upload:<id>" of an uploaded
 file, a file under the data directory, or hf:<name> when a hub is reachable); models = the
 built-ins, plus any Hugging Face name when a hub is reachable, plus model directories under the
-data directory; methods = jobs.spec.METHODS; presets = jobs.presets.PRESET_NAMES.
+data directory; methods = jobs.spec.METHODS; presets = jobs.presets.PRESET_NAMES. NeuronTune's
+parent model (neurontune.parent_artifact) is "job:<id>" or a model directory under the data directory.
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import UploadedDataset
+from backend.models import Artifact, Job, UploadedDataset
 from backend.paths import HUB_PREFIX, OutsideDataDir, is_path_option, relative_inside
 from jobs.data import BUILTIN_DATASETS
 from jobs.models import BUILTIN_MODELS
@@ -28,6 +30,7 @@ from jobs.spec import METHODS, JobSpec
 
 CUSTOM = "custom"
 UPLOAD_PREFIX = "upload:"
+JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
 MAX_SEED = 2**32 - 1
 
 
@@ -110,7 +113,28 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
     model = spec.model
     if model_is_local_path(model, data_dir):
         model = relative_inside(data_dir, model, "model")
-    return spec.model_copy(update={"dataset": dataset.model_copy(update=updates), "model": model})
+    neurontune = spec.neurontune
+    if neurontune.parent_artifact:
+        neurontune = neurontune.model_copy(update={
+            "parent_artifact": _parent_artifact(session, data_dir, neurontune.parent_artifact)})
+    return spec.model_copy(update={"dataset": dataset.model_copy(update=updates), "model": model,
+                                   "neurontune": neurontune})
+
+
+def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
+    """NeuronTune's parent: "job:<id>" (that job's saved model) or a directory under the data
+    directory; stored relative to it."""
+    if not value.startswith(JOB_PREFIX):
+        return _existing(data_dir, value, "neurontune.parent_artifact")
+    key = value[len(JOB_PREFIX):]
+    job = session.get(Job, int(key)) if key.isdigit() else None
+    if job is None:
+        raise Rejected(f"neurontune.parent_artifact '{value}': no such job")
+    artifact = session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.attempt == job.attempt,
+                                                      Artifact.kind == "model")).first()
+    if artifact is None:
+        raise Rejected(f"neurontune.parent_artifact '{value}': job {job.id} has no saved model ({job.status})")
+    return _existing(data_dir, artifact.path, "neurontune.parent_artifact")
 
 
 def _uploaded(session: Session, path: str) -> UploadedDataset:

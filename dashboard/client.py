@@ -150,6 +150,21 @@ class ApiClient:
     def logs(self, job_id: int) -> dict:
         return self._call("GET", f"/api/jobs/{job_id}/logs")
 
+    def diagnostics(self, job_id: int) -> dict:
+        """Every diagnostic payload of a job, {"names": [...], "items": {name: payload}}."""
+        return self._call("GET", f"/api/jobs/{job_id}/diagnostics")
+
+    def diagnostic(self, job_id: int, name: str) -> dict:
+        return self._call("GET", f"/api/jobs/{job_id}/diagnostics/{name}")
+
+    def chain(self, job_id: int) -> dict:
+        """The finetune parent, NeuronTune job and follow-ups around a job; "compare" lists them."""
+        return self._call("GET", f"/api/jobs/{job_id}/chain")
+
+    def tune_suggestion(self, job_id: int, rank: int, changes: dict | None = None) -> dict:
+        """Queue influence tuning with a NeuronTune job's suggestion `rank` (from 1) as confound."""
+        return self._call("POST", f"/api/jobs/{job_id}/suggestions/{rank}/tune", json=changes or {})
+
     # Experiments
     def create_experiment(self, body: dict) -> dict:
         return self._call("POST", "/api/experiments", json=body)

@@ -21,7 +21,8 @@ must number at least `min_support`. Candidates present in exactly the same texts
 suggestion (the simplest form named, the others kept as aliases).
 
 A suggestion becomes a rule confound ("token:WORD" or "regex:...") with `confound_rule`, and a
-dataset spec with it via `with_suggested_confound`, so influence tuning can run on it.
+dataset spec with it via `with_suggested_confound` (custom or built-in: a rule replaces a
+built-in's annotated confound), so influence tuning can run on it.
 """
 from __future__ import annotations
 
@@ -189,12 +190,9 @@ def suggest_confounds(texts: list[str], labels: np.ndarray, v: np.ndarray, delta
 
 
 def with_suggested_confound(spec: DatasetSpec, suggestion: Suggestion | dict | str) -> DatasetSpec:
-    """A copy of a custom dataset's spec whose confound is the suggestion's rule (a Suggestion,
-    its dict, or an n-gram), ready for an influence-tuning job.
-
-    Built-in datasets keep their annotated confound (jobs.data refuses rules on them): ValueError."""
-    if spec.name != "custom":
-        raise ValueError(f"only custom datasets take a confound rule; '{spec.name}' has its confound annotated")
+    """A copy of a dataset spec whose confound is the suggestion's rule (a Suggestion, its dict,
+    or an n-gram), ready for an influence-tuning job. On a custom dataset the rule stands in for
+    the confound column; on a built-in one it replaces the annotated confound (jobs.data.rules)."""
     if isinstance(suggestion, Suggestion):
         rule = suggestion.rule
     elif isinstance(suggestion, dict):

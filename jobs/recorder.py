@@ -52,6 +52,10 @@ class Recorder(Protocol):
     def log(self, message: str) -> None:
         """A human-readable event line (round started, trial collapsed...)."""
 
+    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+        """A method's structured findings under `name` (e.g. NeuronTune's "neurontune.scores"):
+        a JSON-ready dict, recorded once per name and run (a later one with the same name wins)."""
+
     def flush(self) -> None:
         """Write out anything buffered."""
 
@@ -65,6 +69,7 @@ class NullRecorder:
     def progress(self, step, total, eta_s, info=None): pass
     def result(self, metrics): pass
     def log(self, message): pass
+    def diagnostic(self, name, payload): pass
     def flush(self): pass
 
 
@@ -78,6 +83,7 @@ class MemoryRecorder(NullRecorder):
     progresses: list[tuple[int, int, float | None]] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
+    diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def scalar(self, name, step, value):
         self.scalars.append((name, int(step), float(value)))
@@ -98,6 +104,9 @@ class MemoryRecorder(NullRecorder):
 
     def log(self, message):
         self.logs.append(message)
+
+    def diagnostic(self, name, payload):
+        self.diagnostics[name] = payload
 
     def series(self, name: str) -> list[tuple[int, float]]:
         """(step, value) of one scalar, in recording order."""
@@ -144,6 +153,9 @@ class JsonlRecorder(NullRecorder):
     def log(self, message):
         self._write("log", message=message)
 
+    def diagnostic(self, name, payload):
+        self._write("diagnostic", name=name, payload=payload)
+
     def flush(self):
         if self._buf:
             self._f.write("\n".join(self._buf) + "\n")
@@ -184,6 +196,10 @@ class TeeRecorder:
     def log(self, *a, **k):
         for r in self.recorders:
             r.log(*a, **k)
+
+    def diagnostic(self, *a, **k):
+        for r in self.recorders:
+            r.diagnostic(*a, **k)
 
     def flush(self):
         for r in self.recorders:

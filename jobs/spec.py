@@ -27,7 +27,8 @@ class DatasetSpec(_Strict):
     confound_column: str | None = "confound"
     confound_rule: str | None = Field(
         None, description="define the confound from the text instead of a column: "
-                          "'token:WORD' (present or not) or 'regex:PATTERN'")
+                          "'token:WORD' (present or not) or 'regex:PATTERN'; on a built-in dataset it "
+                          "replaces the annotated confound")
     access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
     seed: int = Field(2021, description="seed of the dataset's own sampling (the paper uses 2021)")
     options: dict[str, Any] = Field(default_factory=dict, description="source-specific parameters, e.g. TextLen sizes")

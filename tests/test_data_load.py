@@ -55,7 +55,8 @@ def test_unknown_names_and_options_are_one_line_errors():
     assert set(DATASET_CHOICES) == {"textlen", "msgs", "custom"} and "path" in DATASET_CHOICES["custom"]
     with pytest.raises(DataError, match=r"msgs options, field 'train_sizes'"):
         load_dataset({"name": "msgs", "options": {"train_sizes": 10}})
-    with pytest.raises(DataError, match=r"only custom datasets take a confound_rule"):
+    # A rule replaces a built-in's confound (tests/test_data_rule_confound.py); one that marks nothing is refused.
+    with pytest.raises(DataError, match=r"textlen, field 'confound_rule': rule 'token:x' matches no training text"):
         load_dataset({"name": "textlen", "options": SMALL["textlen"], "confound_rule": "token:x"})
 
 

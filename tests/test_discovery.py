@@ -156,9 +156,13 @@ def test_a_suggestion_becomes_the_confound_of_a_custom_dataset(tmp_path):
         assert data.counterfactual("x . banana") in ("x .", "x")  # the rule removes what it marks
 
 
-def test_built_in_datasets_keep_their_annotated_confound():
-    with pytest.raises(ValueError, match="only custom datasets"):
-        with_suggested_confound(DatasetSpec(name="textlen"), "positive")
+def test_a_suggestion_replaces_a_built_in_datasets_confound():
+    spec = DatasetSpec(name="textlen", options=SIZES)
+    tied = with_suggested_confound(spec, "positive")
+    assert tied.confound_rule == "token:positive" and spec.confound_rule is None
+    data = load_dataset(tied)
+    assert data.confound_names == ["no positive", "positive"]
+    assert data.train.confounds.tolist() == [int(t.lower().startswith("positive")) for t in data.train.texts]
 
 
 # --- on models: NeuronTune's suggestions name the planted confound -----------------------------

@@ -10,7 +10,7 @@ from jobs.data import load_dataset
 from jobs.data.dataset import ConfoundedDataset, Split
 from jobs.data.rules import parse_rule
 from jobs.methods import train
-from jobs.methods.neurontune import new_head, train_head, tune
+from jobs.methods.neurontune import DIAGNOSTIC_NAMES, new_head, train_head, tune
 from jobs.models import load_model
 from jobs.neurons import MaskedHead, biased_sets, head_from_state, sfit, spuriousness
 from jobs.recorder import MemoryRecorder
@@ -180,6 +180,10 @@ def test_neurontune_beats_its_parent_on_the_worst_group_and_names_the_prefix(tex
     # what the recorder saw: the parent's CID as the "before" point, the tuned model's as final
     assert [(c["step"], c["phase"]) for c in recorder.cids] == [(40, "pre-round"), (40, "final")]
     assert recorder.series("loss/head/lambda=0")
+    assert list(recorder.diagnostics) == list(DIAGNOSTIC_NAMES)  # what the store keeps (tests/backend)
+    assert recorder.diagnostics["neurontune.zeroed"]["indices"] == zeroed
+    assert recorder.diagnostics["neurontune.before_after"]["splits"]["test"]["parent"]["worst_group_acc"] == \
+        parent["test"]["worst_group_acc"]
     assert any("suggested confounds" in line and ("positive" in line or "negative" in line)
                for line in recorder.logs)
 

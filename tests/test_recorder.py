@@ -34,3 +34,17 @@ def test_jsonl_flushes_in_batches(tmp_path):
     assert len(path.read_text().splitlines()) == 3
     rec.close()
     assert len(path.read_text().splitlines()) == 5
+
+
+def test_diagnostics_reach_every_recorder(tmp_path):
+    from jobs.recorder import NullRecorder
+    mem, path = MemoryRecorder(), tmp_path / "d.jsonl"
+    jl = JsonlRecorder(path, flush_every=1000)
+    tee = TeeRecorder(mem, jl, NullRecorder())
+    tee.diagnostic("neurontune.zeroed", {"count": 1, "indices": [4]})
+    tee.diagnostic("neurontune.zeroed", {"count": 2, "indices": [4, 9]})  # the later one wins in memory
+    jl.close()
+    assert mem.diagnostics == {"neurontune.zeroed": {"count": 2, "indices": [4, 9]}}
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["kind"], r["name"], r["payload"]["count"]) for r in lines] == [
+        ("diagnostic", "neurontune.zeroed", 1), ("diagnostic", "neurontune.zeroed", 2)]

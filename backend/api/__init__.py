@@ -13,6 +13,7 @@ from backend.api import (
     catalogue,
     cid_display,  # cid_display, dataset_samples, estimate, probe_examples: what the dashboard needs
     dataset_samples,
+    diagnostics,
     estimate,
     experiments,
     health,
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     app.state.settings = settings
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
-                   cid_display):
+                   cid_display, diagnostics):
         app.include_router(module.router)
     app.openapi = _openapi_with_job_spec(app)
     return app

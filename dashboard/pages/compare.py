@@ -31,6 +31,14 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
         problem = None
     except ApiError as error:
         listing, experiments, problem = [], [], error.message
+    # Runs named in the URL (?jobs=1,2,3, e.g. a NeuronTune chain) are chosen even if older than the listing.
+    listed = {j["id"] for j in listing}
+    for job_id in _ids(jobs):
+        if job_id not in listed and not problem:
+            try:
+                listing.append(api().job(job_id))
+            except ApiError:
+                pass  # an unknown id shows as an error beside the plot
     job_options = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
                     "value": j["id"]} for j in listing]
     experiment_options = [{"label": f"#{e['id']} {e['name']} ({len(e['job_ids'])} jobs)", "value": e["id"]}

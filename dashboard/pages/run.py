@@ -11,7 +11,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import export, figures, live, semantics
+from dashboard import export, figures, live, neurontune_view, semantics
 from dashboard.client import ApiError, api
 from dashboard.components import error_box, graph_card, progress_bar, records_table, status_badge
 from dashboard.spec_form import format_duration
@@ -57,6 +57,7 @@ def layout(job_id: str | None = None, **_query):
             html.Div(graph_card("run-acc-graph", f"job{job_id}-accuracy", figure=acc), className="half"),
         ], className="row"),
         html.Div(graph_card("run-j-graph", f"job{job_id}-influence-loss", figure=j), id="run-j-box", style=j_style),
+        neurontune_view.section(job),  # None unless the job is a neurontune one
         html.Div([
             html.H3("Influence on one probe (Figure 1)"),
             html.P([semantics.WELCH, " A: training examples with the probe's label and confound; "

@@ -5,6 +5,10 @@
 "regex:PATTERN"  1 if PATTERN matches anywhere in the text, else 0;
                  confound names ["no /PATTERN/", "/PATTERN/"].
 Removing the matches gives both the counterfactual text and the no-confound control.
+
+A rule given for a built-in dataset (TextLen, MSGS) REPLACES its annotated confound
+(`replace_confound`): the splits keep their texts and labels, and the confound becomes what the
+rule marks, so a confound discovered in the text (jobs.discovery) can be tuned away on any data.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jobs.data.dataset import DataError
+from jobs.data.dataset import ConfoundedDataset, DataError, Split
 
 KINDS = ("token", "regex")
 FIELD = "confound_rule"
@@ -62,3 +66,25 @@ def parse_rule(rule: str) -> ConfoundRule:
     except re.error as error:
         raise DataError(f"bad regular expression {body!r}: {error}", field=FIELD) from None
     return ConfoundRule(rule, pattern, (f"no /{body}/", f"/{body}/"))
+
+
+def replace_confound(dataset: ConfoundedDataset, rule: ConfoundRule) -> ConfoundedDataset:
+    """`dataset` with its confound replaced by `rule`'s: every split's confounds become
+    rule.values(texts), the names rule.names, and the control and counterfactual remove the
+    matches (the dataset's own ones described the confound replaced). Texts, labels and the
+    confound access subset stay. DataError if the rule marks no training text or every one."""
+    rule.check(rule.values(dataset.train.texts), dataset.name)
+
+    def marked(split: Split) -> Split:
+        return Split(list(split.texts), split.labels.copy(), rule.values(split.texts))
+
+    splits = {name: marked(split) for name, split in dataset.splits().items()}
+    control = {name: Split([rule.remove(t) for t in s.texts], s.labels.copy(), s.confounds.copy())
+               for name, s in splits.items()}
+    return ConfoundedDataset(
+        name=dataset.name, label_names=list(dataset.label_names), confound_names=list(rule.names),
+        train=splits["train"], dev=splits["dev"], test=splits["test"], control=control,
+        counterfactual=rule.remove, access=dataset.access,
+        description=f"{dataset.description} Confound replaced by rule {rule.rule}.".strip(),
+        meta={**dataset.meta, "confound_source": f"rule {rule.rule}",
+              "replaced_confound": list(dataset.confound_names)})

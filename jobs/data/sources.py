@@ -6,6 +6,7 @@ from jobs.data.checks import check_dataset
 from jobs.data.custom import load_custom
 from jobs.data.dataset import ConfoundedDataset, DataError
 from jobs.data.msgs import load_msgs
+from jobs.data.rules import parse_rule, replace_confound
 from jobs.data.textlen import load_textlen
 from jobs.spec import DatasetSpec
 
@@ -26,10 +27,11 @@ DATASET_CHOICES = {
 
 def load_dataset(spec: DatasetSpec | dict | None = None) -> ConfoundedDataset:
     """Build the dataset a spec names, checked (jobs.data.checks), with spec.access_rate applied
-    (ds.access set when the rate is below 1). DataError (one line) on any bad input."""
+    (ds.access set when the rate is below 1). DataError (one line) on any bad input.
+
+    spec.confound_rule defines the confound from the text: for a custom dataset instead of a
+    column, for a built-in one in place of its annotated confound (jobs.data.rules.replace_confound)."""
     spec = spec if isinstance(spec, DatasetSpec) else DatasetSpec.model_validate(spec or {})
-    if spec.confound_rule and spec.name != CUSTOM:
-        raise DataError("only custom datasets take a confound_rule", field="confound_rule")
     if spec.name == "textlen":
         dataset = load_textlen(spec.seed, spec.options, spec.path)
     elif spec.name == "msgs":
@@ -39,8 +41,11 @@ def load_dataset(spec: DatasetSpec | dict | None = None) -> ConfoundedDataset:
                               spec.confound_rule, spec.seed, spec.options)
     else:
         raise DataError(f"unknown dataset '{spec.name}'; valid: {', '.join(DATASET_CHOICES)}", field="name")
+    if spec.confound_rule and spec.name != CUSTOM:  # (custom reads its rule itself)
+        dataset = replace_confound(dataset, parse_rule(spec.confound_rule))
     if spec.name != CUSTOM:  # custom checks itself, naming the user's columns
-        check_dataset(dataset, f"{spec.name} ({dataset.meta.get('source', 'built-in')})")
+        check_dataset(dataset, f"{spec.name} ({dataset.meta.get('source', 'built-in')})",
+                      confound_field="confound_rule" if spec.confound_rule else "confound")
     if spec.access_rate < 1:
         dataset.access = access_subset(len(dataset.train), spec.access_rate, spec.seed)
     return dataset

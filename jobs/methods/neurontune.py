@@ -223,6 +223,47 @@ def diagnostics(tuned: Tuned, opts: NeuronTuneSpec, label_names: list[str]) -> d
     }
 
 
+# The names NeuronTune's diagnostics are recorded under (Recorder.diagnostic), in recording order.
+DIAGNOSTIC_NAMES = ("neurontune.scores", "neurontune.zeroed", "neurontune.candidates", "neurontune.suggestions",
+                    "neurontune.before_after")
+# What the before/after comparison keeps of each evaluated split (jobs.evaluate.evaluate_split).
+COMPARED = ("acc", "worst_group_acc", "per_group", "agree_acc", "disagree_acc", "flip_rate")
+
+
+def diagnostic_payloads(found: dict) -> dict[str, dict]:
+    """diagnostics()'s dict cut into the payloads the store and the dashboard read, by name:
+
+    neurontune.scores       delta per class (raw [M] lists and histograms), the selected lambda
+    neurontune.zeroed       the neurons zeroed: their count and indices (union and per class)
+    neurontune.candidates   every lambda tried, with its zeroed count, SFit and dev accuracy
+    neurontune.suggestions  the ranked suggested confounds (Suggestion.as_dict, rank from 1)"""
+    return {
+        "neurontune.scores": {"lambda": found["lambda"], "activation": found["activation"], "sets": found["sets"],
+                              "hidden_size": found["hidden_size"], "delta": found["delta"],
+                              "histogram": found["delta_histogram"], "sfit_parent": found["sfit_parent"],
+                              "sfit": found["sfit"]},
+        "neurontune.zeroed": {"count": len(found["zeroed"]), "hidden_size": found["hidden_size"],
+                              "sets": found["sets"], "indices": found["zeroed"],
+                              "per_class": {name: {"count": len(ix), "indices": ix}
+                                            for name, ix in found["zeroed_per_class"].items()}},
+        "neurontune.candidates": {"select": found["protocol"]["selection"], "lambda": found["lambda"],
+                                  "candidates": found["candidates"]},
+        "neurontune.suggestions": {"identification": "dev split, class labels only",
+                                   "ranking": "lower end of the 95% interval of Cohen's d",
+                                   "suggestions": [{"rank": i + 1, **s} for i, s in enumerate(found["suggestions"])]},
+    }
+
+
+def before_after(parent: dict, tuned: dict) -> dict:
+    """The parent and the tuned model side by side: per split (train, dev, test) the COMPARED
+    numbers of each, and CID before and after."""
+    splits = {name: {"parent": {k: parent[name].get(k) for k in COMPARED},
+                     "tuned": {k: tuned[name].get(k) for k in COMPARED}}
+              for name in ("train", "dev", "test")}
+    return {"parent_source": parent["source"], "parent_steps": parent["steps"], "splits": splits,
+            "cid": {"parent": parent["cid"], "tuned": tuned["cid"]}}
+
+
 def evaluate_all(model: Classifier, tokenizer, data: ConfoundedDataset, max_length: int) -> dict:
     """evaluate_split on train, dev and test (with the flip rate where the data has counterfactuals)."""
     out = {}
@@ -268,7 +309,8 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     an artifact). Metrics: "train", "dev", "test" and "cid" (= "cid_after") of the tuned model,
     "cid_before", "parent" ({"train", "dev", "test", "cid", "source", "steps"}), "neurontune"
     (diagnostics()), "steps" (the parent's label steps here, 0 from an artifact), "collapsed",
-    "wall_s"."""
+    "wall_s". The same findings go to recorder.diagnostic under DIAGNOSTIC_NAMES (what the store
+    keeps and the dashboard draws)."""
     start = time.perf_counter()
     opts, max_length = spec.neurontune, spec.train.max_length
     torch.manual_seed(spec.seed)
@@ -314,6 +356,9 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     metrics.update(cid=cid_after, cid_before=cid_before, cid_after=cid_after, parent=parent,
                    neurontune=diagnostics(tuned, opts, data.label_names), steps=steps, collapsed=collapsed,
                    wall_s=time.perf_counter() - start)
+    for name, payload in diagnostic_payloads(metrics["neurontune"]).items():
+        recorder.diagnostic(name, payload)
+    recorder.diagnostic("neurontune.before_after", before_after(parent, metrics))
     if opts.parent_artifact:
         recorder.progress(1, 1, 0.0)
     recorder.log(f"neurontune: worst-group test accuracy {parent['test']['worst_group_acc']} -> "
