@@ -115,6 +115,8 @@ class InfluenceList(Base):
     job_id: Mapped[int] = _job_fk()
     attempt: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
+    # jobs.recorder.CID_PHASES: a round's step has a "pre-round" and a "post-round" snapshot.
+    phase: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
     probe: Mapped[int] = mapped_column(Integer)
     a_index: Mapped[list[Any]] = mapped_column(JSON)
     a_scores: Mapped[list[Any]] = mapped_column(JSON)

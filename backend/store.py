@@ -170,7 +170,7 @@ class StoreRecorder:
                     for s, p, v, pp, ex in batch["cids"]])
             if batch["influences"]:
                 session.execute(insert(InfluenceList), [
-                    {**key, "step": int(li.step), "probe": int(li.probe),
+                    {**key, "step": int(li.step), "phase": li.phase, "probe": int(li.probe),
                      "a_index": [int(i) for i in li.a_index], "a_scores": jsonable([float(x) for x in li.a_scores]),
                      "b_index": [int(i) for i in li.b_index], "b_scores": jsonable([float(x) for x in li.b_scores])}
                     for li in batch["influences"]])

@@ -137,12 +137,14 @@ class ApiClient:
         return self._call("GET", f"/api/jobs/{job_id}/cid/display",
                           params=self._params(since_step=since_step, max_points=max_points))
 
-    def influence(self, job_id: int, probe: int | None = None, step: int | None = None, k: int = 5) -> dict:
-        return self._call("GET", f"/api/jobs/{job_id}/influence", params=self._params(probe=probe, step=step, k=k))
+    def influence(self, job_id: int, probe: int | None = None, step: int | None = None, k: int = 5,
+                  phase: str | None = None) -> dict:
+        return self._call("GET", f"/api/jobs/{job_id}/influence",
+                          params=self._params(probe=probe, step=step, phase=phase, k=k))
 
-    def probe_examples(self, job_id: int, probe: int, step: int, k: int = 5) -> dict:
+    def probe_examples(self, job_id: int, probe: int, step: int, k: int = 5, phase: str | None = None) -> dict:
         return self._call("GET", f"/api/jobs/{job_id}/influence/examples",
-                          params={"probe": probe, "step": step, "k": k})
+                          params=self._params(probe=probe, step=step, phase=phase, k=k))
 
     def results(self, job_id: int) -> dict:
         return self._call("GET", f"/api/jobs/{job_id}/results")

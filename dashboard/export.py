@@ -42,8 +42,8 @@ def influence_csv(lists: dict) -> str:
     """A probe's A and B influence scores at a step (Figure 1's data): group, train index, score."""
     rows = [("A", i, s) for i, s in zip(lists["a_index"], lists["a_scores"], strict=False)]
     rows += [("B", i, s) for i, s in zip(lists["b_index"], lists["b_scores"], strict=False)]
-    return to_csv(["probe", "step", "group", "train_index", "score"],
-                  ([lists["probe"], lists["step"], *row] for row in rows))
+    return to_csv(["probe", "step", "phase", "group", "train_index", "score"],
+                  ([lists["probe"], lists["step"], lists.get("phase"), *row] for row in rows))
 
 
 def records_csv(columns: Sequence[tuple[str, str]], rows: Sequence[dict]) -> str:

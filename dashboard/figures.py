@@ -136,13 +136,18 @@ def format_p(p: float | None) -> str:
     return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
+# How a snapshot's phase reads after "at step N" in Figure 1's title.
+PHASE_WORDS = {"pre-round": "before the round", "post-round": "after the round", "final": "final"}
+
+
 def histogram_figure(a_scores: Sequence[float | None], b_scores: Sequence[float | None], probe: int | None = None,
-                     step: int | None = None, bins: int = 30) -> go.Figure:
+                     step: int | None = None, bins: int = 30, phase: str | None = None) -> go.Figure:
     """Figure 1: overlaid histograms of the influence of group A (same label and confound as the
     probe) and group B (same label, other confound) on one probe; the title gives mean(A) -
     mean(B) (the probe's CID) and the Welch t-test p-value. Dashed lines mark the two means."""
     where = " ".join(part for part in (f"probe {probe}" if probe is not None else "",
-                                       f"at step {step}" if step is not None else "") if part)
+                                       f"at step {step}" if step is not None else "",
+                                       f"({PHASE_WORDS[phase]})" if phase in PHASE_WORDS else "") if part)
     a_values = [x for x in a_scores if _finite(x)]
     b_values = [x for x in b_scores if _finite(x)]
     if not a_values and not b_values:

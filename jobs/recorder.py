@@ -28,6 +28,7 @@ class InfluenceLists:
     a_scores: list[float]
     b_index: list[int]
     b_scores: list[float]
+    phase: str = "live"  # the CID phase measured with them (CID_PHASES)
 
 
 class Recorder(Protocol):

@@ -83,6 +83,8 @@ def test_every_method_runs_end_to_end(method):
     assert result.metrics["cid"] == pytest.approx(recorder.cids[-1]["value"])
     assert all(len(c["per_probe"]) == c["probes"] > 0 for c in recorder.cids)
     assert len(recorder.influences) == 2 * len(recorder.cids)  # histogram_probes lists per point
+    assert [(li.step, li.phase) for li in recorder.influences] == [
+        (c["step"], c["phase"]) for c in recorder.cids for _ in range(2)]  # lists carry their CID's phase
     if rounds:
         assert (3, "pre-round") in phases and (3, "post-round") in phases and (3, "live") not in phases
         assert len(recorder.series("loss/influence")) == 2  # 4 probes, 2 per update

@@ -22,6 +22,7 @@ from backend.api.schemas import (
     ResultRow,
     ResultsOut,
     Series,
+    Snapshot,
 )
 from backend.catalogue import job_dataset
 from backend.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
@@ -114,10 +115,23 @@ def read_cid(job_id: int, phase: str | None = Query(None, description=f"one of {
     return _json(CidOut.model_construct(job_id=job_id, attempt=job.attempt, points=points))
 
 
+# Order of a step's snapshots: a round's "pre-round" lists come before its "post-round" ones.
+PHASE_ORDER = {"live": 0, "pre-round": 1, "post-round": 2, "final": 3}
+
+
+def influence_snapshots(session: Session, mine: tuple, probe: int) -> list[Snapshot]:
+    """(step, phase) of every list recorded for `probe`, in training order."""
+    pairs = session.execute(select(InfluenceList.step, InfluenceList.phase)
+                            .where(*mine, InfluenceList.probe == probe).distinct()).all()
+    return [Snapshot(step=s, phase=p) for s, p in sorted(pairs, key=lambda sp: (sp[0], PHASE_ORDER.get(sp[1], 9)))]
+
+
 @router.get("/{job_id}/influence", response_model=InfluenceOut,
             responses={404: {"description": "no lists recorded for this probe / step (names those that are)"}})
 def read_influence(job_id: int, probe: int | None = Query(None, description="default: the first probe recorded"),
                    step: int | None = Query(None, description="default: the latest step recorded"),
+                   phase: str | None = Query(None, description="live | pre-round | post-round | final; default: "
+                                                               "the step's latest (post-round at a round's step)"),
                    k: int = Query(5, ge=0, le=100, description="top examples of each group, with their text"),
                    session: Session = Depends(get_session),
                    settings: Settings = Depends(get_settings)) -> Response:
@@ -131,13 +145,19 @@ def read_influence(job_id: int, probe: int | None = Query(None, description="def
     if probe not in probes:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no lists for probe {probe}; recorded probes: {', '.join(map(str, probes))}")
-    steps = list(session.scalars(select(InfluenceList.step).where(*mine, InfluenceList.probe == probe)
-                                 .distinct().order_by(InfluenceList.step)))
+    snapshots = influence_snapshots(session, mine, probe)
+    steps = sorted({s.step for s in snapshots})
     step = steps[-1] if step is None else step
     if step not in steps:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no lists for probe {probe} at step {step}; recorded steps: {', '.join(map(str, steps))}")
-    lists = session.scalars(select(InfluenceList).where(*mine, InfluenceList.probe == probe, InfluenceList.step == step)
+    phases = [s.phase for s in snapshots if s.step == step]
+    phase = phases[-1] if phase is None else phase
+    if phase not in phases:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"no {phase} lists for probe {probe} at step {step}; recorded: {', '.join(phases)}")
+    lists = session.scalars(select(InfluenceList).where(*mine, InfluenceList.probe == probe, InfluenceList.step == step,
+                                                        InfluenceList.phase == phase)
                             .order_by(InfluenceList.id.desc()).limit(1)).one()
     dataset = job_dataset(job.spec, settings.data_dir) if k else None
 
@@ -157,7 +177,8 @@ def read_influence(job_id: int, probe: int | None = Query(None, description="def
     if dataset is not None and 0 <= probe < len(dataset.train):
         probe_text = dataset.train.texts[probe]
     return _json(InfluenceOut(
-        job_id=job_id, attempt=job.attempt, step=step, probe=probe, probe_text=probe_text, steps=steps, probes=probes,
+        job_id=job_id, attempt=job.attempt, step=step, phase=phase, probe=probe, probe_text=probe_text, steps=steps,
+        snapshots=snapshots, probes=probes,
         a_index=lists.a_index, a_scores=lists.a_scores, b_index=lists.b_index, b_scores=lists.b_scores,
         top_a=top(lists.a_index, lists.a_scores), top_b=top(lists.b_index, lists.b_scores)))
 

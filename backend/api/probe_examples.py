@@ -1,6 +1,6 @@
 """The probe explorer's answer: a probe's most and least influential training examples of each group.
 
-    GET /api/jobs/{id}/influence/examples?probe=&step=&k=
+    GET /api/jobs/{id}/influence/examples?probe=&step=&phase=&k=
 
 /influence gives the score lists and the top examples; this adds the bottom of each list, and
 the probe's own label and confound, all with their texts. A is the group with the probe's label
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
+from backend.api.job_data import influence_snapshots
 from backend.api.jobs import get_job
 from backend.api.schemas import Example
 from backend.catalogue import job_dataset
@@ -32,6 +33,7 @@ class GroupExamples(BaseModel):
 class ProbeExamplesOut(BaseModel):
     job_id: int
     step: int
+    phase: str
     probe: Example = Field(description="the probe itself (score is None)")
     a: GroupExamples = Field(description="same label, same confound as the probe")
     b: GroupExamples = Field(description="same label, other confound")
@@ -40,15 +42,20 @@ class ProbeExamplesOut(BaseModel):
 @router.get("/{job_id}/influence/examples", response_model=ProbeExamplesOut,
             responses={404: {"description": "no lists for this probe / step"}})
 def probe_examples(job_id: int, probe: int, step: int, k: int = Query(5, ge=1, le=100),
+                   phase: str | None = Query(None, description="default: the step's latest (post-round at a round)"),
                    session: Session = Depends(get_session),
                    settings: Settings = Depends(get_settings)) -> ProbeExamplesOut:
-    """The k most and k least influential A and B examples of `probe` at `step`, with text."""
+    """The k most and k least influential A and B examples of `probe` at `step` (and `phase`), with text."""
     job = get_job(session, job_id)
+    mine = (InfluenceList.job_id == job_id, InfluenceList.attempt == job.attempt)
+    phases = [s.phase for s in influence_snapshots(session, mine, probe) if s.step == step]
+    phase = phases[-1] if phase is None and phases else phase
     lists = session.scalars(select(InfluenceList).where(
-        InfluenceList.job_id == job_id, InfluenceList.attempt == job.attempt, InfluenceList.probe == probe,
-        InfluenceList.step == step).order_by(InfluenceList.id.desc()).limit(1)).first()
+        *mine, InfluenceList.probe == probe, InfluenceList.step == step, InfluenceList.phase == phase)
+        .order_by(InfluenceList.id.desc()).limit(1)).first()
     if lists is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {job_id} has no lists for probe {probe} at step {step}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"job {job_id} has no {phase or ''} lists for probe {probe} at step {step}".replace("  ", " "))
     dataset = job_dataset(job.spec, settings.data_dir)
     train = dataset.train if dataset is not None else None
 
@@ -65,5 +72,5 @@ def probe_examples(job_id: int, probe: int, step: int, k: int = Query(5, ge=1, l
         return GroupExamples(size=len(ranked), most=[describe(i, s) for i, s in ranked[:k]],
                              least=[describe(i, s) for i, s in ranked[::-1][:k]])
 
-    return ProbeExamplesOut(job_id=job_id, step=step, probe=describe(probe, None),
+    return ProbeExamplesOut(job_id=job_id, step=step, phase=phase, probe=describe(probe, None),
                             a=group(lists.a_index, lists.a_scores), b=group(lists.b_index, lists.b_scores))

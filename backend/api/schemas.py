@@ -88,13 +88,21 @@ class Example(BaseModel):
     confound: str | None
 
 
+class Snapshot(BaseModel):
+    step: int
+    phase: str = Field(description="the CID phase the lists were measured in (live, pre-round, post-round, final)")
+
+
 class InfluenceOut(BaseModel):
     job_id: int
     attempt: int
     step: int
+    phase: str
     probe: int
     probe_text: str | None
     steps: list[int] = Field(description="steps at which this probe's lists were recorded")
+    snapshots: list[Snapshot] = Field(description="(step, phase) of this probe's lists in training order: a "
+                                                  "round's step has a pre-round and a post-round snapshot")
     probes: list[int] = Field(description="probes with lists at any step")
     a_index: list[int]
     a_scores: list[float | None]

@@ -65,8 +65,9 @@ def layout(job_id: str | None = None, **_query):
             html.Div([html.Label("probe"), dcc.Dropdown(id="run-probe", clearable=False, className="filter"),
                       html.Label("top k"), dcc.Input(id="run-k", type="number", value=5, min=1, max=50,
                                                       debounce=True, className="input short")], className="filters"),
-            # The slider's value is the label step itself; it stops only at recorded steps.
-            html.Div([html.Label("step"), dcc.Slider(id="run-step", min=0, max=0, step=None, value=None, marks={},
+            # The slider's value indexes the probe's snapshots (run-steps): a round's step has two,
+            # before and after the round.
+            html.Div([html.Label("step"), dcc.Slider(id="run-step", min=0, max=0, step=1, value=None, marks={},
                                                      allow_direct_input=False)], className="slider"),
             graph_card("run-hist-graph", f"job{job_id}-figure1", "run-hist-csv",
                        figure=figures.empty_figure("No influence lists yet: they are recorded with each CID point "
@@ -166,10 +167,21 @@ def _behaviour(held: dict):
     ])
 
 
-def _marks(steps: list[int]) -> dict:
-    """A stop at every recorded step, labelled at about ten of them."""
-    every = max(1, len(steps) // 10)
-    return {s: (str(s) if i % every == 0 or i == len(steps) - 1 else "") for i, s in enumerate(steps)}
+PHASE_MARKS = {"pre-round": " pre", "post-round": " post"}
+
+
+def _marks(snapshots: list[dict]) -> dict:
+    """A stop at every snapshot, labelled (step, and pre/post at rounds) at about ten of them."""
+    every = max(1, len(snapshots) // 10)
+    return {i: (f"{s['step']}{PHASE_MARKS.get(s['phase'], '')}" if i % every == 0 or i == len(snapshots) - 1 else "")
+            for i, s in enumerate(snapshots)}
+
+
+def _snapshot(snapshots: list[dict] | None, index) -> dict | None:
+    """The snapshot at slider position `index`, or None."""
+    if not snapshots or not isinstance(index, int) or not 0 <= index < len(snapshots):
+        return None
+    return snapshots[index]
 
 
 @callback(Output("run-probe", "options"), Output("run-probe", "value"), Output("run-steps", "data"),
@@ -177,9 +189,9 @@ def _marks(steps: list[int]) -> dict:
           Output("run-step", "value"),
           Input("run-cid-count", "data"), Input("run-probe", "value"), State("run-job-id", "data"),
           State("run-steps", "data"), State("run-step", "value"))
-def influence_choices(count, probe, job_id, old_steps, chosen):
-    """Probes with lists and the steps recorded for the chosen one; the slider follows the
-    newest step while it was already at the newest."""
+def influence_choices(count, probe, job_id, old_snapshots, chosen):
+    """Probes with lists and the snapshots (step, phase) recorded for the chosen one; the slider
+    follows the newest snapshot while it was already at the newest."""
     nothing = (no_update,) * 7
     if not count:
         return nothing
@@ -189,26 +201,30 @@ def influence_choices(count, probe, job_id, old_steps, chosen):
         if error.status == 404:  # no lists yet
             return nothing
         raise
-    steps = answer["steps"]
-    at_newest = not old_steps or chosen not in steps or chosen == old_steps[-1] or ctx.triggered_id == "run-probe"
+    snapshots = answer["snapshots"]
+    last = len(snapshots) - 1
+    at_newest = (_snapshot(old_snapshots, chosen) is None or chosen == len(old_snapshots) - 1
+                 or ctx.triggered_id == "run-probe")
     options = [{"label": f"probe {p}", "value": p} for p in answer["probes"]]
-    return (options, answer["probe"], steps, steps[0], steps[-1], _marks(steps),
-            steps[-1] if at_newest else chosen)
+    return options, answer["probe"], snapshots, 0, last, _marks(snapshots), last if at_newest else chosen
 
 
 @callback(Output("run-hist-graph", "figure"), Output("run-explorer", "children"),
           Input("run-steps", "data"), Input("run-step", "value"), Input("run-k", "value"),
           State("run-probe", "value"), State("run-job-id", "data"))
-def figure_one(steps, step, k, probe, job_id):
-    """Figure 1 for the chosen probe and step, and that probe's most and least influential examples."""
-    if not steps or probe is None or step not in steps:
+def figure_one(snapshots, index, k, probe, job_id):
+    """Figure 1 for the chosen probe and snapshot, and that probe's most and least influential examples."""
+    snapshot = _snapshot(snapshots, index)
+    if snapshot is None or probe is None:
         return no_update, html.Div("No influence lists yet.", className="empty")
+    step, phase = snapshot["step"], snapshot["phase"]
     try:
-        lists = api().influence(job_id, probe=probe, step=step, k=0)
-        examples = api().probe_examples(job_id, probe=probe, step=step, k=int(k or 5))
+        lists = api().influence(job_id, probe=probe, step=step, phase=phase, k=0)
+        examples = api().probe_examples(job_id, probe=probe, step=step, phase=phase, k=int(k or 5))
     except ApiError as error:
         return figures.empty_figure(error.message), error_box(error.message)
-    return figures.histogram_figure(lists["a_scores"], lists["b_scores"], probe, step), _explorer(examples)
+    return (figures.histogram_figure(lists["a_scores"], lists["b_scores"], probe, step, phase=phase),
+            _explorer(examples))
 
 
 EXAMPLE_COLUMNS = [("rank", "#"), ("score", "influence"), ("label", "label"), ("confound", "confound"),
@@ -254,13 +270,16 @@ def metrics_csv(_clicks, job_id):
 
 
 @callback(Output("run-hist-csv-file", "data"), Input("run-hist-csv", "n_clicks"), State("run-job-id", "data"),
-          State("run-probe", "value"), State("run-step", "value"), prevent_initial_call=True)
-def histogram_csv(_clicks, job_id, probe, step):
-    """The chosen probe's A and B scores at the chosen step."""
-    if probe is None or step is None:
+          State("run-probe", "value"), State("run-step", "value"), State("run-steps", "data"),
+          prevent_initial_call=True)
+def histogram_csv(_clicks, job_id, probe, index, snapshots):
+    """The chosen probe's A and B scores at the chosen snapshot."""
+    snapshot = _snapshot(snapshots, index)
+    if probe is None or snapshot is None:
         return no_update
-    lists = api().influence(job_id, probe=probe, step=step, k=0)
-    return dcc.send_string(export.influence_csv(lists), f"job{job_id}-probe{probe}-step{step}.csv")
+    lists = api().influence(job_id, probe=probe, step=snapshot["step"], phase=snapshot["phase"], k=0)
+    return dcc.send_string(export.influence_csv(lists),
+                           f"job{job_id}-probe{probe}-step{snapshot['step']}-{snapshot['phase']}.csv")
 
 
 @callback(Output("run-action", "children"), Input("run-cancel", "n_clicks"), State("run-job-id", "data"),

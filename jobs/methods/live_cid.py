@@ -46,6 +46,7 @@ class LiveCID:
         self.recorder.cid(step, phase, result.value, per_probe=[p.cid for p in result.per_probe], extra=extra)
         for p in result.per_probe[:diagnostics.histogram_probes]:
             self.recorder.influence(InfluenceLists(step=step, probe=p.probe, a_index=p.a_index,
-                                                   a_scores=p.a_scores, b_index=p.b_index, b_scores=p.b_scores))
+                                                   a_scores=p.a_scores, b_index=p.b_index, b_scores=p.b_scores,
+                                                   phase=phase))
         self.latest = result.value
         return result.value

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -285,6 +285,9 @@ class ParentPhases(TeeRecorder):
 
     def cid(self, step, phase, value, per_probe=None, extra=None):
         super().cid(step, "pre-round" if phase == "final" else phase, value, per_probe=per_probe, extra=extra)
+
+    def influence(self, lists):
+        super().influence(replace(lists, phase="pre-round") if lists.phase == "final" else lists)
 
 
 def load_parent(spec: JobSpec, loaded: LoadedModel, num_labels: int) -> None:

@@ -144,6 +144,14 @@ def test_run_page_shows_cid_rounds_behaviour_figure_one_and_the_explorer(browser
     handle = element(browser, "#run-step [role='slider']")
     handle.send_keys(Keys.HOME)
     wait_until(lambda: "at step 0" in graph_title(browser, "run-hist-graph"), 15, "Figure 1 at step 0")
+    # A round's step has two stops: before the round and after it (live 0, 4, then round 8).
+    def step_right(expected: str):
+        element(browser, "#run-step [role='slider']").send_keys(Keys.RIGHT)
+        return wait_until(lambda: expected in graph_title(browser, "run-hist-graph"), 15, f"Figure 1 {expected}")
+
+    step_right("at step 4")
+    step_right("at step 8 (before the round)")
+    step_right("at step 8 (after the round)")
 
     # The probe explorer: most and least influential examples of both groups, with their text.
     for table in ("explorer-a-most", "explorer-a-least", "explorer-b-most", "explorer-b-least"):
