@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 
 from backend.db import Database
 from backend.models import POINT_TABLES, Job, utcnow
@@ -35,8 +35,9 @@ def _owned(claim: Claim):
                 Job.status == "running")
 
 
-def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int = 3) -> Claim | None:
-    """Take the oldest claimable job for `worker_id`, or None when there is none."""
+def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int = 3,
+               experiment_id: int | None = None) -> Claim | None:
+    """Take the oldest claimable job for `worker_id` (of one experiment, when given), or None."""
     now = utcnow()
     expired = and_(Job.status == "running", Job.heartbeat_at < now - timedelta(seconds=lease_s))
     with db.writing() as session:
@@ -48,7 +49,8 @@ def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int =
                                 error=f"the job's worker was lost {max_attempts} times (killed, out of memory?)"))
         row = session.execute(
             select(Job.id, Job.status, Job.attempt, Job.spec)
-            .where(or_(Job.status == "queued", expired))
+            .where(or_(Job.status == "queued", expired),
+                   true() if experiment_id is None else Job.experiment_id == experiment_id)
             .order_by(Job.id).limit(1).with_for_update(skip_locked=True, of=Job)).first()
         if row is None:
             return None

@@ -1,4 +1,5 @@
-"""`deconfound`: the engine's commands (jobs/cli.py) plus the service's: worker, api, up."""
+"""`deconfound`: the engine's commands (jobs/cli.py) plus the service's: worker, api, up, and the
+experiment runners reproduce (the paper's Tables 2 and 3) and sweep (a grid with selection on dev)."""
 from __future__ import annotations
 
 import argparse
@@ -49,6 +50,107 @@ def cmd_up(args: argparse.Namespace) -> int:
               dashboard_port=args.dashboard_port)
 
 
+def _numbers(text: str, kind: type, flag: str) -> list:
+    try:
+        return [kind(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise SystemExit(f"{flag} expects comma-separated numbers (e.g. 2021,2022), got '{text}'") from None
+
+
+def _overrides(items: list[str] | None) -> dict:
+    """--set KEY=VALUE pairs as a nested spec fragment."""
+    from jobs.cli import _parse_value, _set_dotted
+
+    fragment: dict = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set expects KEY=VALUE (e.g. train.lr=3e-5), got '{item}'")
+        _set_dotted(fragment, key.strip(), _parse_value(value))
+    return fragment
+
+
+def _run_experiment(args: argparse.Namespace, request) -> int:
+    """Run `request` through the service at --api, or locally with an in-process worker."""
+    from backend.reproduce import LocalStore, RemoteApi, run_experiment
+
+    if args.api:
+        backend = RemoteApi(args.api, args.token or os.environ.get("DECONFOUND_API_TOKEN"))
+    else:
+        backend = LocalStore(_settings(args), device=args.device)
+    try:
+        return run_experiment(request, backend, wait=not args.detach, retry_failed=args.retry_failed)
+    finally:
+        backend.close()
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from backend.protocols import reproduce_request
+
+    seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
+    rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
+    try:
+        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return _run_experiment(args, request)
+
+
+def _grids(items: list[str] | None) -> tuple[dict, str | None]:
+    """--grid KEY=V1,V2 (repeatable) and a named grid (--grid paper)."""
+    from jobs.cli import _parse_value
+
+    grid, named = {}, None
+    for item in items or []:
+        key, sep, values = item.partition("=")
+        if not sep:
+            if named is not None or not key.strip():
+                raise SystemExit(f"--grid expects KEY=V1,V2 or one grid name (paper), got '{item}'")
+            named = key.strip()
+            continue
+        grid[key.strip()] = [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        if not grid[key.strip()]:
+            raise SystemExit(f"--grid {key.strip()} has no values")
+    return grid, named
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from backend.protocols import sweep_request
+    from jobs.presets import merge_fragments
+
+    grid, named = _grids(args.grid)
+    flags: dict = {}
+    for flag, dotted in (("model", "model"), ("preset", "preset"), ("max_steps", "train.max_steps")):
+        if getattr(args, flag) is not None:
+            flags = merge_fragments(flags, _overrides([f"{dotted}={getattr(args, flag)}"]))
+    base = merge_fragments(flags, _overrides(args.set))  # --set wins, as in `deconfound run`
+    datasets = [d for item in args.dataset for d in item.split(",") if d]
+    methods = [m for item in args.method for m in item.split(",") if m]
+    seeds = _numbers(args.seeds, int, "--seeds")
+    try:
+        request = sweep_request(datasets, methods, grid, seeds, base, args.name, named)
+    except (ValueError, ValidationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return _run_experiment(args, request)
+
+
+def _add_runner_flags(p: argparse.ArgumentParser) -> None:
+    _add_service_flags(p)
+    p.add_argument("--name", help="experiment name; running the same command again resumes it")
+    p.add_argument("--api", help="URL of a running service (e.g. http://127.0.0.1:8000): submit there and follow "
+                                 "its workers; default: the local store with an in-process worker")
+    p.add_argument("--token", help="the service's bearer token (default $DECONFOUND_API_TOKEN)")
+    p.add_argument("--device", help="local worker's device: cpu | cuda | cuda:N (default: the spec's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any spec field for every job")
+    p.add_argument("--retry-failed", dest="retry_failed", action="store_true",
+                   help="on resume, queue the experiment's failed and cancelled jobs again")
+    p.add_argument("--detach", action="store_true", help="submit (or find) the experiment and return")
+
+
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
     worker = sub.add_parser("worker", help="run queued jobs (one at a time, on one device)")
     _add_service_flags(worker)
@@ -80,6 +182,37 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--dashboard-port", dest="dashboard_port", type=int,
                     default=int(os.environ.get("DECONFOUND_DASHBOARD_PORT") or 8050), help="default 8050")
     up.set_defaults(func=cmd_up)
+
+    reproduce = sub.add_parser(
+        "reproduce", help="the paper's protocol as one experiment: run it, then print Tables 2 (and 3)",
+        description="Finetuning, adversarial, influence tuning, embedding tuning (and on TextLen the no-confound "
+                    "control) x seeds with the paper's presets; collapsed trials are retried with the next seed. "
+                    "Running the same command again resumes an interrupted experiment.")
+    reproduce.add_argument("dataset", choices=["textlen", "msgs"])
+    reproduce.add_argument("--scale", choices=["paper", "cpu", "tiny"], default="cpu",
+                           help="paper: bert-base-uncased, 5 seeds (GPU); cpu: minilm, 3 seeds, about two hours "
+                                "for TextLen on 2 cores; tiny: a plumbing check (default cpu)")
+    reproduce.add_argument("--access-rates", dest="access_rates",
+                           help="Table 3: confound access rates in percent, e.g. 5,10,20,50,100")
+    reproduce.add_argument("--seeds", help="comma-separated (default: the scale's)")
+    _add_runner_flags(reproduce)
+    reproduce.set_defaults(func=cmd_reproduce)
+
+    sweep = sub.add_parser(
+        "sweep", help="a hyperparameter grid x seeds; the best point by mean dev accuracy is selected",
+        description="Example: deconfound sweep --dataset textlen --method influence-tuning "
+                    "--grid influence.lr=1e-5,3e-5 --grid influence.interval=25,50 --seeds 2021,2022. "
+                    "--grid paper is the paper's search space of each dataset and method.")
+    sweep.add_argument("--dataset", action="append", required=True, help="textlen | msgs (repeatable)")
+    sweep.add_argument("--method", action="append", required=True, help="a method (repeatable)")
+    sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                       help="a dotted spec field and its values (repeatable), or 'paper'")
+    sweep.add_argument("--seeds", default="2021", help="comma-separated (default 2021)")
+    sweep.add_argument("--model", help="tiny | minilm | a Hugging Face name (default tiny)")
+    sweep.add_argument("--preset", help="'paper' or a '<dataset>/<method>' preset under the grid")
+    sweep.add_argument("--max-steps", dest="max_steps", type=int, help="stop each job after N label steps")
+    _add_runner_flags(sweep)
+    sweep.set_defaults(func=cmd_sweep)
 
 
 def main(argv: list[str] | None = None) -> int:

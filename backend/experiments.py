@@ -1,9 +1,12 @@
-"""Experiments: a grid expanded into job specs, and the Table-2 summary of their results.
+"""Experiments: grids expanded into job specs, the Table-2 summary of their results, model
+selection on dev, and an experiment's progress.
 
 Grid: every combination of datasets x methods x seeds x hyperparameter values (dotted spec
-fields) is one job. Table: per (dataset, method, hyperparameters), the mean and sample standard
-deviation over seeds of test accuracy and worst-group accuracy, per-group means, and Welch's
-t-test p-value of test accuracy against finetuning on the same dataset.
+fields) is one job; an experiment is the union of one or more grids ("parts"). Table: per
+(dataset, method, hyperparameters), the mean and sample standard deviation over seeds of test
+accuracy and worst-group accuracy, per-group, dev and flip-rate means, and Welch's t-test
+p-value of test accuracy against finetuning on the same dataset. Selection: per (dataset,
+method, confound access rate), the hyperparameters with the highest mean dev accuracy.
 """
 from __future__ import annotations
 
@@ -12,10 +15,13 @@ import itertools
 import json
 import math
 import statistics
+import warnings
 from collections import defaultdict
 from typing import Any
 
 from scipy import stats
+
+from backend.models import FINISHED_STATUSES
 
 MAX_JOBS = 1000
 REFERENCE_METHOD = "finetune"
@@ -64,56 +70,151 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
 def welch_p(sample: list[float], reference: list[float]) -> float | None:
     """Two-sided Welch's t-test p-value (None when either side has fewer than two values or
     both are constant)."""
-    if len(sample) < 2 or len(reference) < 2:
+    if len(sample) < 2 or len(reference) < 2 or len(set(sample)) == len(set(reference)) == 1:
         return None
-    p = stats.ttest_ind(sample, reference, equal_var=False).pvalue
+    with warnings.catch_warnings():  # nearly equal values: scipy warns, and the p-value says enough
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = stats.ttest_ind(sample, reference, equal_var=False).pvalue
     return float(p) if math.isfinite(p) else None
 
 
+def grid_size(methods: list[str], seeds: list[int], datasets: list, grid: dict[str, list[Any]]) -> int:
+    """Jobs one grid makes."""
+    return max(len(datasets), 1) * len(methods) * len(seeds) * math.prod(len(v) for v in grid.values())
+
+
+def expand_parts(parts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """expand_grid over several grids, each {"base", "methods", "seeds", "datasets", "grid"}, in
+    order; at most MAX_JOBS in all."""
+    count = sum(grid_size(p["methods"], p["seeds"], p["datasets"], p["grid"]) for p in parts)
+    if count > MAX_JOBS:
+        raise GridTooLarge(f"the grid makes {count} jobs; at most {MAX_JOBS} per experiment")
+    return [pair for p in parts for pair in expand_grid(p["base"], p["methods"], p["seeds"], p["datasets"], p["grid"])]
+
+
+def expand_request(parts: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The jobs of an experiment in queue order. A reproduction runs seed by seed (every method of
+    a seed before the next seed, Table 3's access-rate runs last), so a partial run already
+    gives whole rows of Table 2."""
+    expanded = expand_parts(parts)
+    if kind == "reproduce":
+        expanded.sort(key=lambda pair: ("dataset.access_rate" in pair[1], pair[0].get("seed", 0)))
+    return expanded
+
+
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        else None
+
+
+def access_rate(job: dict[str, Any]) -> float:
+    """The job's confound access rate (Table 3): its spec's, else its grid point's, else 1."""
+    dataset = (job.get("spec") or {}).get("dataset")
+    value = dataset.get("access_rate") if isinstance(dataset, dict) else None
+    if value is None:
+        value = (job.get("params") or {}).get("dataset.access_rate")
+    return float(value) if _number(value) is not None else 1.0
+
+
+def _split_values(members: list[dict[str, Any]], split: str, key: str) -> list[float]:
+    """`metrics[split][key]` of the succeeded members that have it (one value per seed)."""
+    values = []
+    for job in members:
+        found = (job["metrics"] or {}).get(split)
+        if job["status"] == "succeeded" and isinstance(found, dict) and (v := _number(found.get(key))) is not None:
+            values.append(v)
+    return values
+
+
+def _row(dataset: str, method: str, params: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
+    tests = [t for job in members if job["status"] == "succeeded"
+             and isinstance(t := (job["metrics"] or {}).get("test"), dict) and _number(t.get("acc")) is not None]
+    acc = [float(t["acc"]) for t in tests]
+    worst = [w for t in tests if (w := _number(t.get("worst_group_acc"))) is not None]
+    flips = _split_values(members, "test", "flip_rate")
+    dev = _split_values(members, "dev", "acc")
+    cids = [c for job in members if job["status"] == "succeeded"
+            and (c := _number((job["metrics"] or {}).get("cid"))) is not None]
+    per_group: dict[str, list[float]] = defaultdict(list)
+    for t in tests:
+        for group, value in (t.get("per_group") or {}).items():
+            if _number(value) is not None:
+                per_group[group].append(float(value))
+    acc_mean, acc_std = _mean_std(acc)
+    worst_mean, worst_std = _mean_std(worst)
+    dev_mean, dev_std = _mean_std(dev)
+    return {
+        "dataset": dataset, "method": method, "params": params, "access_rate": access_rate(members[0]),
+        "jobs": len(members), "finished": len(acc), "test_acc_mean": acc_mean, "test_acc_std": acc_std,
+        "p_vs_finetune": None, "worst_group_acc_mean": worst_mean, "worst_group_acc_std": worst_std,
+        "group_acc_mean": {g: statistics.fmean(v) for g, v in sorted(per_group.items())},
+        "dev_acc_mean": dev_mean, "dev_acc_std": dev_std,
+        "flip_rate_mean": statistics.fmean(flips) if flips else None,
+        "cid_mean": statistics.fmean(cids) if cids else None, "selected": False, "_acc": acc,
+    }
+
+
+def mark_selected(rows: list[dict[str, Any]]) -> None:
+    """Model selection: within each (dataset, method, access rate), the row with the highest
+    mean dev accuracy over seeds gets selected=True (the first of equals). A row alone in its
+    group is selected anyway (nothing to choose); among several, none without a dev accuracy."""
+    candidates: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        candidates[(row["dataset"], row["method"], row["access_rate"])].append(row)
+    for members in candidates.values():
+        scored = [r for r in members if r["dev_acc_mean"] is not None]
+        if len(members) == 1:
+            members[0]["selected"] = True
+        elif scored:
+            max(scored, key=lambda r: r["dev_acc_mean"])["selected"] = True
 
 
 def table_rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Table 2 from jobs given as {"dataset", "method", "params", "status", "metrics"}."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    """Table 2 from jobs given as {"dataset", "method", "params", "status", "metrics"} (and
+    "spec", for the access rate). One row per (dataset, method, hyperparameters, access rate),
+    sorted; only succeeded jobs count. Welch's p compares with the finetuning row of the same
+    hyperparameters, else with the dataset's selected finetuning row."""
+    groups: dict[tuple[str, str, str, float], list[dict[str, Any]]] = defaultdict(list)
     for job in jobs:
-        groups[(job["dataset"], job["method"], json.dumps(job["params"], sort_keys=True))].append(job)
-
-    def test_metrics(members) -> list[dict[str, Any]]:
-        """The test-split metrics of the succeeded members that have a test accuracy."""
-        found = []
-        for job in members:
-            test = (job["metrics"] or {}).get("test")
-            if job["status"] == "succeeded" and isinstance(test, dict) and _number(test.get("acc")) is not None:
-                found.append(test)
-        return found
-
-    def accuracies(members) -> list[float]:
-        return [float(t["acc"]) for t in test_metrics(members)]
-
-    rows = []
-    for (dataset, method, params), members in sorted(groups.items()):
-        tests = test_metrics(members)
-        acc = accuracies(members)
-        worst = [w for t in tests if (w := _number(t.get("worst_group_acc"))) is not None]
-        cids = [c for job in members if job["status"] == "succeeded"
-                and (c := _number((job["metrics"] or {}).get("cid"))) is not None]
-        per_group: dict[str, list[float]] = defaultdict(list)
-        for t in tests:
-            for group, value in (t.get("per_group") or {}).items():
-                if _number(value) is not None:
-                    per_group[group].append(float(value))
-        reference = groups.get((dataset, REFERENCE_METHOD, params)) or [
-            job for (d, m, _), js in groups.items() if d == dataset and m == REFERENCE_METHOD for job in js]
-        acc_mean, acc_std = _mean_std(acc)
-        worst_mean, worst_std = _mean_std(worst)
-        rows.append({
-            "dataset": dataset, "method": method, "params": json.loads(params), "jobs": len(members),
-            "finished": len(acc), "test_acc_mean": acc_mean, "test_acc_std": acc_std,
-            "p_vs_finetune": None if method == REFERENCE_METHOD else welch_p(acc, accuracies(reference)),
-            "worst_group_acc_mean": worst_mean, "worst_group_acc_std": worst_std,
-            "group_acc_mean": {g: statistics.fmean(v) for g, v in sorted(per_group.items())},
-            "cid_mean": statistics.fmean(cids) if cids else None,
-        })
+        params = json.dumps(job["params"], sort_keys=True)
+        groups[(job["dataset"], job["method"], params, access_rate(job))].append(job)
+    rows = [_row(dataset, method, json.loads(params), members)
+            for (dataset, method, params, _), members in sorted(groups.items())]
+    mark_selected(rows)
+    by_key = {(r["dataset"], r["method"], json.dumps(r["params"], sort_keys=True)): r for r in rows}
+    selected_reference = {r["dataset"]: r for r in rows if r["method"] == REFERENCE_METHOD and r["selected"]}
+    for row in rows:
+        if row["method"] == REFERENCE_METHOD:
+            continue
+        reference = by_key.get((row["dataset"], REFERENCE_METHOD, json.dumps(row["params"], sort_keys=True))) \
+            or selected_reference.get(row["dataset"])
+        if reference is not None:
+            row["p_vs_finetune"] = welch_p(row["_acc"], reference["_acc"])
+    for row in rows:
+        del row["_acc"]
     return rows
+
+
+def experiment_progress(jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Progress of an experiment from its jobs given as {"status", "wall_s", "worker_id"}.
+
+    done = finished in any way (succeeded, collapsed, failed, cancelled); eta_s = mean wall
+    seconds of the finished jobs that ran x jobs not done / workers running its jobs (at least
+    one); None while no job has finished, 0 once all are done."""
+    counts = defaultdict(int)
+    for job in jobs:
+        counts[job["status"]] += 1
+    done = sum(counts[s] for s in FINISHED_STATUSES)
+    remaining = len(jobs) - done
+    durations = [w for job in jobs
+                 if job["status"] in FINISHED_STATUSES and (w := _number(job.get("wall_s"))) is not None]
+    workers = len({job["worker_id"] for job in jobs if job["status"] == "running" and job.get("worker_id")})
+    if remaining == 0:
+        eta = 0.0
+    elif durations:
+        eta = statistics.fmean(durations) * remaining / max(workers, 1)
+    else:
+        eta = None
+    return {"total": len(jobs), "done": done, "succeeded": counts["succeeded"], "collapsed": counts["collapsed"],
+            "failed": counts["failed"], "cancelled": counts["cancelled"], "running": counts["running"],
+            "queued": counts["queued"], "workers": workers, "eta_s": eta}

@@ -44,6 +44,11 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def merge_fragments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `base` with `over` merged in (nested dicts merge, `over` wins)."""
+    return _merge(base, over)
+
+
 def preset_for(name: str, dataset: str, method: str) -> dict[str, Any]:
     """The spec fragment of a preset. 'paper' resolves to '<dataset>/<method>'."""
     key = f"{dataset}/{method}" if name == "paper" else name
@@ -59,3 +64,132 @@ def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
     dataset = data.get("dataset") or {}
     dataset_name = dataset.get("name", "textlen") if isinstance(dataset, dict) else getattr(dataset, "name", "textlen")
     return _merge(preset_for(name, dataset_name, data.get("method", "finetune")), data)
+
+
+# ---- Scales of `deconfound reproduce`: which model, seeds and sizes the whole protocol runs at.
+#
+# A scale's `spec` lies under every job; `datasets[<name>]` and `methods["<dataset>/<method>"]`
+# are merged over it in that order. The paper preset (above) still fills in whatever a scale
+# leaves out, and a scale's values win over the preset.
+
+CPU_SCALE: dict[str, Any] = {
+    # Estimated wall minutes per job on the 2-core CPU (minilm; a batch-64 label step ~1.2 s, a
+    # 40-probe CID point with sample 25 ~20-40 s, so 20 probes ~10-20 s; a top-scope influence
+    # update of 16 tuples ~5-10 s, an embedding update of 16 tuples ~1-4 s). TextLen, one seed:
+    #   finetune 6 (240 steps + 4 CID points), no-confound 6, adversarial 12 (480 steps),
+    #   influence-tuning 11 (4 rounds x 4 updates + pre/post-round CID), embedding-tuning 9
+    #   -> about 44 minutes a seed, 130 for seeds 2021-2023. Calibrate after measuring.
+    "description": "all-MiniLM-L6-v2 on this 2-core CPU: the paper's TextLen sizes, 3 seeds, "
+                   "top-layer influence tuning and smaller influence rounds",
+    "minutes": {"textlen/finetune": 6, "textlen/no-confound": 6, "textlen/adversarial": 12,
+                "textlen/influence-tuning": 11, "textlen/embedding-tuning": 9,
+                "msgs/finetune": 4, "msgs/adversarial": 9, "msgs/influence-tuning": 7, "msgs/embedding-tuning": 6},
+    "model": "minilm",
+    "seeds": [2021, 2022, 2023],
+    "retry_collapsed": 1,  # a collapse costs a whole re-run here: retry once
+    "spec": {"device": "cpu", "train": {"max_length": 64, "eval_every": 80},
+             "diagnostics": {"probes": 20, "sample": 25, "cid_every": 80}},
+    "datasets": {
+        "textlen": {},  # the paper's 1500 / 480 / 500
+        # MSGS at 5000 / 15000 / 15000 is 235 label steps (940 adversarial) plus 30000 test
+        # evaluations: too slow here, so 2000 / 1000 / 1000 (94 label steps, one influence round).
+        "msgs": {"dataset": {"options": {"train_size": 2000, "dev_size": 1000, "test_size": 1000}}},
+    },
+    "methods": {
+        # Influence rounds: 32 probes x 2 passes = 64 tuples (the paper: 75 x 5 = 375) in updates
+        # of 16, through the top 2 layers + head only (the paper: every parameter).
+        "textlen/influence-tuning": {"influence": {"scope": "top", "probes_per_round": 32, "round_epochs": 2,
+                                                   "tuples_per_update": 16}},
+        "textlen/embedding-tuning": {"influence": {"probes_per_round": 32, "round_epochs": 4,
+                                                   "tuples_per_update": 16}},
+        "msgs/influence-tuning": {"influence": {"scope": "top", "probes_per_round": 40}},
+        "msgs/embedding-tuning": {"influence": {"probes_per_round": 40}},
+    },
+}
+
+SCALES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "description": "bert-base-uncased at the paper's sizes and settings, seeds 2021-2025 (a GPU with a hub)",
+        "minutes": {},
+        "model": "bert-base-uncased",
+        "seeds": [2021, 2022, 2023, 2024, 2025],
+        "retry_collapsed": 3,  # the paper re-trained every trial that failed to fit train
+        "spec": {"train": {"max_length": 64}},
+        "datasets": {"textlen": {}, "msgs": {}},
+        "methods": {},
+    },
+    "cpu": CPU_SCALE,
+    "tiny": {
+        # Seconds per job: the random 2-layer model on a few dozen examples (tests, smoke runs).
+        "description": "the random 2-layer test model for a few steps on tiny data: checks the plumbing, "
+                       "numbers mean nothing",
+        "minutes": {},
+        "model": "tiny",
+        "seeds": [2021],
+        "retry_collapsed": 0,
+        # A high learning rate so that 16 steps fit train (else every trial collapses).
+        "spec": {"device": "cpu", "train": {"max_steps": 16, "batch_size": 16, "lr": 5e-3, "warmup": 0,
+                                            "eval_every": 8},
+                 "influence": {"interval": 5, "probes_per_round": 4, "round_epochs": 1, "tuples_per_update": 2,
+                               "k": 2},
+                 "diagnostics": {"probes": 4, "sample": 4, "cid_every": 8, "histogram_probes": 1}},
+        "datasets": {"textlen": {"dataset": {"options": {"train_size": 64, "dev_size": 32, "test_size": 32}}},
+                     "msgs": {"dataset": {"options": {"train_size": 64, "dev_size": 32, "test_size": 32}}}},
+        "methods": {},
+    },
+}
+
+# The methods of Table 2 per dataset (no-confound needs a confound-free copy: TextLen only).
+PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {
+    "textlen": ("finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"),
+    "msgs": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
+}
+# The methods of Table 3 (confound access rates).
+ACCESS_RATE_METHODS = ("influence-tuning", "embedding-tuning")
+
+
+def scale_spec(scale: str, dataset: str, method: str | None = None) -> dict[str, Any]:
+    """The spec fragment a scale gives a `dataset` job, under which the paper preset fills in the
+    rest: model, retry_collapsed, the scale's shared spec and its dataset part, then (given a
+    method) the scale's part for that method."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale '{scale}'; valid: {', '.join(SCALES)}")
+    chosen = SCALES[scale]
+    if dataset not in chosen["datasets"]:
+        raise ValueError(f"scale '{scale}' has no settings for dataset '{dataset}'; valid: "
+                         f"{', '.join(chosen['datasets'])}")
+    spec = _merge({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
+                   "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
+    spec = _merge(spec, chosen["datasets"][dataset])
+    return _merge(spec, scale_method_part(scale, dataset, method)) if method else spec
+
+
+def scale_method_part(scale: str, dataset: str, method: str) -> dict[str, Any]:
+    """What a scale sets for one method alone (empty for most)."""
+    return copy.deepcopy(SCALES[scale]["methods"].get(f"{dataset}/{method}", {}))
+
+
+# ---- The paper's hyperparameter search spaces (its Appendix A), as sweep grids of dotted
+# spec fields. `--grid paper` picks the one of the sweep's dataset and method.
+_TUNING_SPACE = {"influence.interval": [25, 50, 100], "influence.tuples_per_update": [4, 16, 64],
+                 "influence.lr": [3e-5, 1e-5, 3e-6, 1e-6]}
+SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
+    "textlen/adversarial": {"train.lr": [2e-5, 5e-5], "train.epochs": [10, 20, 40],
+                            "adversarial.weight": [0.1, 0.3, 1.0, 3.0]},
+    "msgs/adversarial": {"train.lr": [2e-5, 5e-5], "train.epochs": [3, 6, 12],
+                         "adversarial.weight": [0.1, 0.3, 1.0, 3.0]},
+    "textlen/influence-tuning": {**_TUNING_SPACE, "influence.round_epochs": [5, 10, 15]},
+    "textlen/embedding-tuning": {**_TUNING_SPACE, "influence.round_epochs": [5, 10, 15]},
+    "msgs/influence-tuning": {**_TUNING_SPACE, "influence.round_epochs": [3]},
+    "msgs/embedding-tuning": {**_TUNING_SPACE, "influence.round_epochs": [3]},
+}
+
+
+def search_space(name: str, dataset: str, method: str) -> dict[str, list[Any]]:
+    """A named grid; 'paper' resolves to the paper's search space of `dataset`/`method`."""
+    if name != "paper":
+        raise ValueError(f"no named grid '{name}'; valid: paper")
+    key = f"{dataset}/{method}"
+    if key not in SEARCH_SPACES:
+        raise ValueError(f"the paper searched no hyperparameters for {key}; searched: {', '.join(SEARCH_SPACES)}")
+    return copy.deepcopy(SEARCH_SPACES[key])

@@ -1,26 +1,49 @@
-"""Experiments: a grid of jobs, and its Table 2."""
+"""Experiments: grids of jobs (comparisons, sweeps, the paper's protocol), their progress and
+their Table 2 with model selection on dev."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, HTTPException, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings, require_token
 from backend.api.jobs import checked_spec, new_job
-from backend.api.schemas import ExperimentIn, ExperimentOut, TableOut, TableRow
-from backend.experiments import GridTooLarge, expand_grid, table_rows
+from backend.api.schemas import (
+    ExperimentIn,
+    ExperimentOut,
+    ExperimentProgress,
+    ReproduceIn,
+    ScaleOut,
+    SearchSpaceOut,
+    TableOut,
+    TableRow,
+)
+from backend.experiments import GridTooLarge, expand_request, experiment_progress, table_rows
 from backend.models import Experiment, Job, utcnow
 from backend.settings import Settings
+from jobs.presets import SCALES, SEARCH_SPACES
+from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 
+def experiment_kind(experiment: Experiment) -> str:
+    """Stored in the grid JSON (experiments made before kinds existed are comparisons)."""
+    return (experiment.grid or {}).get("kind") or "compare"
+
+
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
-    job_ids = list(session.scalars(select(Job.id).where(Job.experiment_id == experiment.id).order_by(Job.id)))
-    counts = dict(session.execute(select(Job.status, func.count()).where(Job.experiment_id == experiment.id)
-                                  .group_by(Job.status)).all())
-    return ExperimentOut(id=experiment.id, name=experiment.name, grid=experiment.grid,
-                         created_at=experiment.created_at, job_ids=job_ids, status_counts=counts)
+    jobs = session.execute(select(Job.id, Job.status, Job.wall_s, Job.worker_id)
+                           .where(Job.experiment_id == experiment.id).order_by(Job.id)).all()
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status] = counts.get(job.status, 0) + 1
+    progress = experiment_progress([{"status": j.status, "wall_s": j.wall_s, "worker_id": j.worker_id} for j in jobs])
+    return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
+                         grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
+                         status_counts=counts, progress=ExperimentProgress(**progress))
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -30,6 +53,36 @@ def get_experiment(session: Session, experiment_id: int) -> Experiment:
     return experiment
 
 
+def add_experiment(session: Session, request: ExperimentIn,
+                   check: Callable[[dict, int, dict], JobSpec]) -> Experiment:
+    """Expand the request, check every job with check(raw spec, index, grid point) (which raises
+    on a bad one), then add the experiment and its queued jobs (all or none; the caller commits).
+    Raises GridTooLarge for too many jobs."""
+    expanded = expand_request(request.resolved_parts(), request.kind)
+    specs = [(check(raw, index, params), params) for index, (raw, params) in enumerate(expanded)]
+    experiment = Experiment(name=request.name, grid=request.model_dump(mode="json"), created_at=utcnow())
+    session.add(experiment)
+    session.flush()
+    session.add_all(new_job(spec, experiment.id, params) for spec, params in specs)
+    return experiment
+
+
+def _create(request: ExperimentIn, session: Session, settings: Settings) -> ExperimentOut:
+    def check(raw: dict, index: int, params: dict) -> JobSpec:
+        try:
+            return checked_spec(raw, settings, session, prefix=("body", "expanded", index))
+        except HTTPException as error:
+            raise HTTPException(error.status_code, f"job {index} of the grid ({params or 'base'}, method "
+                                                   f"{raw.get('method')}, seed {raw.get('seed')}): {error.detail}") from None
+
+    try:
+        experiment = add_experiment(session, request, check)
+    except GridTooLarge as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    session.commit()
+    return experiment_out(session, experiment)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
              dependencies=[Depends(require_token)],
              responses={400: {"description": "an unknown choice in some expanded job, or too many jobs"},
@@ -37,28 +90,54 @@ def get_experiment(session: Session, experiment_id: int) -> Experiment:
                                              "its index in the expansion)"}})
 def create_experiment(request: ExperimentIn, session: Session = Depends(get_session),
                       settings: Settings = Depends(get_settings)) -> ExperimentOut:
-    """Expand methods x seeds x datasets x hyperparameter values into queued jobs (all or none)."""
+    """Expand methods x seeds x datasets x hyperparameter values (and each part's grid) into queued
+    jobs (all or none). kind "sweep" marks the best grid point per (dataset, method) by mean dev
+    accuracy in the table."""
+    return _create(request, session, settings)
+
+
+@router.post("/reproduce", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
+             dependencies=[Depends(require_token)],
+             responses={400: {"description": "an access rate outside (0, 100], a model the server cannot load, "
+                                             "or too many jobs"}})
+def create_reproduction(request: ReproduceIn, session: Session = Depends(get_session),
+                        settings: Settings = Depends(get_settings)) -> ExperimentOut:
+    """The paper's protocol on one dataset as one experiment: every Table-2 method (TextLen: also
+    the no-confound control) at the scale's seeds with the paper presets and collapsed trials
+    retried, plus influence and embedding tuning at each access rate (Table 3). The request
+    made is stored as the experiment's grid (kind "reproduce")."""
+    from backend.protocols import reproduce_request  # it builds on this package's schemas
+
     try:
-        expanded = expand_grid(request.base, request.methods, request.seeds, request.datasets, request.grid)
-    except GridTooLarge as error:
+        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name)
+    except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    specs = []
-    for index, (raw, params) in enumerate(expanded):
-        try:
-            specs.append((checked_spec(raw, settings, session, prefix=("body", "expanded", index)), params))
-        except HTTPException as error:
-            raise HTTPException(error.status_code, f"job {index} of the grid ({params or 'base'}, method "
-                                                   f"{raw.get('method')}, seed {raw.get('seed')}): {error.detail}") from None
-    experiment = Experiment(name=request.name, grid=request.model_dump(mode="json"), created_at=utcnow())
-    session.add(experiment)
-    session.flush()
-    session.add_all(new_job(spec, experiment.id, params) for spec, params in specs)
-    session.commit()
-    return experiment_out(session, experiment)
+    return _create(built, session, settings)
+
+
+@router.get("/search-spaces", response_model=list[SearchSpaceOut])
+def list_search_spaces() -> list[SearchSpaceOut]:
+    """Named sweep grids: the paper's search spaces (its Appendix A) per dataset and method."""
+    out = []
+    for key, grid in SEARCH_SPACES.items():
+        dataset, method = key.split("/")
+        points = 1
+        for values in grid.values():
+            points *= len(values)
+        out.append(SearchSpaceOut(name="paper", dataset=dataset, method=method, grid=grid, points=points))
+    return out
+
+
+@router.get("/scales", response_model=list[ScaleOut])
+def list_scales() -> list[ScaleOut]:
+    """The scales a reproduction runs at (model, seeds, estimated minutes per job)."""
+    return [ScaleOut(name=name, description=scale["description"], model=scale["model"], seeds=scale["seeds"],
+                     minutes=scale["minutes"]) for name, scale in SCALES.items()]
 
 
 @router.get("", response_model=list[ExperimentOut])
 def list_experiments(session: Session = Depends(get_session)) -> list[ExperimentOut]:
+    """Every experiment, newest first, with its progress."""
     return [experiment_out(session, e) for e in session.scalars(select(Experiment).order_by(Experiment.id.desc()))]
 
 
@@ -67,13 +146,21 @@ def read_experiment(experiment_id: int, session: Session = Depends(get_session))
     return experiment_out(session, get_experiment(session, experiment_id))
 
 
+def job_rows(session: Session, experiment_id: int) -> list[dict]:
+    """The experiment's jobs as table_rows wants them."""
+    jobs = session.scalars(select(Job).where(Job.experiment_id == experiment_id)).all()
+    return [{"dataset": j.dataset, "method": j.method, "params": j.params, "status": j.status, "spec": j.spec,
+             "metrics": j.metrics} for j in jobs]
+
+
 @router.get("/{experiment_id}/table", response_model=TableOut)
 def experiment_table(experiment_id: int, session: Session = Depends(get_session)) -> TableOut:
-    """Table 2: per dataset, method and hyperparameters, test accuracy mean +- std over seeds,
-    Welch's t-test p-value against finetuning, per-group and worst-group accuracy. Only
-    succeeded jobs count; `finished` says how many."""
-    get_experiment(session, experiment_id)
-    jobs = session.scalars(select(Job).where(Job.experiment_id == experiment_id)).all()
-    rows = table_rows([{"dataset": j.dataset, "method": j.method, "params": j.params, "status": j.status,
-                        "metrics": j.metrics} for j in jobs])
-    return TableOut(experiment_id=experiment_id, rows=[TableRow(**row) for row in rows])
+    """Table 2: per dataset, method, hyperparameters and access rate, test accuracy mean +- std
+    over seeds, Welch's t-test p-value against finetuning, per-group and worst-group accuracy,
+    dev accuracy, flip rate and CID. Only succeeded jobs count; `finished` says how many.
+    `selected_rows`: per (dataset, method, access rate) the row with the best mean dev accuracy
+    (a sweep's result; Table 3 is the selected rows of influence and embedding tuning by rate)."""
+    experiment = get_experiment(session, experiment_id)
+    rows = [TableRow(**row) for row in table_rows(job_rows(session, experiment_id))]
+    return TableOut(experiment_id=experiment_id, kind=experiment_kind(experiment), rows=rows,
+                    selected_rows=[row for row in rows if row.selected])

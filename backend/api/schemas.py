@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -152,12 +152,35 @@ class UploadOut(BaseModel):
     created_at: UtcTime
 
 
+EXPERIMENT_KINDS = ("compare", "sweep", "reproduce")
+
+
+class ExperimentPart(BaseModel):
+    """One more grid of an experiment; left-out fields are the experiment's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: dict[str, Any] = Field(default_factory=dict,
+                                 description="spec fields merged over the experiment's base for this part")
+    methods: list[str] | None = Field(None, min_length=1)
+    seeds: list[int] | None = Field(None, min_length=1)
+    datasets: list[str | dict[str, Any]] | None = None
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted spec field -> values")
+
+
 class ExperimentIn(BaseModel):
-    """A grid: every combination of methods x seeds x datasets x hyperparameter values is one job."""
+    """A grid: every combination of methods x seeds x datasets x hyperparameter values is one job.
+    `parts` add further grids to the same experiment (e.g. Table 3's access-rate runs)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("experiment", min_length=1, max_length=200)
+    kind: Literal["compare", "sweep", "reproduce"] = Field(
+        "compare", description="compare: methods side by side; sweep: a hyperparameter grid whose "
+                               "best point per (dataset, method) by mean dev accuracy is selected; "
+                               "reproduce: the paper's protocol (`deconfound reproduce`)")
+    protocol: str | None = Field(None, max_length=50, description="reproduce: the dataset whose protocol this is")
+    scale: str | None = Field(None, max_length=50, description="reproduce: paper, cpu or tiny (jobs/presets.py)")
     base: dict[str, Any] = Field(default_factory=dict, description="spec fields every job shares")
     methods: list[str] = Field(default_factory=lambda: ["finetune"], min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [2021], min_length=1)
@@ -165,33 +188,102 @@ class ExperimentIn(BaseModel):
         default_factory=list, description="dataset names or dataset specs; empty: the base spec's dataset")
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="dotted spec field -> values, e.g. {\"influence.lr\": [1e-5, 3e-5]}")
+    parts: list[ExperimentPart] = Field(default_factory=list, max_length=100,
+                                        description="further grids whose jobs join this experiment")
+
+    def resolved_parts(self) -> list[dict[str, Any]]:
+        """The experiment's own grid, then each part with the left-out fields filled in."""
+        from jobs.presets import merge_fragments
+        own = {"base": self.base, "methods": self.methods, "seeds": self.seeds, "datasets": self.datasets,
+               "grid": self.grid}
+        return [own] + [{"base": merge_fragments(self.base, part.base), "methods": part.methods or self.methods,
+                         "seeds": part.seeds or self.seeds,
+                         "datasets": self.datasets if part.datasets is None else part.datasets,
+                         "grid": part.grid} for part in self.parts]
+
+
+class ReproduceIn(BaseModel):
+    """The paper's protocol as one experiment (what `deconfound reproduce` submits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: Literal["textlen", "msgs"]
+    scale: Literal["paper", "cpu", "tiny"] = "cpu"
+    seeds: list[int] | None = Field(None, min_length=1, max_length=20, description="default: the scale's")
+    access_rates: list[float] = Field(
+        default_factory=list, max_length=20,
+        description="Table 3: confound access rates in percent (0 < rate <= 100) for influence and "
+                    "embedding tuning; 100 is Table 2's own run")
+    name: str | None = Field(None, min_length=1, max_length=200, description="default 'reproduce <dataset> <scale>'")
+
+
+class ExperimentProgress(BaseModel):
+    total: int
+    done: int = Field(description="jobs finished in any way: succeeded, collapsed, failed or cancelled")
+    succeeded: int
+    collapsed: int = Field(description="finished at chance train accuracy even after the spec's retries")
+    failed: int
+    cancelled: int
+    running: int
+    queued: int
+    workers: int = Field(description="distinct workers running this experiment's jobs now")
+    eta_s: float | None = Field(description="mean wall seconds of the finished jobs x jobs not done / workers "
+                                            "(at least one); None until a job has finished")
 
 
 class ExperimentOut(BaseModel):
     id: int
     name: str
-    grid: dict[str, Any]
+    kind: str = Field(description="compare, sweep or reproduce")
+    grid: dict[str, Any] = Field(description="the request that made the experiment, as submitted")
     created_at: UtcTime
     job_ids: list[int]
     status_counts: dict[str, int]
+    progress: ExperimentProgress
 
 
 class TableRow(BaseModel):
     dataset: str
     method: str
-    params: dict[str, Any]
+    params: dict[str, Any] = Field(description="the grid point (hyperparameters) of this row")
+    access_rate: float = Field(description="share of train whose confound the method may use (Table 3); 1 = all")
     jobs: int
-    finished: int = Field(description="jobs with a test accuracy (succeeded or collapsed)")
+    finished: int = Field(description="succeeded jobs with a test accuracy (collapsed trials are left out)")
     test_acc_mean: float | None
     test_acc_std: float | None = Field(description="sample standard deviation over seeds")
     p_vs_finetune: float | None = Field(description="Welch's t-test of test accuracy against finetuning "
-                                                    "on the same dataset (two-sided)")
+                                                    "on the same dataset (two-sided): the finetuning row of the "
+                                                    "same hyperparameters, else the selected one")
     worst_group_acc_mean: float | None
     worst_group_acc_std: float | None
     group_acc_mean: dict[str, float | None] = Field(description="test accuracy per (label|confound) group")
+    dev_acc_mean: float | None = Field(description="mean dev accuracy over seeds: what selection compares")
+    dev_acc_std: float | None
+    flip_rate_mean: float | None = Field(description="test predictions that change when the confound is "
+                                                     "swapped or removed, mean over seeds")
     cid_mean: float | None
+    selected: bool = Field(description="the highest mean dev accuracy of its (dataset, method, access rate)")
 
 
 class TableOut(BaseModel):
     experiment_id: int
+    kind: str
     rows: list[TableRow]
+    selected_rows: list[TableRow] = Field(description="the selected row of each (dataset, method, access rate): "
+                                                      "each method's result under model selection on dev")
+
+
+class SearchSpaceOut(BaseModel):
+    name: str = Field(description="pass as a sweep's named grid, e.g. `deconfound sweep --grid paper`")
+    dataset: str
+    method: str
+    grid: dict[str, list[Any]]
+    points: int = Field(description="grid points (jobs per seed)")
+
+
+class ScaleOut(BaseModel):
+    name: str
+    description: str
+    model: str
+    seeds: list[int]
+    minutes: dict[str, float] = Field(description="estimated wall minutes per '<dataset>/<method>' job, where known")

@@ -1,0 +1,92 @@
+"""An experiment's tables on the terminal (rich): Table 2 and, with access rates, Table 3.
+
+Both take the rows of backend.experiments.table_rows (or GET /api/experiments/{id}/table).
+Accuracies are printed in percent, as the paper prints them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS
+
+# The paper's column order; other methods follow by name.
+METHOD_ORDER = {m: i for i, m in enumerate(PROTOCOL_METHODS["textlen"])}
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["dataset"], METHOD_ORDER.get(r["method"], len(METHOD_ORDER)), r["method"]))
+
+
+def _pct(value: float | None, std: float | None = None) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in sorted(params.items())) or "-"
+
+
+def table2(rows: list[dict[str, Any]], title: str = "Table 2", sweep: bool = False) -> Table:
+    """Full-access rows: n finished / n, test accuracy mean ± std, Welch p vs finetuning, worst
+    group, per-group means, flip rate, CID, dev accuracy; a sweep marks its selected rows."""
+    rows = _ordered([r for r in rows if r["access_rate"] >= 1.0])
+    groups = sorted({g for r in rows for g in r["group_acc_mean"]})
+    show_params = any(r["params"] for r in rows)
+    table = Table(title=title, title_justify="left")
+    if sweep:
+        table.add_column("sel", justify="center")
+    table.add_column("dataset")
+    table.add_column("method")
+    if show_params:
+        table.add_column("hyperparameters")
+    for name in ("n", "test acc", "p vs FT", "worst group", *groups, "flip rate", "CID", "dev acc"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        cells = ["✓" if r["selected"] else ""] if sweep else []
+        cells += [r["dataset"], r["method"]] + ([_params(r["params"])] if show_params else [])
+        cells += [f"{r['finished']}/{r['jobs']}", _pct(r["test_acc_mean"], r["test_acc_std"]), _p(r["p_vs_finetune"]),
+                  _pct(r["worst_group_acc_mean"]), *(_pct(r["group_acc_mean"].get(g)) for g in groups),
+                  _pct(r["flip_rate_mean"]),
+                  "-" if r["cid_mean"] is None else f"{r['cid_mean']:+.4f}", _pct(r["dev_acc_mean"])]
+        table.add_row(*cells, style="bold" if sweep and r["selected"] else None)
+    return table
+
+
+def table3(rows: list[dict[str, Any]], title: str = "Table 3") -> Table | None:
+    """Influence and embedding tuning per confound access rate: test accuracy mean over the
+    succeeded trials (n). Uses the selected rows; None when the experiment has no access rates."""
+    chosen = [r for r in rows if r["method"] in ACCESS_RATE_METHODS and r["selected"]]
+    if not any(r["access_rate"] < 1.0 for r in chosen):
+        return None
+    methods = [m for m in ACCESS_RATE_METHODS if any(r["method"] == m for r in chosen)]
+    table = Table(title=title, title_justify="left")
+    table.add_column("dataset")
+    table.add_column("access rate", justify="right")
+    for method in methods:
+        table.add_column(f"{method} (n)", justify="right")
+    for dataset, rate in sorted({(r["dataset"], r["access_rate"]) for r in chosen}):
+        cells = [dataset, f"{100 * rate:g}%"]
+        for method in methods:
+            found = [r for r in chosen if (r["dataset"], r["method"], r["access_rate"]) == (dataset, method, rate)]
+            cells.append(f"{_pct(found[0]['test_acc_mean'])} ({found[0]['finished']})" if found else "-")
+        table.add_row(*cells)
+    return table
+
+
+def print_tables(rows: list[dict[str, Any]], kind: str, console: Console | None = None, name: str = "") -> None:
+    """Table 2 (a sweep: every grid point, the selected ones marked) and Table 3 when present."""
+    console = console or Console()
+    console.print(table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"))
+    if (access := table3(rows)) is not None:
+        console.print(access)

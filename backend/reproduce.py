@@ -1,0 +1,354 @@
+"""Run one experiment to its end from the command line, locally or through a running service.
+
+    run_experiment(request, LocalStore(settings))      # in-process worker on the local store
+    run_experiment(request, RemoteApi(url, token))     # the service's workers run the jobs
+
+Either way the experiment is looked up by name first: an existing one of the same request is
+resumed (finished jobs are kept, nothing is submitted twice), one of another request is an
+error. Locally, jobs left 'running' by a dead process of this machine go back to the queue at
+once (others after their lease), and an in-process worker runs the experiment's jobs only.
+Progress (jobs done of total, the running job's step, ETA) is drawn while it waits; Ctrl-C
+puts the running job back in the queue, so the same command resumes. The tables come last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import func, select, update
+
+from backend.api.schemas import ExperimentIn
+from backend.db import Database
+from backend.experiment_report import print_tables
+from backend.experiments import GridTooLarge, experiment_progress, table_rows
+from backend.models import FINISHED_STATUSES, Experiment, Job
+from backend.settings import Settings
+
+POLL_S = 1.0
+
+
+class ExperimentError(RuntimeError):
+    """One line saying what is wrong (a name taken by another request, a job the store refuses...)."""
+
+
+def _same_request(stored: dict[str, Any], request: ExperimentIn) -> bool:
+    return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.model_dump(mode="json")))
+
+
+def _taken(name: str, experiment_id: int) -> ExperimentError:
+    return ExperimentError(f"experiment '{name}' (id {experiment_id}) was made from other settings; "
+                           "pass --name to start a new one")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def dead_here(worker_id: str | None, host: str | None = None) -> bool:
+    """True for a worker id ("host:pid[:...]") of this machine whose process has exited."""
+    parts = (worker_id or "").split(":")
+    if len(parts) < 2 or parts[0] != (host or socket.gethostname()) or not parts[1].isdigit():
+        return False
+    return not _pid_alive(int(parts[1]))
+
+
+def job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """What progress needs of a job: from a Job row's columns or from the API's JobOut."""
+    progress = job.get("progress") or {}
+    return {"id": job["id"], "method": job["method"], "seed": job["seed"], "params": job.get("params") or {},
+            "status": job["status"], "wall_s": job.get("wall_s"), "worker_id": job.get("worker_id"),
+            "step": job.get("progress_step", progress.get("step")),
+            "total": job.get("progress_total", progress.get("total"))}
+
+
+class LocalStore:
+    """The database of `deconfound up` (DECONFOUND_DATA_DIR / DECONFOUND_DATABASE_URL), with an
+    in-process worker that runs only this experiment's jobs."""
+
+    def __init__(self, settings: Settings, device: str | None = None):
+        self.settings, self.device = settings, device
+        self.db = Database(settings.database_url)
+        self.db.migrate()
+        self.worker = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def find_or_submit(self, request: ExperimentIn) -> tuple[int, bool]:
+        """(experiment id, True when it was created now)."""
+        from pydantic import ValidationError
+
+        from backend.api.experiments import add_experiment
+        from backend.submission import Rejected, check_spec
+
+        with self.db.session() as session:
+            found = session.scalars(select(Experiment).where(Experiment.name == request.name)
+                                    .order_by(Experiment.id.desc())).first()
+            if found is not None:
+                if not _same_request(found.grid, request):
+                    raise _taken(request.name, found.id)
+                return found.id, False
+
+            def check(raw: dict, index: int, params: dict):
+                try:
+                    return check_spec(raw, self.settings.data_dir, session)
+                except (Rejected, ValidationError) as error:
+                    if isinstance(error, ValidationError):
+                        first = error.errors()[0]
+                        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+                    else:
+                        detail = str(error)
+                    raise ExperimentError(f"job {index} ({raw.get('method')}, seed {raw.get('seed')}, "
+                                          f"{params or 'base'}): {detail}") from None
+
+            try:
+                experiment = add_experiment(session, request, check)
+            except GridTooLarge as error:
+                raise ExperimentError(str(error)) from None
+            session.commit()
+            return experiment.id, True
+
+    def requeue(self, experiment_id: int, failed_too: bool = False) -> int:
+        """Put back in the queue the experiment's jobs whose worker on this machine is dead (and,
+        with failed_too, its failed and cancelled ones). Returns how many."""
+        with self.db.writing() as session:
+            running = session.execute(select(Job.id, Job.worker_id).where(
+                Job.experiment_id == experiment_id, Job.status == "running")).all()
+            ids = [job.id for job in running if dead_here(job.worker_id)]
+            if failed_too:
+                ids += list(session.scalars(select(Job.id).where(Job.experiment_id == experiment_id,
+                                                                  Job.status.in_(("failed", "cancelled")))))
+            if ids:
+                session.execute(update(Job).where(Job.id.in_(ids)).values(
+                    status="queued", worker_id=None, heartbeat_at=None, started_at=None, finished_at=None,
+                    cancel_requested=False, error=None))
+        return len(ids)
+
+    def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
+        with self.db.session() as session:
+            rows = session.execute(select(Job.id, Job.method, Job.seed, Job.params, Job.status, Job.wall_s,
+                                          Job.worker_id, Job.progress_step, Job.progress_total)
+                                   .where(Job.experiment_id == experiment_id).order_by(Job.id)).all()
+        return [job_view(row._asdict()) for row in rows]
+
+    def table(self, experiment_id: int) -> list[dict[str, Any]]:
+        from backend.api.experiments import job_rows
+        with self.db.session() as session:
+            return table_rows(job_rows(session, experiment_id))
+
+    def _unfinished(self, experiment_id: int) -> int:
+        with self.db.session() as session:
+            return session.scalar(select(func.count()).where(Job.experiment_id == experiment_id,
+                                                             Job.status.notin_(FINISHED_STATUSES)))
+
+    def start(self, experiment_id: int) -> None:
+        """Start the in-process worker: it claims this experiment's jobs until none is left."""
+        from backend.claims import claim_next
+        from backend.submission import hub_reachable
+        from backend.worker import Worker
+
+        if hub_reachable():  # downloads land in the data directory, as a service worker's do
+            os.environ.setdefault("HF_HOME", str(self.settings.data_dir / "hf-cache"))
+        self.worker = worker = Worker(self.settings, device=self.device,
+                                      worker_id=f"{socket.gethostname()}:{os.getpid()}:reproduce")
+
+        def work() -> None:
+            try:
+                while not worker.shutdown.is_set():
+                    claim = claim_next(worker.db, worker.worker_id, self.settings.lease_s,
+                                       self.settings.max_attempts, experiment_id=experiment_id)
+                    if claim is not None:
+                        worker.run_claim(claim)
+                    elif not self._unfinished(experiment_id):
+                        return
+                    else:  # a job another worker runs, or one whose lease has not run out yet
+                        worker.shutdown.wait(POLL_S)
+            except BaseException as error:  # shown by the main thread
+                self._error = error
+
+        self._thread = threading.Thread(target=work, name=f"reproduce-{experiment_id}", daemon=True)
+        self._thread.start()
+
+    def running(self) -> bool:
+        if self._error is not None:
+            raise ExperimentError(f"the in-process worker stopped: {type(self._error).__name__}: {self._error}")
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop the worker: the running job stops at its next step and goes back to the queue."""
+        if self.worker is not None:
+            self.worker.shutdown.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.db.dispose()
+        self.db.dispose()
+
+
+class RemoteApi:
+    """A running service (`deconfound up` or `deconfound api` + workers) reached over REST."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, client: httpx.Client | None = None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=30.0)
+        self.client.headers.update(headers)
+
+    def _call(self, method: str, path: str, **kwargs) -> Any:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise ExperimentError(f"cannot reach the API at {self.client.base_url}: {error}") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail")
+            except ValueError:
+                detail = response.text
+            raise ExperimentError(f"the API answered {response.status_code} to {method} {path}: {detail}")
+        return response.json()
+
+    def find_or_submit(self, request: ExperimentIn) -> tuple[int, bool]:
+        found = [e for e in self._call("GET", "/api/experiments") if e["name"] == request.name]
+        if found:  # newest first
+            if not _same_request(found[0]["grid"], request):
+                raise _taken(request.name, found[0]["id"])
+            return found[0]["id"], False
+        return self._call("POST", "/api/experiments", json=request.model_dump(mode="json"))["id"], True
+
+    def requeue(self, experiment_id: int, failed_too: bool = False) -> int:
+        return 0  # the service's workers take up lost jobs after their lease
+
+    def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
+        items = self._call("GET", "/api/jobs", params={"experiment": experiment_id, "limit": 1000})["items"]
+        return sorted((job_view(job) for job in items), key=lambda job: job["id"])
+
+    def table(self, experiment_id: int) -> list[dict[str, Any]]:
+        return self._call("GET", f"/api/experiments/{experiment_id}/table")["rows"]
+
+    def start(self, experiment_id: int) -> None:
+        pass
+
+    def running(self) -> bool:
+        return True  # the service's workers: wait until every job has finished
+
+    def stop(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA unknown"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return "ETA " + (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s")
+
+
+def _current(jobs: list[dict[str, Any]]) -> str:
+    running = [j for j in jobs if j["status"] == "running"]
+    if not running:
+        return "waiting for a worker" if any(j["status"] == "queued" for j in jobs) else ""
+    return "; ".join(f"job {j['id']} {j['method']} seed {j['seed']}"
+                     + (f" {j['params']}" if j["params"] else "")
+                     + (f": step {j['step']}/{j['total']}" if j["total"] else ": starting") for j in running)
+
+
+class ProgressView:
+    """Jobs done of total, the running job's step and the ETA: a live bar on a terminal, a line
+    per change elsewhere (logs, tests)."""
+
+    def __init__(self, console: Console, name: str):
+        self.console, self.name = console, name
+        self.live = console.is_terminal
+        self._last_line = ""
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("jobs · {task.fields[eta]} · {task.fields[current]}"),
+                                 console=console, transient=False) if self.live else None
+        self.task = None
+
+    def __enter__(self) -> ProgressView:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+        summary = experiment_progress(jobs)
+        eta, current = _duration(summary["eta_s"]), _current(jobs)
+        if self.progress is not None:
+            if self.task is None:
+                self.task = self.progress.add_task(self.name, total=summary["total"], eta=eta, current=current)
+            self.progress.update(self.task, completed=summary["done"], eta=eta, current=current)
+        else:
+            line = f"[{summary['done']}/{summary['total']} jobs] {current or 'done'}"
+            if line != self._last_line:  # the ETA alone changing is no news
+                self._last_line = line
+                self.console.print(f"{line} · {eta}", highlight=False)
+        return summary
+
+
+def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, console: Console | None = None,
+                   wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S) -> int:
+    """Submit (or resume) `request`, run it to the end, print its tables. Returns the exit code:
+    0 all finished (failed jobs: 1), 130 interrupted, 2 refused."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log or a pipe: wide enough for the tables
+            console = Console(width=200)
+    try:
+        experiment_id, created = backend.find_or_submit(request)
+    except ExperimentError as error:
+        console.print(f"error: {error}", style="red", highlight=False)
+        return 2
+    requeued = backend.requeue(experiment_id, failed_too=retry_failed)
+    jobs = backend.jobs(experiment_id)
+    done = experiment_progress(jobs)["done"]
+    console.print(f"experiment {experiment_id} '{request.name}': {len(jobs)} jobs, "
+                  + ("submitted" if created else f"resumed ({done} finished"
+                     + (f", {requeued} put back in the queue" if requeued else "") + ")"), highlight=False)
+    if not wait:
+        return 0
+    started = time.monotonic()
+    try:
+        with ProgressView(console, request.name) as view:
+            backend.start(experiment_id)
+            summary = view.update(jobs)
+            while summary["done"] < summary["total"] and backend.running():
+                time.sleep(poll_s)
+                summary = view.update(backend.jobs(experiment_id))
+            summary = view.update(backend.jobs(experiment_id))
+    except KeyboardInterrupt:
+        console.print("interrupted: stopping the running job (it goes back to the queue)...", highlight=False)
+        backend.stop()
+        console.print("stopped; run the same command again to resume", highlight=False)
+        return 130
+    except ExperimentError as error:
+        backend.stop()
+        console.print(f"error: {error}", style="red", highlight=False)
+        return 1
+    backend.stop()
+    console.print(f"{summary['done']} of {summary['total']} jobs finished ({summary['succeeded']} succeeded, "
+                  f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
+                  f"after {time.monotonic() - started:.0f} s", highlight=False)
+    print_tables(backend.table(experiment_id), request.kind, console, name=request.name)
+    if summary["done"] < summary["total"]:
+        return 1
+    return 1 if summary["failed"] else 0

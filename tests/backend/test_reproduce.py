@@ -1,0 +1,156 @@
+"""`deconfound reproduce` on the local store: one experiment of the paper's protocol (tiny scale),
+run to the end by an in-process worker, Tables 2 and 3 printed, CID curves stored; a rerun
+submits nothing, and interrupted jobs (dead worker, expired lease, Ctrl-C) are resumed."""
+from __future__ import annotations
+
+import _thread
+import io
+import socket
+import subprocess
+import threading
+from datetime import timedelta
+
+from rich.console import Console
+from sqlalchemy import func, select, update
+
+from backend.cli import main
+from backend.db import Database
+from backend.experiments import experiment_progress
+from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, utcnow
+from backend.protocols import reproduce_request
+from backend.reproduce import LocalStore, dead_here, run_experiment
+
+from .conftest import wait_for
+
+TEXTLEN_METHODS = {"finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"}
+
+
+def _jobs(db: Database) -> list[Job]:
+    with db.session() as session:
+        return list(session.scalars(select(Job).order_by(Job.id)))
+
+
+def _cli(settings, capsys, *extra: str) -> tuple[int, str]:
+    code = main(["reproduce", "textlen", "--scale", "tiny", "--access-rates", "50,100",
+                 "--data-dir", str(settings.data_dir), *extra])
+    return code, capsys.readouterr().out
+
+
+def test_reproduce_runs_resumes_and_submits_nothing_twice(settings, capsys):
+    code, out = _cli(settings, capsys)
+    assert code == 0, out
+    db = Database(settings.database_url)
+    jobs = _jobs(db)
+    # 5 Table-2 methods x 1 seed, plus influence and embedding tuning at 50 % access (100 % is Table 2's).
+    assert len(jobs) == 7 and all(j.status in FINISHED_STATUSES and j.attempt == 1 for j in jobs), \
+        [(j.id, j.status, j.error) for j in jobs]
+    assert {j.method for j in jobs} == TEXTLEN_METHODS
+    assert sorted(j.spec["dataset"]["access_rate"] for j in jobs) == [0.5, 0.5, 1, 1, 1, 1, 1]
+    assert all(j.spec["model"] == "tiny" and j.spec["preset"] == "paper" for j in jobs)
+    assert {j.experiment_id for j in jobs} == {1} and "submitted" in out
+    # The paper preset lies under the scale: what the scale leaves out (the adversary's weight and
+    # epochs) is the paper's.
+    adversarial = next(j for j in jobs if j.method == "adversarial")
+    assert adversarial.spec["adversarial"]["weight"] == 0.3 and adversarial.spec["train"]["epochs"] == 20
+    # Table 2 lists every method; Table 3 the two access rates.
+    table2 = out[out.index("Table 2"):out.index("Table 3")]
+    assert all(method in table2 for method in TEXTLEN_METHODS), out
+    assert "50%" in out[out.index("Table 3"):] and "100%" in out[out.index("Table 3"):]
+    # Figure 3: every job left its CID curve (several points of its own attempt) in the store.
+    with db.session() as session:
+        cid_counts = dict(session.execute(select(CidPoint.job_id, func.count()).group_by(CidPoint.job_id)).all())
+    assert all(cid_counts.get(j.id, 0) >= 2 for j in jobs), cid_counts
+
+    # Again: found by name, nothing submitted, nothing re-run.
+    code, out = _cli(settings, capsys)
+    assert code == 0 and "resumed (7 finished)" in out, out
+    assert [(j.id, j.attempt, j.status) for j in _jobs(db)] == [(j.id, j.attempt, j.status) for j in jobs]
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Experiment)) == 1
+
+    # Interrupted jobs: one whose worker process on this machine died (re-queued at once), one
+    # whose worker elsewhere stopped heartbeating (its lease ran out): both run again.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    assert dead_here(f"{host}:{dead.pid}:reproduce") and not dead_here(f"{host}:1") and not dead_here("elsewhere:9")
+    lost, expired = jobs[1].id, jobs[3].id
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id == lost).values(
+            status="running", worker_id=f"{host}:{dead.pid}:reproduce", heartbeat_at=utcnow(), metrics=None))
+        session.execute(update(Job).where(Job.id == expired).values(
+            status="running", worker_id="elsewhere:123", heartbeat_at=utcnow() - timedelta(hours=1), metrics=None))
+        session.commit()
+    code, out = _cli(settings, capsys)
+    assert code == 0 and "1 put back in the queue" in out, out
+    after = {j.id: j for j in _jobs(db)}
+    assert len(after) == 7
+    assert {i for i, j in after.items() if j.attempt == 2} == {lost, expired}
+    assert all(j.status in FINISHED_STATUSES and j.metrics for j in after.values())
+    db.dispose()
+
+
+def test_ctrl_c_puts_the_running_job_back(settings):
+    """Ctrl-C while a job runs: the job goes back to the queue (resumable), the command says so."""
+    request = reproduce_request("textlen", "tiny", name="interrupted",
+                                overrides={"train": {"max_steps": 100000, "epochs": 100000}})
+    store = LocalStore(settings)
+    db = Database(settings.database_url)
+
+    def interrupt_once_running():
+        wait_for(lambda: any(j.status == "running" and (j.progress_step or 0) > 0 for j in _jobs(db)), 60,
+                 "a job to be running")
+        _thread.interrupt_main()  # what Ctrl-C does
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
+    out = io.StringIO()
+    try:
+        code = run_experiment(request, store, console=Console(file=out, width=200), poll_s=0.2)
+    finally:
+        store.close()
+    assert code == 130 and "run the same command again to resume" in out.getvalue(), out.getvalue()
+    jobs = _jobs(db)
+    assert len(jobs) == 5 and {j.status for j in jobs} == {"queued"}, [(j.id, j.status) for j in jobs]
+    assert sum(j.attempt for j in jobs) == 1  # the one that ran; its next claim starts it afresh
+    db.dispose()
+
+
+def test_progress_counts_and_eta():
+    jobs = ([{"status": "succeeded", "wall_s": 10.0, "worker_id": None}] * 2
+            + [{"status": "failed", "wall_s": 40.0, "worker_id": None},
+               {"status": "collapsed", "wall_s": 30.0, "worker_id": None},
+               {"status": "cancelled", "wall_s": None, "worker_id": None},
+               {"status": "running", "wall_s": None, "worker_id": "a:1"},
+               {"status": "running", "wall_s": None, "worker_id": "b:2"}]
+            + [{"status": "queued", "wall_s": None, "worker_id": None}] * 3)
+    progress = experiment_progress(jobs)
+    assert progress == {"total": 10, "done": 5, "succeeded": 2, "collapsed": 1, "failed": 1, "cancelled": 1,
+                        "running": 2, "queued": 3, "workers": 2, "eta_s": 22.5 * 5 / 2}
+    assert experiment_progress(jobs[5:])["eta_s"] is None  # nothing finished yet: unknown
+    assert experiment_progress(jobs[:5])["eta_s"] == 0.0
+
+
+def test_progress_over_rest(client, db):
+    request = reproduce_request("textlen", "tiny", access_rates=[5, 20])
+    created = client.post("/api/experiments/reproduce",
+                          json={"dataset": "textlen", "scale": "tiny", "access_rates": [5, 20]})
+    assert created.status_code == 201, created.text
+    experiment = created.json()
+    assert experiment["kind"] == "reproduce" and experiment["name"] == request.name
+    assert experiment["grid"] == request.model_dump(mode="json")  # what the CLI compares on resume
+    assert experiment["progress"] == {"total": 9, "done": 0, "succeeded": 0, "collapsed": 0, "failed": 0,
+                                      "cancelled": 0, "running": 0, "queued": 9, "workers": 0, "eta_s": None}
+    ids = experiment["job_ids"]
+    # Table 2's jobs come first in the queue, Table 3's after.
+    jobs = {j["id"]: j for j in client.get(f"/api/jobs?experiment={experiment['id']}&limit=100").json()["items"]}
+    assert [jobs[i]["spec"]["dataset"]["access_rate"] for i in ids] == [1.0] * 5 + [0.05, 0.2] * 2
+    with db.session() as session:
+        session.execute(update(Job).where(Job.id.in_(ids[:3])).values(status="succeeded", wall_s=60.0))
+        session.execute(update(Job).where(Job.id == ids[3]).values(status="running", worker_id="w:1"))
+        session.commit()
+    progress = client.get(f"/api/experiments/{experiment['id']}").json()["progress"]
+    assert (progress["done"], progress["succeeded"], progress["running"], progress["queued"]) == (3, 3, 1, 5)
+    assert progress["eta_s"] == 60.0 * 6
+    assert client.get("/api/experiments").json()[0]["progress"] == progress
+    bad = client.post("/api/experiments/reproduce", json={"dataset": "textlen", "scale": "tiny", "access_rates": [0]})
+    assert bad.status_code == 400 and "access rate 0" in bad.json()["detail"]
