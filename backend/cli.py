@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from dashboard.cli import add_dashboard_command
 from jobs.cli import build_parser
@@ -215,10 +216,31 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=cmd_sweep)
 
 
+def bench(argv: list[str]) -> int:
+    """`deconfound bench ...` = `python -m benchmarks.influence ...` (R1-R4, ours / baseline in one run)."""
+    # An editable install's source tree, or the current directory, holds benchmarks/.
+    for root in (Path(__file__).resolve().parents[1], Path.cwd()):
+        if (root / "benchmarks" / "influence").is_dir() and str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    try:
+        from benchmarks.influence.cli import main as bench_main
+    except ImportError:
+        raise SystemExit("deconfound bench needs a source checkout: run it from the repository root "
+                         "(benchmarks/ is not part of the installed package)") from None
+    bench_main(argv)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, sub = build_parser()
     add_service_commands(sub)
     add_dashboard_command(sub)
+    # Listed in --help; its arguments are the benchmark's own, so it is dispatched before parsing.
+    sub.add_parser("bench", help="influence engine benchmark (python -m benchmarks.influence; "
+                                 "deconfound bench --help for its options)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return bench(argv[1:])
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
