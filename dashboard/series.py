@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DISPLAY_POINTS = 2000
+DISPLAY_POINTS = 1000
 # Series whose x axis is not the label step (influence-optimiser updates): polled on their own.
 UPDATE_INDEXED = ("loss/influence",)
 
