@@ -29,17 +29,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.postgres import postgres_up, scratch_database
+
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKER_DOC = REPO / "docs" / "docker.md"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TINY_JOB = {"model": "tiny", "method": "finetune",
             "dataset": {"name": "textlen", "options": {"train_size": 64, "dev_size": 32, "test_size": 32}},
             "train": {"max_steps": 4, "eval_every": 2}, "diagnostics": {"probes": 4, "sample": 4, "cid_every": 2}}
@@ -338,22 +338,10 @@ def test_services_find_each_other_as_local_processes(tmp_path, stacks):
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL (as the backend's tests use), dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        if shutil.which("pg_ctlcluster") is None:
-            pytest.skip("no PostgreSQL on this machine")
-        version = sorted(os.listdir("/etc/postgresql"))[-1]
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
-    name = f"deconfound_compose_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if shutil.which("pg_ctlcluster") is None and not postgres_up():
+        pytest.skip("no PostgreSQL on this machine")
+    with scratch_database("deconfound_compose") as url:
+        yield url.rsplit("/", 1)[1]
 
 
 def test_postgres_profile_points_api_and_workers_at_postgres(tmp_path, stacks, pg_database):

@@ -8,23 +8,21 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
 from backend.db import Database
 from backend.settings import Settings, default_database_url, load_settings
+from tests.postgres import postgres_up, scratch_database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # The job of the issue: a few label steps of the tiny model on a small TextLen.
 TINY_JOB = {"model": "tiny", "method": "finetune",
@@ -106,37 +104,10 @@ def worker_log(process: subprocess.Popen) -> str:
     return Path(process.log_path).read_text()
 
 
-def ensure_postgres() -> None:
-    """Start the local PostgreSQL cluster if it is not running (as CI does)."""
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return
-    except psycopg.OperationalError:
-        pass
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
-    wait_for(lambda: _pg_up(), 30, "PostgreSQL to start")
-
-
-def _pg_up() -> bool:
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-        return True
-    except psycopg.OperationalError:
-        return False
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    if shutil.which("pg_ctlcluster") is None and not _pg_up():
+    if shutil.which("pg_ctlcluster") is None and not postgres_up():
         pytest.skip("no PostgreSQL on this machine")
-    ensure_postgres()
-    name = f"deconfound_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("deconfound_test") as url:
+        yield url
