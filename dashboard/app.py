@@ -28,7 +28,7 @@ def create_app(api_url: str = DEFAULT_API_URL) -> Dash:
                suppress_callback_exceptions=True, assets_folder=str(Path(__file__).parent / "assets"))
     app.server.config["DECONFOUND_API_URL"] = api_url.rstrip("/")
     # Importing the pages registers them (dash.register_page) and their callbacks.
-    from dashboard.pages import compare, datasets, jobs, run  # noqa: F401
+    from dashboard.pages import compare, datasets, experiments, jobs, run  # noqa: F401
 
     app.layout = html.Div([
         html.Nav([

@@ -177,6 +177,22 @@ class ApiClient:
     def experiment_table(self, experiment_id: int) -> dict:
         return self._call("GET", f"/api/experiments/{experiment_id}/table")
 
+    def experiment(self, experiment_id: int) -> dict:
+        """One experiment with its progress (jobs done of total, counts by status, ETA)."""
+        return self._call("GET", f"/api/experiments/{experiment_id}")
+
+    def reproduce(self, body: dict) -> dict:
+        """Queue the paper's protocol on one dataset as one experiment (kind "reproduce")."""
+        return self._call("POST", "/api/experiments/reproduce", json=body)
+
+    def search_spaces(self) -> list[dict]:
+        """The paper's hyperparameter grids (its Appendix A) per dataset and method."""
+        return self._call("GET", "/api/experiments/search-spaces")
+
+    def scales(self) -> list[dict]:
+        """The scales a reproduction runs at (model, seeds, minutes per job)."""
+        return self._call("GET", "/api/experiments/scales")
+
 
 _clients: dict[str, ApiClient] = {}
 

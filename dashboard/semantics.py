@@ -35,3 +35,9 @@ TABLE2 = ("Table 2: test accuracy in %, mean ± sample standard deviation over s
 
 TABLE1 = ("Agreement = share of a split in which the confound predicts the label (Table 1's spurious-attribute "
           "success rate): high in train and about half in test means a confound-reliant model will fail the test.")
+
+SELECTION = ("Selected on dev: in a sweep, each (dataset, method, access rate)'s grid point with the highest mean "
+             "dev accuracy over seeds is marked ✓ (the paper's model selection); dev acc is what it compares, "
+             "flip rate % = test predictions that change when only the confound is swapped or removed.")
+TABLE3 = ("Table 3: test accuracy % of the selected grid point, mean over seeds (n = seeds finished), when the "
+          "method may use the confound label of only that share of train.")

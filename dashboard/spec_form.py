@@ -190,3 +190,104 @@ def format_duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+# ---- Sweeps: a comma-separated list of values per field is a grid over that field.
+
+def field_of(path: str) -> FormField:
+    return next(f for f in FIELDS if f.path == path)
+
+
+def applies(field: FormField, method: str) -> bool:
+    """Whether a field means something for a method (the form hides it otherwise)."""
+    return not field.methods or method in field.methods
+
+
+def parse_values(field: FormField, raw: Any) -> tuple[list[Any], str | None]:
+    """"1e-5, 3e-5" -> ([1e-05, 3e-05], None); empty -> ([], None): not given."""
+    if raw is None or not str(raw).strip():
+        return [], None
+    values = []
+    for number, part in enumerate(str(raw).split(","), start=1):
+        value, message = parse_value(field, part)
+        if message or value is None:
+            return [], f"value {number} ('{part.strip()}'): {message or 'empty'}"
+        values.append(value)
+    if len(set(values)) != len(values):
+        return [], "a value is repeated"
+    return values, None
+
+
+def sweep_lists(values: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """(field -> its values, local errors by field) of every filled-in field of the form."""
+    lists, errors = {}, {}
+    for field in FIELDS:
+        parsed, message = parse_values(field, values.get(field.path))
+        if message:
+            errors[field.path] = message
+        elif parsed:
+            lists[field.path] = parsed
+    return lists, errors
+
+
+def first_values(lists: dict[str, list[Any]]) -> dict[str, Any]:
+    """The first grid point: what the dry run checks and costs."""
+    return {path: values[0] for path, values in lists.items()}
+
+
+def method_grid(lists: dict[str, list[Any]], method: str) -> dict[str, list[Any]]:
+    """The swept fields (two or more values) that mean something for `method`."""
+    return {path: values for path, values in lists.items() if len(values) > 1 and applies(field_of(path), method)}
+
+
+def grid_points(grid: dict[str, list[Any]]) -> int:
+    return math.prod(len(values) for values in grid.values())
+
+
+def sweep_body(name: str | None, specs: dict[str, dict], grids: dict[str, dict[str, list[Any]]],
+               seeds: list[int]) -> dict:
+    """POST /api/experiments body of a sweep: each method's first-point spec (less method and
+    seed) as its base and its own grid, as one part per method (a finetuning job must not be
+    repeated over influence fields it ignores)."""
+    def base_of(spec: dict) -> dict:
+        return {k: v for k, v in spec.items() if k not in ("method", "seed")}
+
+    methods = list(specs)
+    first = methods[0]
+    return {"name": name or "dashboard sweep", "kind": "sweep", "base": base_of(specs[first]), "methods": [first],
+            "seeds": seeds, "grid": grids[first],
+            "parts": [{"base": base_of(specs[m]), "methods": [m], "grid": grids[m]} for m in methods[1:]]}
+
+
+def describe_sweep(grids: dict[str, dict[str, list[Any]]], seeds: int) -> list[str]:
+    """One line per method and a total: "influence-tuning: 2 grid points (influence.interval
+    25, 50) × 2 seeds = 4 jobs"."""
+    lines, total = [], 0
+    for method, grid in grids.items():
+        points = grid_points(grid)
+        jobs = points * seeds
+        total += jobs
+        swept = "; ".join(f"{path} {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in values)}"
+                          for path, values in grid.items()) or "nothing swept"
+        lines.append(f"{method}: {points} grid point{'s' * (points != 1)} ({swept}) × {seeds} "
+                     f"seed{'s' * (seeds != 1)} = {jobs} job{'s' * (jobs != 1)}")
+    lines.append(f"{total} jobs in all; the best grid point of each method by mean dev accuracy over seeds is "
+                 "selected in the experiment's Table 2.")
+    return lines
+
+
+def search_space_values(spaces: list[dict], dataset: str | None, methods: list[str]) -> tuple[dict[str, str], str]:
+    """Form values filling in the paper's search space (GET /api/experiments/search-spaces) of
+    the dataset and the first chosen method that has one, and a sentence saying which."""
+    found = next((s for m in methods for s in spaces if s["dataset"] == dataset and s["method"] == m), None)
+    if found is None:
+        searched = ", ".join(f"{s['dataset']}/{s['method']}" for s in spaces)
+        return {}, (f"The paper searched no hyperparameters for {dataset} with {', '.join(methods) or 'no method'}; "
+                    f"it did for {searched}.")
+    values = {path: ", ".join(str(v) for v in grid) for path, grid in found["grid"].items() if path in FIELD_PATHS}
+    left_out = [path for path in found["grid"] if path not in FIELD_PATHS]
+    note = (f"The paper's search space for {found['dataset']}/{found['method']} (its Appendix A): "
+            f"{found['points']} grid points.")
+    if left_out:
+        note += f" Not in the form, so not swept: {', '.join(left_out)}."
+    return values, note

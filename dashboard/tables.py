@@ -1,4 +1,5 @@
-"""The dashboard's tables as plain rows (pure functions): behaviour of a run, Table 1, Table 2.
+"""The dashboard's tables as plain rows (pure functions): behaviour of a run, Tables 1, 2 and 3,
+an experiment's progress.
 
 Each returns (columns, rows): columns are [(key, header)], rows are dicts of display strings.
 """
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dashboard.figures import format_p
+from dashboard.spec_form import format_duration
 
 SPLITS = ("train", "dev", "test")
 
@@ -96,26 +98,94 @@ def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
     return TABLE1_COLUMNS, rows
 
 
-def table2_rows(rows: Sequence[dict]) -> tuple[list, list[dict]]:
-    """Table 2 from GET /api/experiments/{id}/table: per dataset and method, test accuracy
-    mean ± std over seeds, the p-value against finetuning, worst-group accuracy, accuracy per
-    group and the mean final CID."""
+def swept(rows: Sequence[dict]) -> bool:
+    """Whether some (dataset, method, access rate) has several grid points: then the row chosen
+    by mean dev accuracy is worth marking (in a plain comparison every row is its own choice)."""
+    keys = [(r["dataset"], r["method"], r.get("access_rate", 1.0)) for r in rows]
+    return len(set(keys)) < len(keys)
+
+
+def table2_rows(rows: Sequence[dict], selected_only: bool = False) -> tuple[list, list[dict]]:
+    """Table 2 from GET /api/experiments/{id}/table: per dataset and method (and grid point and
+    access rate), test accuracy mean ± std over seeds, the p-value against finetuning,
+    worst-group accuracy, accuracy per group, dev accuracy (what a sweep selects on), flip rate
+    and the mean final CID. In a sweep the row selected on dev is marked ✓; selected_only keeps
+    only those rows."""
+    marked = swept(rows)
+    if selected_only:
+        rows = [r for r in rows if r.get("selected")]
     groups = list(dict.fromkeys(g for r in rows for g in (r.get("group_acc_mean") or {})))
-    columns = [("dataset", "dataset"), ("method", "method"), ("seeds", "seeds done"),
+    partial_access = any(r.get("access_rate", 1.0) != 1.0 for r in rows)
+    columns = [("dataset", "dataset"), ("method", "method"),
+               *([("access", "confound access %")] if partial_access else []),
+               *([("selected", "selected on dev")] if marked else []), ("seeds", "seeds done"),
                ("test_acc", "test acc % (mean ± std)"), ("p", "p vs finetune"),
-               ("worst_group", "worst group % (mean ± std)"),
-               *[(f"group:{g}", f"{g} %") for g in groups], ("cid", "final CID (mean)")]
+               ("worst_group", "worst group % (mean ± std)"), ("dev_acc", "dev acc % (mean ± std)"),
+               ("flip_rate", "flip rate % (mean)"), *[(f"group:{g}", f"{g} %") for g in groups],
+               ("cid", "final CID (mean)")]
     out = []
     for r in rows:
-        params = r.get("params") or {}
+        params = {k: v for k, v in (r.get("params") or {}).items() if k != "dataset.access_rate"}
         method = r["method"] + ("".join(f" {k}={v}" for k, v in sorted(params.items())) if params else "")
-        out.append({"dataset": r["dataset"], "method": method, "seeds": f"{r.get('finished', 0)}/{r.get('jobs', 0)}",
+        out.append({"dataset": r["dataset"], "method": method, "access": pct(r.get("access_rate", 1.0)),
+                    "selected": "✓ selected" if r.get("selected") else "",
+                    "seeds": f"{r.get('finished', 0)}/{r.get('jobs', 0)}",
                     "test_acc": mean_std(r.get("test_acc_mean"), r.get("test_acc_std")),
                     "p": "" if r["method"] == "finetune" else format_p(r.get("p_vs_finetune")),
                     "worst_group": mean_std(r.get("worst_group_acc_mean"), r.get("worst_group_acc_std")),
                     **{f"group:{g}": pct((r.get("group_acc_mean") or {}).get(g)) for g in groups},
-                    "cid": num(r.get("cid_mean"))})
+                    "dev_acc": mean_std(r.get("dev_acc_mean"), r.get("dev_acc_std")),
+                    "flip_rate": pct(r.get("flip_rate_mean")), "cid": num(r.get("cid_mean"))})
     return columns, out
+
+
+def access_rates(rows: Sequence[dict]) -> list[float]:
+    """The confound access rates of an experiment's Table-2 rows, highest first ([] when every
+    row sees the whole confound: then there is no Table 3)."""
+    rates = sorted({r.get("access_rate", 1.0) for r in rows}, reverse=True)
+    return rates if any(rate != 1.0 for rate in rates) else []
+
+
+def table3_rows(rows: Sequence[dict]) -> tuple[list, list[dict]]:
+    """Table 3: per dataset and method with runs at reduced confound access, the selected row's
+    test accuracy (mean over seeds, and how many seeds) at each access rate."""
+    rates = access_rates(rows)
+    if not rates:
+        return [], []
+    partial = {(r["dataset"], r["method"]) for r in rows if r.get("access_rate", 1.0) != 1.0}
+    chosen = {(r["dataset"], r["method"], r.get("access_rate", 1.0)): r for r in rows if r.get("selected")}
+    columns = [("dataset", "dataset"), ("method", "method"),
+               *[(f"rate:{rate:g}", f"access {pct(rate)} %") for rate in rates]]
+    out = []
+    for dataset, method in sorted(partial):
+        row = {"dataset": dataset, "method": method}
+        for rate in rates:
+            found = chosen.get((dataset, method, rate))
+            mean = pct(found.get("test_acc_mean")) if found else ""
+            row[f"rate:{rate:g}"] = f"{mean} (n={found.get('finished', 0)})" if mean else ""
+        out.append(row)
+    return columns, out
+
+
+def progress_summary(progress: dict | None) -> dict[str, str]:
+    """An experiment's progress (GET /api/experiments) in words: "3/4 done", the counts by
+    status that are not zero, and the ETA ("" once done)."""
+    progress = progress or {}
+    total, done = progress.get("total", 0), progress.get("done", 0)
+    counts = " · ".join(f"{progress[s]} {s}" for s in ("succeeded", "collapsed", "failed", "cancelled", "running",
+                                                      "queued") if progress.get(s))
+    workers = progress.get("workers") or 0
+    if workers:
+        counts += f" · on {workers} worker{'s' * (workers != 1)}"
+    if not total:
+        eta = ""
+    elif done >= total:
+        eta = "finished"
+    elif progress.get("eta_s") is None:
+        eta = "ETA once a job has finished"
+    else:
+        eta = f"ETA {format_duration(progress['eta_s'])}"
+    return {"done": f"{done}/{total} done", "counts": counts or "no jobs", "eta": eta}
 
 
 def job_outcome(metrics: dict | None) -> dict[str, str]:

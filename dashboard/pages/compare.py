@@ -1,8 +1,10 @@
 """Compare: several runs' CID curves overlaid (Figure 3) with their behaviour, and the Table-2
-view of an experiment (methods x datasets over seeds).
+view of an experiment (methods x datasets over seeds, a sweep's row selected on dev marked) with
+its progress, and Table 3 (accuracy by confound access rate) when it has such runs.
 
 Numbers: GET /api/jobs (choices), /api/jobs/{id}/cid and /results per chosen run,
-GET /api/experiments and /api/experiments/{id}/table (Table 2, computed by the API).
+GET /api/experiments, /api/experiments/{id} (progress) and /api/experiments/{id}/table (Tables 2
+and 3, computed by the API; fetched again only when another of its jobs has finished).
 """
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ from dashboard import export, figures, semantics
 from dashboard.client import ApiError, api
 from dashboard.components import error_box, graph_card, records_table
 from dashboard.live import FINISHED
+from dashboard.pages.experiments import experiment_progress
 from dashboard.series import DISPLAY_POINTS
-from dashboard.tables import gap, num, pct, table2_rows
+from dashboard.tables import access_rates, gap, num, pct, table2_rows, table3_rows
 
 POLL_MS = 2000
 CHOICES = 200
+
 
 
 def _ids(text: str | None) -> list[int]:
@@ -41,8 +45,8 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
                 pass  # an unknown id shows as an error beside the plot
     job_options = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
                     "value": j["id"]} for j in listing]
-    experiment_options = [{"label": f"#{e['id']} {e['name']} ({len(e['job_ids'])} jobs)", "value": e["id"]}
-                          for e in experiments]
+    experiment_options = [{"label": f"#{e['id']} {e['kind']} · {e['name']} ({e['progress']['total']} jobs)",
+                           "value": e["id"]} for e in experiments]
     chosen_experiment = int(experiment) if experiment and experiment.isdigit() else None
     return html.Div([
         html.H2("Compare"),
@@ -62,13 +66,25 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
                                    placeholder="choose an experiment", className="filter wide-filter"),
                       html.Button("Overlay its runs above", id="compare-overlay", className="small")],
                      className="filters"),
+            html.Div(id="compare-experiment-progress"),
             html.P(semantics.TABLE2, className="note"),
+            html.P(semantics.SELECTION, className="note"),
+            dcc.Checklist([{"label": " selected rows only (each method's grid point chosen on dev)",
+                            "value": "selected"}], [], id="compare-selected-only"),
             html.Div(id="compare-table"),
             html.Div([html.Button("Download Table 2 (CSV)", id="compare-table-csv", className="small"),
                       dcc.Download(id="compare-table-csv-file")], className="card-actions"),
             graph_card("compare-table-graph", "table2"),
+            html.Div([
+                html.H3("Table 3: accuracy by confound access rate"),
+                html.P(semantics.TABLE3, className="note"),
+                html.Div(id="compare-table3"),
+                html.Div([html.Button("Download Table 3 (CSV)", id="compare-table3-csv", className="small"),
+                          dcc.Download(id="compare-table3-csv-file")], className="card-actions"),
+            ], id="compare-table3-card", style={"display": "none"}),
         ], className="card"),
         dcc.Store(id="compare-cache", data={}),
+        dcc.Store(id="compare-experiment-data", data=None),
         dcc.Interval(id="compare-poll", interval=POLL_MS),
     ])
 
@@ -146,23 +162,52 @@ def cid_csv(_clicks, job_ids):
     return dcc.send_string(export.cid_csv(runs), "cid-comparison.csv")
 
 
-@callback(Output("compare-table", "children"), Output("compare-table-graph", "figure"),
-          Input("compare-experiment", "value"), Input("compare-poll", "n_intervals"))
-def show_table(experiment_id, _n):
-    """Table 2 of the chosen experiment (recomputed by the API as its jobs finish)."""
+@callback(Output("compare-experiment-data", "data"), Input("compare-experiment", "value"),
+          Input("compare-poll", "n_intervals"), State("compare-experiment-data", "data"))
+def fetch_experiment(experiment_id, _n, held):
+    """The chosen experiment's progress every poll while it has unfinished jobs, and its table
+    when another job has finished (the table changes only then)."""
     if experiment_id is None:
-        return (html.Div("Choose an experiment: a grid of methods x seeds (x datasets) submitted from the Jobs "
-                         "page with several methods or seeds, or with POST /api/experiments.", className="empty"),
-                figures.empty_figure("No experiment chosen."))
-    if ctx.triggered_id == "compare-poll" and (_n or 0) % 3:
-        return no_update, no_update  # the table changes only when a job finishes: look every third poll
+        return None if held is not None else no_update
+    same = held is not None and held.get("id") == experiment_id and not held.get("error")
+    if same and ctx.triggered_id == "compare-poll" and held["experiment"]["progress"]["done"] \
+            >= held["experiment"]["progress"]["total"]:
+        return no_update  # finished: nothing will change
     try:
-        rows = api().experiment_table(experiment_id)["rows"]
+        experiment = api().experiment(experiment_id)
+        progress = experiment["progress"]
+        table = held["table"] if same and held["experiment"]["progress"]["done"] == progress["done"] \
+            else api().experiment_table(experiment_id)
     except ApiError as error:
-        return error_box(error.message), figures.empty_figure(error.message)
-    columns, records = table2_rows(rows)
-    return (records_table(columns, records, "table2", empty="This experiment has no jobs."),
-            figures.table2_figure(rows))
+        return {"id": experiment_id, "error": error.message}
+    fresh = {"id": experiment_id, "experiment": experiment, "table": table}
+    return no_update if fresh == held else fresh
+
+
+@callback(Output("compare-experiment-progress", "children"), Output("compare-table", "children"),
+          Output("compare-table-graph", "figure"), Output("compare-table3", "children"),
+          Output("compare-table3-card", "style"),
+          Input("compare-experiment-data", "data"), Input("compare-selected-only", "value"))
+def show_table(held, selected_only):
+    """Progress, Table 2 (all rows or the selected ones) and, with access-rate runs, Table 3."""
+    hidden = {"display": "none"}
+    if held is None:
+        return ("", html.Div("Choose an experiment: a grid of methods x seeds (x datasets) or a sweep submitted from "
+                             "the Jobs page, a reproduction from the Experiments page, or POST /api/experiments.",
+                             className="empty"), figures.empty_figure("No experiment chosen."), "", hidden)
+    if held.get("error"):
+        return "", error_box(held["error"]), figures.empty_figure(held["error"]), "", hidden
+    rows = held["table"]["rows"]
+    only = "selected" in (selected_only or [])
+    columns, records = table2_rows(rows, selected_only=only)
+    shown = [r for r in rows if r.get("selected")] if only else rows
+    table3 = ""
+    if access_rates(rows):
+        columns3, records3 = table3_rows(rows)
+        table3 = records_table(columns3, records3, "table3", empty="No run at reduced access has finished yet.")
+    return (experiment_progress(held["experiment"]["progress"], "experiment-progress"),
+            records_table(columns, records, "table2", empty="This experiment has no jobs."),
+            figures.table2_figure(shown), table3, None if table3 else hidden)
 
 
 @callback(Output("compare-table-csv-file", "data"), Input("compare-table-csv", "n_clicks"),
@@ -172,6 +217,15 @@ def table_csv(_clicks, experiment_id):
         return no_update
     rows = api().experiment_table(experiment_id)["rows"]
     return dcc.send_string(export.table2_csv(rows), f"experiment{experiment_id}-table2.csv")
+
+
+@callback(Output("compare-table3-csv-file", "data"), Input("compare-table3-csv", "n_clicks"),
+          State("compare-experiment", "value"), prevent_initial_call=True)
+def table3_csv(_clicks, experiment_id):
+    if experiment_id is None:
+        return no_update
+    rows = api().experiment_table(experiment_id)["rows"]
+    return dcc.send_string(export.table3_csv(rows), f"experiment{experiment_id}-table3.csv")
 
 
 @callback(Output("compare-jobs", "value"), Output("compare-jobs", "options"), Input("compare-overlay", "n_clicks"),

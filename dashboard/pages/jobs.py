@@ -1,8 +1,13 @@
 """Jobs: the submit form (validated and costed by the API as you type) and every job, with
 progress, ETA and final accuracies; filters; cancel and delete.
 
+The form queues one job, an experiment (several methods or seeds) or a sweep: a grid over the
+hyperparameter fields given as comma-separated values (or the paper's search space), whose best
+point per method by mean dev accuracy is selected in its Table 2.
+
 Numbers: the list is GET /api/jobs; a finished job's accuracies are its GET /api/jobs/{id}/results
-(fetched once and kept in the page); the cost is POST /api/jobs/estimate.
+(fetched once and kept in the page); the cost is POST /api/jobs/estimate; the paper's grids are
+GET /api/experiments/search-spaces; a sweep is POST /api/experiments with kind "sweep".
 """
 from __future__ import annotations
 
@@ -53,7 +58,17 @@ def _form(choices: dict) -> html.Div:
                                                    debounce=True, className="input"), f.path),
                       id={"type": "spec-box", "path": f.path}) for f in spec_form.FIELDS]
     return html.Div([
-        html.H3("New job"),
+        html.H3("New job, experiment or sweep"),
+        html.Div([
+            dcc.RadioItems([{"label": "jobs: one per method and seed", "value": "jobs"},
+                            {"label": "sweep: every combination of the comma-separated values typed in the "
+                                      "hyperparameter fields, best point selected on dev", "value": "sweep"}],
+                           "jobs", id="form-mode", className="mode-choice"),
+            html.Button("Fill in the paper's search space", id="form-paper-space", className="small",
+                        title="GET /api/experiments/search-spaces: the paper's grid (Appendix A) of the chosen "
+                              "dataset and method"),
+            html.Div(id="form-space-note"),
+        ], className="actions"),
         html.Div([
             _labelled("dataset", dcc.Dropdown(choices["datasets"], "textlen", id="form-dataset", clearable=False),
                       "dataset"),
@@ -116,25 +131,36 @@ def layout(**_query):
 
 dash.register_page(__name__, path="/", name="Jobs", title="deconfound · jobs", order=0, layout=layout)
 
-FORM_STATE = [State("form-dataset", "value"), State("form-options", "value"), State("form-model", "value"),
+FORM_STATE = [State("form-mode", "value"), State("form-dataset", "value"), State("form-options", "value"),
+              State("form-model", "value"),
               State("form-method", "value"), State("form-preset", "value"), State("form-seeds", "value"),
               State("form-device", "value"), State({"type": "spec-field", "path": ALL}, "value")]
 
 
-def _specs(dataset, options, model, methods, preset, seeds_text, device, values, paths):
-    """(one spec per method and seed, local errors by field) from the form."""
+def _specs(mode, dataset, options, model, methods, preset, seeds_text, device, values, paths):
+    """(one spec per method and seed, local errors by field, each method's grid or None) from
+    the form. A sweep's specs are its first grid point (what the dry run checks and costs)."""
     seeds, seeds_error = spec_form.parse_seeds(seeds_text)
     methods = methods or ["finetune"]
     field_values = dict(zip(paths, values, strict=False))
+    grids, list_errors = None, {}
+    if mode == "sweep":
+        lists, list_errors = spec_form.sweep_lists(field_values)
+        field_values = spec_form.first_values(lists)
+        grids = {method: spec_form.method_grid(lists, method) for method in methods}
+    else:
+        list_errors = {path: "several values make a sweep: choose “sweep” above" for path, value
+                       in field_values.items() if value and "," in str(value)}
     specs, errors = [], {}
     for method in methods:
         for seed in seeds or [2021]:
             spec, problems = spec_form.build_spec(dataset, options, model, method, preset, seed, device, field_values)
             specs.append(spec)
             errors.update(problems)
+    errors.update(list_errors)
     if seeds_error:
         errors["seed"] = seeds_error
-    return specs, errors
+    return specs, errors, grids
 
 
 @callback(Output({"type": "spec-field", "path": ALL}, "placeholder"),
@@ -144,17 +170,17 @@ def _specs(dataset, options, model, methods, preset, seeds_text, device, values,
           Input("form-dataset", "value"), Input("form-options", "value"), Input("form-model", "value"),
           Input("form-method", "value"), Input("form-preset", "value"), Input("form-seeds", "value"),
           Input("form-device", "value"), Input({"type": "spec-field", "path": ALL}, "value"),
-          State("form-estimate", "children"))
-def check_form(dataset, options, model, methods, preset, seeds_text, device, values, _shown):
+          Input("form-mode", "value"), State("form-estimate", "children"))
+def check_form(dataset, options, model, methods, preset, seeds_text, device, values, mode, _shown):
     """Dry-run the spec through the API: its messages go beside their fields, the resolved
-    values become the placeholders, and the cost is shown before launch."""
+    values become the placeholders, and the cost (a sweep: its job count) is shown before launch."""
     paths = [o["id"]["path"] for o in ctx.outputs_list[0]]
     message_paths = [o["id"]["path"] for o in ctx.outputs_list[1]]
     box_paths = [o["id"]["path"] for o in ctx.outputs_list[2]]
     chosen = methods or ["finetune"]
     styles = [None if not field.methods or set(chosen) & set(field.methods) else {"display": "none"}
               for field in (next(f for f in spec_form.FIELDS if f.path == p) for p in box_paths)]
-    specs, errors = _specs(dataset, options, model, chosen, preset, seeds_text, device, values, paths)
+    specs, errors, grids = _specs(mode, dataset, options, model, chosen, preset, seeds_text, device, values, paths)
     placeholders, estimate_text = [no_update] * len(paths), ""
     if not errors:
         try:
@@ -166,6 +192,9 @@ def check_form(dataset, options, model, methods, preset, seeds_text, device, val
             resolved = estimates[0]["spec"]
             placeholders = ["" if spec_form.lookup(resolved, p) is None else str(spec_form.lookup(resolved, p))
                             for p in paths]
+            if grids is not None:
+                estimate_text = _sweep_estimate(chosen, estimates, grids, len(specs) // len(chosen))
+                return placeholders, [""] * len(message_paths), styles, estimate_text
             jobs = len(specs)
             lines = [spec_form.describe_estimate(e, jobs // len(estimates)) for e in estimates]
             estimate_text = [html.Div(f"{m}: {line}" if len(estimates) > 1 else line)
@@ -181,29 +210,75 @@ def check_form(dataset, options, model, methods, preset, seeds_text, device, val
     return placeholders, messages, styles, estimate_text
 
 
+def _sweep_estimate(methods: list[str], estimates: list[dict], grids: dict, seeds: int) -> list:
+    """The cost of each method's first grid point, then the job count (grid points x seeds)."""
+    lines = [html.Div(f"{method}, first grid point: "
+                      + spec_form.describe_estimate(estimate, spec_form.grid_points(grids[method]) * seeds))
+             for method, estimate in zip(methods, estimates, strict=False)]
+    count = spec_form.describe_sweep(grids, seeds)
+    return [*lines, html.Div([html.Div(line) for line in count], id="form-job-count", className="job-count")]
+
+
+@callback(Output({"type": "spec-field", "path": ALL}, "value"), Output("form-mode", "value"),
+          Output("form-space-note", "children"), Input("form-paper-space", "n_clicks"),
+          State("form-dataset", "value"), State("form-method", "value"),
+          State({"type": "spec-field", "path": ALL}, "value"), prevent_initial_call=True)
+def fill_search_space(_clicks, dataset, methods, values):
+    """The paper's grid of the chosen dataset and method into the fields, as a sweep."""
+    paths = [s["id"]["path"] for s in ctx.states_list[2]]
+    unchanged = [no_update] * len(paths)  # a wildcard output wants one entry per field
+    try:
+        spaces = api().search_spaces()
+    except ApiError as error:
+        return unchanged, no_update, error_box(error.message)
+    filled, note = spec_form.search_space_values(spaces, dataset, methods or ["finetune"])
+    if not filled:
+        return unchanged, no_update, html.Div(note, className="note", id="form-space-chosen")
+    return ([filled.get(path, value) for path, value in zip(paths, values, strict=False)], "sweep",
+            html.Div(note, className="note", id="form-space-chosen"))
+
+
 @callback(Output("form-result", "children"), Output("jobs-changed", "data", allow_duplicate=True),
+          Output({"type": "spec-msg", "path": ALL}, "children", allow_duplicate=True),
           Input("form-submit", "n_clicks"), *FORM_STATE, State("form-experiment", "value"),
           State("jobs-changed", "data"), prevent_initial_call=True)
-def submit(_clicks, dataset, options, model, methods, preset, seeds_text, device, values, experiment_name, changed):
-    """Queue the job, or an experiment when several methods or seeds are chosen."""
-    paths = [s["id"]["path"] for s in ctx.states_list[7]]
-    specs, errors = _specs(dataset, options, model, methods, preset, seeds_text, device, values, paths)
+def submit(_clicks, mode, dataset, options, model, methods, preset, seeds_text, device, values, experiment_name,
+           changed):
+    """Queue the job, an experiment when several methods or seeds are chosen, or a sweep. The
+    API's complaints about any job of the grid go beside their fields."""
+    paths = [s["id"]["path"] for s in ctx.states_list[8]]
+    message_paths = [o["id"]["path"] for o in ctx.outputs_list[2]]
+    specs, errors, grids = _specs(mode, dataset, options, model, methods, preset, seeds_text, device, values, paths)
     if errors:
-        return error_box("Not submitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items())), no_update
+        return (error_box("Not submitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items())), no_update,
+                [no_update] * len(message_paths))  # a wildcard output wants one entry per field
     try:
+        if grids is not None:
+            seeds, _ = spec_form.parse_seeds(seeds_text)
+            per_method = {spec["method"]: spec for spec in specs}
+            experiment = api().create_experiment(spec_form.sweep_body(experiment_name, per_method, grids, seeds))
+            return html.Div(["Queued sweep ", dcc.Link(f"experiment #{experiment['id']}",
+                                                       href=f"/compare?experiment={experiment['id']}",
+                                                       id="form-experiment-link"),
+                             f" with {len(experiment['job_ids'])} jobs: its progress and Table 2 are there, "
+                             "and on the ", dcc.Link("Experiments", href="/experiments"), " page."],
+                            className="ok"), (changed or 0) + 1, [""] * len(message_paths)
         if len(specs) == 1:
             job = api().submit(specs[0])
             return html.Div(["Queued ", dcc.Link(f"job #{job['id']}", href=f"/run/{job['id']}"), "."],
-                            className="ok"), (changed or 0) + 1
+                            className="ok"), (changed or 0) + 1, [""] * len(message_paths)
         base = {k: v for k, v in specs[0].items() if k not in ("method", "seed")}
         seeds, _ = spec_form.parse_seeds(seeds_text)
         experiment = api().create_experiment({"name": experiment_name or "dashboard experiment", "base": base,
                                               "methods": methods, "seeds": seeds})
         return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
-                                             href=f"/compare?experiment={experiment['id']}"),
-                         f" with {len(experiment['job_ids'])} jobs."], className="ok"), (changed or 0) + 1
+                                             href=f"/compare?experiment={experiment['id']}",
+                                             id="form-experiment-link"),
+                         f" with {len(experiment['job_ids'])} jobs."], className="ok"), (changed or 0) + 1, [""] * len(message_paths)
     except ApiError as error:
-        return error_box("Not submitted: " + error.message), no_update
+        beside = spec_form.field_messages(error)
+        return (error_box("Not submitted: " + error.message), no_update,
+                [beside.get(path, "") for path in message_paths])
 
 
 def _row(job: dict, outcome: dict | None) -> html.Tr:

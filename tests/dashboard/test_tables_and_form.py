@@ -122,7 +122,10 @@ def test_csv_exports():
                                                     {"step": 5, "phase": "final", "value": None, "per_probe": None}]}])
     assert text.splitlines() == ["job_id,step,phase,cid,p_median,probe_0,probe_1", "1,0,live,0.1,0.5,0.1,",
                                  "1,5,final,,,,"]
-    lists = {"probe": 3, "step": 9, "a_index": [1], "a_scores": [0.5], "b_index": [2, 4], "b_scores": [0.1, None]}
-    assert export.influence_csv(lists).splitlines()[1:] == ["3,9,A,1,0.5", "3,9,B,2,0.1", "3,9,B,4,"]
+    lists = {"probe": 3, "step": 9, "phase": "pre-round", "a_index": [1], "a_scores": [0.5], "b_index": [2, 4],
+             "b_scores": [0.1, None]}
+    assert export.influence_csv(lists).splitlines() == ["probe,step,phase,group,train_index,score",
+                                                        "3,9,pre-round,A,1,0.5", "3,9,pre-round,B,2,0.1",
+                                                        "3,9,pre-round,B,4,"]
     assert export.metrics_csv({"b": {"steps": [1], "values": [2.0]}, "a": {"steps": [3], "values": [4.0]}}) \
         .splitlines() == ["name,step,value", "a,3,4.0", "b,1,2.0"]

@@ -1,0 +1,173 @@
+"""Experiments: every experiment (comparison, sweep, reproduction) with its progress (jobs done
+of total, counts by status, ETA), refreshed every 2 s while any of its jobs is unfinished; and
+"Reproduce the paper": the paper's protocol on one dataset as one experiment.
+
+Numbers: GET /api/experiments (progress computed by the API), GET /api/experiments/scales,
+POST /api/experiments/reproduce. Sweeps are submitted on the Jobs page; Tables 2 and 3 of an
+experiment are on the Compare page.
+"""
+from __future__ import annotations
+
+import re
+
+import dash
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboard.client import ApiError, api
+from dashboard.components import empty_state, error_box
+from dashboard.spec_form import parse_seeds
+from dashboard.tables import progress_summary
+
+POLL_MS = 2000        # while some experiment has unfinished jobs
+IDLE_POLL_MS = 10000  # otherwise: only to notice new experiments
+DATASETS = ("textlen", "msgs")
+
+
+def progress_parts(progress: dict | None) -> tuple[html.Div, html.Div]:
+    """An experiment's progress as a bar of jobs done of total with the ETA, and its counts by status."""
+    words = progress_summary(progress)
+    total, done = (progress or {}).get("total", 0), (progress or {}).get("done", 0)
+    label = words["done"] + (f" · {words['eta']}" if words["eta"] else "")
+    bar = html.Div([html.Div(className="bar-fill", style={"width": f"{100 * done / total if total else 0:.0f}%"}),
+                    html.Span(label, className="bar-label")], className="bar experiment-bar", title=label)
+    return bar, html.Div(words["counts"], className="progress-counts")
+
+
+def experiment_progress(progress: dict | None, element_id: str | None = None) -> html.Div:
+    """Bar and counts side by side (the Compare page's line above Table 2)."""
+    bar, counts = progress_parts(progress)
+    return html.Div([bar, counts], className="summary experiment-progress", **({"id": element_id} if element_id else {}))
+
+
+def unfinished(experiments: list[dict]) -> bool:
+    return any(e["progress"]["done"] < e["progress"]["total"] for e in experiments)
+
+
+def _scales() -> tuple[list[dict], str | None]:
+    try:
+        return api().scales(), None
+    except ApiError as error:
+        return [], error.message
+
+
+def _reproduce_card(scales: list[dict]) -> html.Div:
+    options = [{"label": f" {s['name']} ({s['model']})", "value": s["name"]} for s in scales]
+    return html.Div([
+        html.H3("Reproduce the paper"),
+        html.P("Every Table-2 method of the dataset (TextLen also the no-confound control) at the scale's seeds "
+               "with the paper's presets, collapsed trials retried; with access rates, influence and embedding "
+               "tuning again at each rate (Table 3).", className="note"),
+        html.Div([
+            html.Div([html.Label("dataset"), dcc.RadioItems(list(DATASETS), "textlen", id="reproduce-dataset",
+                                                            inline=True)], className="field"),
+            html.Div([html.Label("scale"), dcc.RadioItems(options, "cpu" if any(s["name"] == "cpu" for s in scales)
+                                                          else None, id="reproduce-scale", inline=True)], className="field"),
+            html.Div([html.Label("seeds (empty: the scale's)"),
+                      dcc.Input(id="reproduce-seeds", type="text", debounce=True, className="input", placeholder="e.g. 2021, 2022")],
+                     className="field"),
+            html.Div([html.Label("confound access rates % (Table 3)"),
+                      dcc.Input(id="reproduce-rates", type="text", debounce=True, className="input", placeholder="e.g. 5, 10, 25")],
+                     className="field"),
+            html.Div([html.Label("name (empty: from the settings)"),
+                      dcc.Input(id="reproduce-name", type="text", debounce=True, className="input")], className="field"),
+        ], className="form-grid"),
+        html.Div(id="reproduce-scale-note", className="note"),
+        html.Button("Reproduce", id="reproduce-submit", className="primary"),
+        html.Div(id="reproduce-result", className="form-result"),
+    ], className="card")
+
+
+def layout(**_query):
+    scales, problem = _scales()
+    return html.Div([
+        html.H2("Experiments"),
+        error_box(problem) if problem else None,
+        html.Div([
+            html.H3("All experiments"),
+            html.P("Progress: jobs done (succeeded, collapsed, failed or cancelled) of total; the ETA is the mean "
+                   "time of its finished jobs × jobs left ÷ workers on it. Sweeps are submitted on the Jobs page.",
+                   className="note"),
+            html.Div(id="experiments-list"),
+        ], className="card"),
+        _reproduce_card(scales),
+        dcc.Store(id="experiments-changed", data=0),
+        dcc.Interval(id="experiments-poll", interval=POLL_MS),
+    ])
+
+
+# Order 1 as Compare: the nav shows Jobs, Compare, Experiments, Datasets (ties go by module name).
+dash.register_page(__name__, path="/experiments", name="Experiments", title="deconfound · experiments", order=1,
+                   layout=layout)
+
+HEADERS = ("experiment", "kind", "name", "created", "progress", "jobs by status", "")
+
+
+def _row(experiment: dict) -> html.Tr:
+    eid = experiment["id"]
+    return html.Tr([
+        html.Td(f"#{eid}"), html.Td(experiment["kind"]), html.Td(experiment["name"]),
+        html.Td(experiment["created_at"][:16].replace("T", " ")),
+        *[html.Td(part, className=f"col-{key}")
+          for key, part in zip(("progress", "counts"), progress_parts(experiment["progress"]), strict=True)],
+        html.Td(dcc.Link("Tables 2 and 3 →", href=f"/compare?experiment={eid}")),
+    ], id=f"experiment-row-{eid}", className="experiment-row")
+
+
+@callback(Output("experiments-list", "children"), Output("experiments-poll", "interval"),
+          Input("experiments-poll", "n_intervals"), Input("experiments-changed", "data"))
+def show_experiments(_n, _changed):
+    """Every experiment, newest first, with its progress; polled fast only while some job is unfinished."""
+    try:
+        experiments = api().experiments()
+    except ApiError as error:
+        return error_box(error.message), POLL_MS
+    if not experiments:
+        return (empty_state("No experiments yet: choose several methods or seeds, or a sweep, in the Jobs page's "
+                            "form, or reproduce the paper below."), IDLE_POLL_MS)
+    head = html.Thead(html.Tr([html.Th(h) for h in HEADERS]))
+    table = html.Table([head, html.Tbody([_row(e) for e in experiments])], className="table", id="experiments-table")
+    return html.Div(table, className="table-wrap"), POLL_MS if unfinished(experiments) else IDLE_POLL_MS
+
+
+def parse_rates(text: str | None) -> tuple[list[float], str | None]:
+    """"5, 10 25" -> [5.0, 10.0, 25.0] (percent; the API checks the range)."""
+    parts = [p for p in re.split(r"[,\s]+", text or "") if p]
+    try:
+        return [float(p) for p in parts], None
+    except ValueError:
+        return [], "access rates are numbers (percent) separated by commas"
+
+
+@callback(Output("reproduce-scale-note", "children"), Input("reproduce-scale", "value"),
+          Input("reproduce-dataset", "value"))
+def describe_scale(scale, dataset):
+    scales, problem = _scales()
+    found = next((s for s in scales if s["name"] == scale), None)
+    if found is None:
+        return problem or ""
+    minutes = {k.split("/", 1)[1]: v for k, v in found["minutes"].items() if k.startswith(f"{dataset}/")}
+    timing = ("; about " + ", ".join(f"{m} {v:g} min" for m, v in minutes.items()) + " per job") if minutes else ""
+    seeds = ", ".join(str(seed) for seed in found["seeds"])
+    return f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
+
+
+@callback(Output("reproduce-result", "children"), Output("experiments-changed", "data"),
+          Input("reproduce-submit", "n_clicks"), State("reproduce-dataset", "value"),
+          State("reproduce-scale", "value"), State("reproduce-seeds", "value"), State("reproduce-rates", "value"),
+          State("reproduce-name", "value"), State("experiments-changed", "data"), prevent_initial_call=True)
+def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, changed):
+    """Queue the protocol; the API's complaint (e.g. a rate outside (0, 100]) is shown in words."""
+    seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
+    rates, rates_error = parse_rates(rates_text)
+    if seeds_error or rates_error:
+        return error_box("Not submitted: " + "; ".join(e for e in (seeds_error, rates_error) if e)), no_update
+    body = {"dataset": dataset, "scale": scale, "access_rates": rates,
+            **({"seeds": seeds} if seeds else {}), **({"name": name.strip()} if name and name.strip() else {})}
+    try:
+        experiment = api().reproduce(body)
+    except ApiError as error:
+        return error_box("Not submitted: " + error.message), no_update
+    return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
+                                         href=f"/compare?experiment={experiment['id']}", id="reproduce-link"),
+                     f" ({experiment['name']}) with {len(experiment['job_ids'])} jobs."],
+                    className="ok"), (changed or 0) + 1
