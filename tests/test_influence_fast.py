@@ -140,6 +140,36 @@ def test_materialised_probe_gradients_equal_the_reference(tiny64, kind, monkeypa
                    reference, 1e-6)
 
 
+def test_sites_that_read_one_input_share_one_token_group(tiny64):
+    """query, key and value read the same hidden states: one group each layer, so X Xp^T is
+    formed once for the three (blocks.py). The scores above hold the grouped path to the loop."""
+    model, examples = tiny64
+    sites = scope_sites(model, params_of(model, "all"))
+    side = fast_scores.ProbeSide(model, sites, examples.take([0, 3]), batch_size=2)
+    names = [[sites[i].name.rsplit(".", 1)[-1] for i in group.sites] for group in side.groups]
+    assert names.count(["query", "key", "value"]) == model.encoder.config.num_hidden_layers
+    assert all(len(group) == 1 for group in names if group != ["query", "key", "value"])
+    for group in side.groups:
+        d_out = sum(sites[i].module.weight.shape[0 if sites[i].kind == "linear" else 1] for i in group.sites)
+        assert group.probe_g.shape == (len(side.probe_owners), d_out)
+
+
+@pytest.mark.parametrize("kind", ["cosine", "dot"])
+def test_a_padding_id_inside_an_example_has_no_gradient_row(tiny64, kind):
+    """A real position that holds the embedding's padding_idx gets no gradient (nn.Embedding):
+    the grouped blocks keep such probe rows (one row order for all sites) but with g = 0."""
+    model, examples = tiny64
+    pad = model.encoder.embeddings.word_embeddings.padding_idx
+    ids, mask = examples.input_ids.clone(), examples.attention_mask.clone()
+    ids[[0, 2, 4], 2] = pad                                  # real positions (every text has > 3 tokens)
+    assert bool((mask[[0, 2, 4], 2] == 1).all())
+    holed = Examples(ids, mask, examples.labels)
+    probes, train = holed.take([0, 4]), holed.take([1, 2, 3, 4, 5])
+    reference = pairwise_scores(model, probes, train, kind=kind, scope="all", reference=True)
+    fast = fast_gradient_scores(model, probes, train, kind, params_of(model, "all"), batch_size=2)
+    relative_close(fast, reference, 1e-6)
+
+
 @pytest.mark.parametrize("scope", SCOPES)
 def test_fast_cid_equals_the_reference(tiny64, scope):
     model, examples = tiny64

@@ -17,27 +17,32 @@ from jobs.models import load_model, resolve_device
 
 FULL = {"r2_train": 1500, "tuples": 64, "peer_train": 300, "dattri_train": 300, "dattri_budget": 300}
 QUICK = {"r2_train": 300, "tuples": 16, "peer_train": 100, "dattri_train": 50, "dattri_budget": 120}
+MEASURES = ("r1", "r2", "r3", "r3-dattri", "r4")      # r3: Captum; r3-dattri: dattri (child process)
 
 
-def run_model(name: str, device: torch.device, sizes: dict, examples_per_call: int, peers_on: bool,
+def run_model(name: str, device: torch.device, sizes: dict, examples_per_call: int, only=MEASURES,
               log=print) -> list[Row]:
+    """The measures named in `only` (MEASURES) on one model; the training baseline with any of
+    r1, r2, r4 (their ratios are over it; R3's are over its peers)."""
     loaded = load_model(name, device=str(device))
     model = loaded.model.eval()
     work = textlen_like(loaded.tokenizer, 1500, device=device)
-    per_example, train_peak = cases.train_seconds_per_example(model, work, device)
-    log(f"[{name}] training: {per_example * 1e3:.2f} ms per example (batch 64, AdamW), peak {train_peak:.0f} MiB")
-    rows = [Row(name, "baseline: training step / example", per_example, per_example, 1.0, None, train_peak,
-                "batch 64, AdamW, train mode", device.type)]
+    rows, per_example = [], float("nan")
+    if {"r1", "r2", "r4"} & set(only):
+        per_example, train_peak = cases.train_seconds_per_example(model, work, device)
+        log(f"[{name}] training: {per_example * 1e3:.2f} ms per example (batch 64, AdamW), peak {train_peak:.0f} MiB")
+        rows.append(Row(name, "baseline: training step / example", per_example, per_example, 1.0, None, train_peak,
+                        "batch 64, AdamW, train mode", device.type))
     loop_train = 100 if name == "tiny" else 20
-    steps = [
-        lambda: cases.r1(model, name, work, device, per_example, sizes["tuples"], 5, examples_per_call),
-        lambda: cases.r2(model, name, work, device, per_example, sizes["r2_train"], 40, loop_train),
-        lambda: cases.r4(model, name, work, device, per_example, sizes["tuples"], 5),
-    ]
-    if peers_on:
-        steps += [lambda: [peers.captum(model, name, work, device, sizes["peer_train"])],
-                  lambda: [peers.dattri(model, name, work, device, sizes["dattri_train"],
-                                        budget_s=sizes["dattri_budget"])]]
+    measures = {
+        "r1": lambda: cases.r1(model, name, work, device, per_example, sizes["tuples"], 5, examples_per_call),
+        "r2": lambda: cases.r2(model, name, work, device, per_example, sizes["r2_train"], 40, loop_train),
+        "r4": lambda: cases.r4(model, name, work, device, per_example, sizes["tuples"], 5),
+        "r3": lambda: [peers.captum(model, name, work, device, sizes["peer_train"])],
+        "r3-dattri": lambda: [peers.dattri(model, name, work, device, sizes["dattri_train"],
+                                           budget_s=sizes["dattri_budget"])],
+    }
+    steps = [measures[m] for m in ("r1", "r2", "r4", "r3", "r3-dattri") if m in only]
     for step in steps:
         for row in step():
             row.device = device.type
@@ -67,6 +72,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="smaller work (R2 300 examples, 16 tuples)")
     parser.add_argument("--no-peers", action="store_true", help="skip R3 (Captum, dattri)")
+    parser.add_argument("--only", default=",".join(MEASURES),
+                        help=f"comma-separated measures to run, of {','.join(MEASURES)} (default: all)")
     parser.add_argument("--examples-per-call", type=int, default=96,
                         help="R1: examples per batched influence-loss call (memory bound)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
@@ -77,12 +84,18 @@ def main(argv: list[str] | None = None) -> list[Row]:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     sizes = QUICK if args.quick else FULL
+    only = [m.strip().lower() for m in args.only.split(",") if m.strip()]
+    unknown = sorted(set(only) - set(MEASURES))
+    if unknown:
+        parser.error(f"--only: unknown measure(s) {', '.join(unknown)}; choose from {', '.join(MEASURES)}")
+    if args.no_peers:
+        only = [m for m in only if not m.startswith("r3")]
     print(f"influence benchmark: torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}; ratios = ours / baseline, same run", flush=True)
     print(HEADER, flush=True)
     rows = []
     for name in args.models:
-        rows += run_model(name, device, sizes, args.examples_per_call, not args.no_peers,
+        rows += run_model(name, device, sizes, args.examples_per_call, only,
                           log=lambda line: print(line, flush=True))
     print("\n" + HEADER)
     for row in rows:

@@ -7,7 +7,7 @@ Two ways to get <grad_z, grad_w> for a linear weight, with T tokens per example:
                   and dot it                                           d_in*d_out per pair
 star_dots and self_dots pick the cheaper per site: few pairs per example (the influence loss: a probe and
 its 2k examples) favour the factored form; many (a probe set against every training example)
-favour materialising, which scores.py does with one matrix product per site.
+favour materialising by this count, but scores.py weighs it against the speed of each form.
 
 Word embeddings: an example's gradient has a row only for each of its own tokens, so
     <grad_z, grad_w> = sum_{t,s: id_z[t] = id_w[s]} g_z[t] . g_w[s]
