@@ -89,6 +89,23 @@ def biased_sets(delta: np.ndarray, lam: float, sets: str = "union") -> np.ndarra
     raise ValueError(f"unknown sets '{sets}'; valid: {', '.join(SETS)}")
 
 
+# When every given lambda zeroes every neuron (seen with MiniLM on TextLen: lambda 0 marks all 384 as
+# biased for some class), the head could only predict the class prior; these quantiles of the
+# scores are tried as well, and only heads that keep a neuron compete in the selection.
+FALLBACK_QUANTILES = (0.5, 0.75, 0.9)
+
+
+def candidate_lambdas(delta: np.ndarray, lambdas: list[float], sets: str = "union") -> tuple[list[float], bool]:
+    """The lambdas to try: `lambdas`, plus, when each of them zeroes every neuron, the
+    FALLBACK_QUANTILES of the neurons' scores (max over classes for "union", all scores for
+    "per_class"). Returns (lambdas, whether the fallback was added)."""
+    if not all(biased_sets(delta, lam, sets).all() for lam in lambdas):
+        return list(lambdas), False
+    scores = delta.max(axis=0) if sets == "union" else delta.ravel()
+    extra = sorted({float(np.quantile(scores, q)) for q in FALLBACK_QUANTILES} - set(lambdas))
+    return [*lambdas, *extra], bool(extra)
+
+
 def sfit(delta: np.ndarray) -> float:
     """SFit = sum over classes and neurons of |delta| (higher is better)."""
     return float(np.abs(delta).sum())

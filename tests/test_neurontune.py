@@ -12,7 +12,7 @@ from jobs.data.rules import parse_rule
 from jobs.methods import train
 from jobs.methods.neurontune import DIAGNOSTIC_NAMES, new_head, train_head, tune
 from jobs.models import load_model
-from jobs.neurons import MaskedHead, biased_sets, head_from_state, sfit, spuriousness
+from jobs.neurons import MaskedHead, biased_sets, candidate_lambdas, head_from_state, sfit, spuriousness
 from jobs.recorder import MemoryRecorder
 from jobs.runner import load_saved_model, run
 from jobs.spec import JobSpec, NeuronTuneSpec
@@ -38,6 +38,19 @@ def test_biased_sets_per_class_or_their_union():
     assert biased_sets(delta, 0.0, "per_class").tolist() == [[True, False, True], [False, True, False]]
     assert biased_sets(delta, 0.0, "union").tolist() == [[True, True, True]] * 2
     assert biased_sets(delta, 0.1, "union").tolist() == [[True, True, False]] * 2
+
+
+def test_lambdas_that_zero_every_neuron_bring_in_quantiles_of_the_scores():
+    # Every neuron is biased (delta > 0) for some class: lambda 0 would zero them all.
+    delta = np.array([[0.1, 0.4, -0.2, 0.9], [0.3, -0.1, 0.2, 0.0]])
+    lambdas, fallback = candidate_lambdas(delta, [0.0], "union")
+    assert fallback and lambdas[0] == 0.0
+    per_neuron = delta.max(axis=0)  # 0.3, 0.4, 0.2, 0.9
+    assert lambdas[1:] == sorted(float(np.quantile(per_neuron, q)) for q in (0.5, 0.75, 0.9))
+    assert all(not biased_sets(delta, lam, "union").all() for lam in lambdas[1:])  # each keeps a neuron
+    # A lambda that keeps some neuron is used as given.
+    assert candidate_lambdas(delta, [0.35], "union") == ([0.35], False)
+    assert candidate_lambdas(delta, [0.0], "per_class") == ([0.0], False)  # per class, some delta <= 0
 
 
 @pytest.mark.parametrize("activation", ["relu", "identity", "abs"])

@@ -37,7 +37,16 @@ from jobs.methods.finetune import Finetune
 from jobs.methods.live_cid import LiveCID
 from jobs.methods.loop import TrainResult, run_method
 from jobs.models import Classifier, LoadedModel, encode
-from jobs.neurons import MaskedHead, activate, biased_sets, embed, histograms, sfit, spuriousness
+from jobs.neurons import (
+    MaskedHead,
+    activate,
+    biased_sets,
+    candidate_lambdas,
+    embed,
+    histograms,
+    sfit,
+    spuriousness,
+)
 from jobs.recorder import Recorder, TeeRecorder
 from jobs.spec import JobSpec, NeuronTuneSpec
 
@@ -163,7 +172,11 @@ def tune(model: Classifier, tokenizer, data: ConfoundedDataset, opts: NeuronTune
     pooled_train, _ = embed(model, encode(tokenizer, data.train.texts, max_length))
     candidates: list[Candidate] = []
     head_steps = 0
-    for lam in opts.lambdas:
+    lambdas, fallback = candidate_lambdas(delta, opts.lambdas, opts.sets)
+    if fallback:
+        recorder.log(f"neurontune: lambda {', '.join(f'{lam:g}' for lam in opts.lambdas)} zeroes every neuron; "
+                     f"also trying the scores' quantiles {', '.join(f'{lam:.3g}' for lam in lambdas[len(opts.lambdas):])}")
+    for lam in lambdas:
         zeroed = biased_sets(delta, lam, opts.sets)
         if zeroed.all():
             recorder.log(f"neurontune: lambda {lam:g} zeroes every neuron; that head can only predict the class prior")
@@ -186,7 +199,9 @@ def tune(model: Classifier, tokenizer, data: ConfoundedDataset, opts: NeuronTune
     # Select without group labels, and install the chosen head. (A zeroed neuron scores 0 in SFit,
     # so SFit leans toward the larger lambdas, which zero fewer.)
     key = (lambda c: c.sfit) if opts.select == "sfit" else (lambda c: c.dev_acc)
-    selected = max(range(len(candidates)), key=lambda i: key(candidates[i]))
+    # A head with every neuron zeroed reads nothing: it competes only when all are like it.
+    usable = [i for i, c in enumerate(candidates) if not c.head.zeroed.all()] or list(range(len(candidates)))
+    selected = max(usable, key=lambda i: key(candidates[i]))
     chosen = candidates[selected]
     model.head = chosen.head
     recorder.log(f"neurontune: selected lambda {chosen.lam:g} by {opts.select}")
