@@ -96,7 +96,10 @@ def release(db: Database, claim: Claim) -> bool:
             status="queued", worker_id=None, heartbeat_at=None, started_at=None)).rowcount)
 
 
-def unfinished(db: Database) -> int:
-    """Jobs queued or running (a running one may come back to the queue if its worker died)."""
+def unfinished(db: Database, experiment_id: int | None = None) -> int:
+    """Jobs queued or running (a running one may come back to the queue if its worker died),
+    of one experiment when given."""
     with db.session() as session:
-        return session.scalar(select(func.count()).where(Job.status.in_(("queued", "running"))))
+        return session.scalar(select(func.count()).where(
+            Job.status.in_(("queued", "running")),
+            true() if experiment_id is None else Job.experiment_id == experiment_id))

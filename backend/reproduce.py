@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from backend.api.schemas import ExperimentIn
 from backend.db import Database
 from backend.experiment_report import print_tables
 from backend.experiments import GridTooLarge, experiment_progress, table_rows
-from backend.models import FINISHED_STATUSES, Experiment, Job
+from backend.models import Experiment, Job
 from backend.settings import Settings
 
 POLL_S = 1.0
@@ -148,33 +148,19 @@ class LocalStore:
         with self.db.session() as session:
             return table_rows(job_rows(session, experiment_id))
 
-    def _unfinished(self, experiment_id: int) -> int:
-        with self.db.session() as session:
-            return session.scalar(select(func.count()).where(Job.experiment_id == experiment_id,
-                                                             Job.status.notin_(FINISHED_STATUSES)))
-
     def start(self, experiment_id: int) -> None:
         """Start the in-process worker: it claims this experiment's jobs until none is left."""
-        from backend.claims import claim_next
         from backend.submission import hub_reachable
         from backend.worker import Worker
 
         if hub_reachable():  # downloads land in the data directory, as a service worker's do
             os.environ.setdefault("HF_HOME", str(self.settings.data_dir / "hf-cache"))
-        self.worker = worker = Worker(self.settings, device=self.device,
+        self.worker = worker = Worker(self.settings, device=self.device, poll_s=POLL_S,
                                       worker_id=f"{socket.gethostname()}:{os.getpid()}:reproduce")
 
         def work() -> None:
-            try:
-                while not worker.shutdown.is_set():
-                    claim = claim_next(worker.db, worker.worker_id, self.settings.lease_s,
-                                       self.settings.max_attempts, experiment_id=experiment_id)
-                    if claim is not None:
-                        worker.run_claim(claim)
-                    elif not self._unfinished(experiment_id):
-                        return
-                    else:  # a job another worker runs, or one whose lease has not run out yet
-                        worker.shutdown.wait(POLL_S)
+            try:  # waits out jobs another worker runs, or whose lease has not run out yet
+                worker.run_forever(exit_when_idle=True, experiment_id=experiment_id)
             except BaseException as error:  # shown by the main thread
                 self._error = error
 

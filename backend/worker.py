@@ -72,14 +72,17 @@ class Worker:
     def __post_init__(self):
         self.db = Database(self.settings.database_url)
 
-    def run_forever(self, exit_when_idle: bool = False, max_jobs: int | None = None) -> int:
-        """Claim and run jobs until shut down or after max_jobs; returns jobs run. exit_when_idle:
-        also stop once no job is queued or running (a running one may yet come back to the queue)."""
+    def run_forever(self, exit_when_idle: bool = False, max_jobs: int | None = None,
+                    experiment_id: int | None = None) -> int:
+        """Claim and run jobs (of one experiment, when given) until shut down or after max_jobs;
+        returns jobs run. exit_when_idle: also stop once no job is queued or running (a running
+        one may yet come back to the queue)."""
         done = 0
         while not self.shutdown.is_set() and (max_jobs is None or done < max_jobs):
-            claim = claim_next(self.db, self.worker_id, self.settings.lease_s, self.settings.max_attempts)
+            claim = claim_next(self.db, self.worker_id, self.settings.lease_s, self.settings.max_attempts,
+                               experiment_id=experiment_id)
             if claim is None:
-                if exit_when_idle and not unfinished(self.db):
+                if exit_when_idle and not unfinished(self.db, experiment_id):
                     break
                 self.shutdown.wait(self.poll_s)
                 continue

@@ -2,6 +2,7 @@
 their Table 2 with model selection on dev."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -37,9 +38,7 @@ def experiment_kind(experiment: Experiment) -> str:
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
     jobs = session.execute(select(Job.id, Job.status, Job.wall_s, Job.worker_id)
                            .where(Job.experiment_id == experiment.id).order_by(Job.id)).all()
-    counts: dict[str, int] = {}
-    for job in jobs:
-        counts[job.status] = counts.get(job.status, 0) + 1
+    counts = dict(Counter(job.status for job in jobs))
     progress = experiment_progress([{"status": j.status, "wall_s": j.wall_s, "worker_id": j.worker_id} for j in jobs])
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
