@@ -22,6 +22,7 @@ from typing import Any
 from scipy import stats
 
 from backend.models import FINISHED_STATUSES
+from jobs.presets import SCALES
 
 MAX_JOBS = 1000
 REFERENCE_METHOD = "finetune"
@@ -195,26 +196,68 @@ def table_rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def experiment_progress(jobs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Progress of an experiment from its jobs given as {"status", "wall_s", "worker_id"}.
+def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:
+    """Seconds per job by method that a reproduction's scale guesses (CPU_SCALE["minutes"]), for
+    the ETA before any job of a method has finished; {} for other experiments."""
+    grid = grid or {}
+    scale = SCALES.get(grid.get("scale") or "")
+    if grid.get("kind") != "reproduce" or scale is None:
+        return {}
+    prefix = f"{grid.get('protocol')}/"
+    return {key.removeprefix(prefix): minutes * 60.0 for key, minutes in scale["minutes"].items()
+            if key.startswith(prefix)}
 
-    done = finished in any way (succeeded, collapsed, failed, cancelled); eta_s = mean wall
-    seconds of the finished jobs that ran x jobs not done / workers running its jobs (at least
-    one); None while no job has finished, 0 once all are done."""
+
+def _expected_walls(jobs: list[dict[str, Any]], estimates_s: dict[str, float]) -> dict[Any, float | None]:
+    """Expected wall seconds of a job per method: the mean of its finished runs; else the
+    estimate times how far the finished jobs ran over their own estimates; else the mean of every
+    finished job; else None."""
+    ran = [job for job in jobs if job["status"] in ("succeeded", "collapsed") and _number(job.get("wall_s"))]
+    ran = ran or [job for job in jobs if job["status"] in FINISHED_STATUSES and _number(job.get("wall_s"))]
+    walls: dict[Any, list[float]] = defaultdict(list)
+    for job in ran:
+        walls[job.get("method")].append(float(job["wall_s"]))
+    observed = {method: statistics.fmean(values) for method, values in walls.items()}
+    ratios = [observed[m] / estimates_s[m] for m in observed if estimates_s.get(m)]
+    calibration = statistics.fmean(ratios) if ratios else 1.0
+    overall = statistics.fmean(w for values in walls.values() for w in values) if walls else None
+    expected: dict[Any, float | None] = {}
+    for method in {job.get("method") for job in jobs}:
+        if method in observed:
+            expected[method] = observed[method]
+        elif estimates_s.get(method):
+            expected[method] = estimates_s[method] * calibration
+        else:
+            expected[method] = overall
+    return expected
+
+
+def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float] | None = None) -> dict[str, Any]:
+    """Progress of an experiment from its jobs given as {"status", "wall_s", "worker_id"} and,
+    when known, "method" and "eta_s" (a running job's own estimate of its seconds left).
+
+    done = finished in any way (succeeded, collapsed, failed, cancelled). eta_s = seconds of work
+    left / workers running the experiment's jobs (at least one): each queued job costs its
+    method's expected wall (`_expected_walls`; `estimates_s` is seconds per method, a scale's
+    guesses before any job of that method has finished), a running job its own ETA when it has
+    one. None while some job's cost is unknown, 0 once all are done."""
     counts = defaultdict(int)
     for job in jobs:
         counts[job["status"]] += 1
     done = sum(counts[s] for s in FINISHED_STATUSES)
-    remaining = len(jobs) - done
-    durations = [w for job in jobs
-                 if job["status"] in FINISHED_STATUSES and (w := _number(job.get("wall_s"))) is not None]
     workers = len({job["worker_id"] for job in jobs if job["status"] == "running" and job.get("worker_id")})
-    if remaining == 0:
-        eta = 0.0
-    elif durations:
-        eta = statistics.fmean(durations) * remaining / max(workers, 1)
-    else:
-        eta = None
+    expected = _expected_walls(jobs, estimates_s or {})
+    left: float | None = 0.0
+    for job in jobs:
+        if job["status"] in FINISHED_STATUSES:
+            continue
+        own = _number(job.get("eta_s")) if job["status"] == "running" else None
+        cost = own if own is not None else expected[job.get("method")]
+        if cost is None:
+            left = None
+            break
+        left += cost
+    eta = None if left is None else left / max(workers, 1)
     return {"total": len(jobs), "done": done, "succeeded": counts["succeeded"], "collapsed": counts["collapsed"],
             "failed": counts["failed"], "cancelled": counts["cancelled"], "running": counts["running"],
             "queued": counts["queued"], "workers": workers, "eta_s": eta}

@@ -13,6 +13,7 @@ puts the running job back in the queue, so the same command resumes. The tables 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -27,11 +28,12 @@ from sqlalchemy import select, update
 from backend.api.schemas import ExperimentIn
 from backend.db import Database
 from backend.experiment_report import print_tables
-from backend.experiments import GridTooLarge, experiment_progress, table_rows
+from backend.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
 from backend.models import Experiment, Job
 from backend.settings import Settings
 
 POLL_S = 1.0
+LOG_EVERY_S = 60.0  # without a terminal: a line per job event, and the running job's step this often
 
 
 class ExperimentError(RuntimeError):
@@ -71,7 +73,8 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
     return {"id": job["id"], "method": job["method"], "seed": job["seed"], "params": job.get("params") or {},
             "status": job["status"], "wall_s": job.get("wall_s"), "worker_id": job.get("worker_id"),
             "step": job.get("progress_step", progress.get("step")),
-            "total": job.get("progress_total", progress.get("total"))}
+            "total": job.get("progress_total", progress.get("total")),
+            "eta_s": job.get("eta_s", progress.get("eta_s"))}
 
 
 class LocalStore:
@@ -139,7 +142,7 @@ class LocalStore:
     def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.execute(select(Job.id, Job.method, Job.seed, Job.params, Job.status, Job.wall_s,
-                                          Job.worker_id, Job.progress_step, Job.progress_total)
+                                          Job.worker_id, Job.progress_step, Job.progress_total, Job.eta_s)
                                    .where(Job.experiment_id == experiment_id).order_by(Job.id)).all()
         return [job_view(row._asdict()) for row in rows]
 
@@ -255,13 +258,16 @@ def _current(jobs: list[dict[str, Any]]) -> str:
 
 
 class ProgressView:
-    """Jobs done of total, the running job's step and the ETA: a live bar on a terminal, a line
-    per change elsewhere (logs, tests)."""
+    """Jobs done of total, the running job's step and the ETA: a live bar on a terminal; in a log,
+    a line whenever a job starts or ends and every LOG_EVERY_S seconds in between."""
 
-    def __init__(self, console: Console, name: str):
-        self.console, self.name = console, name
+    def __init__(self, console: Console, name: str, estimates_s: dict[str, float] | None = None,
+                 log_every_s: float = LOG_EVERY_S):
+        self.console, self.name, self.estimates_s = console, name, estimates_s or {}
         self.live = console.is_terminal
-        self._last_line = ""
+        self.log_every_s = log_every_s
+        self._last_event: tuple = ()
+        self._last_logged = -math.inf
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("jobs · {task.fields[eta]} · {task.fields[current]}"),
                                  console=console, transient=False) if self.live else None
@@ -277,17 +283,19 @@ class ProgressView:
             self.progress.stop()
 
     def update(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-        summary = experiment_progress(jobs)
+        summary = experiment_progress(jobs, self.estimates_s)
         eta, current = _duration(summary["eta_s"]), _current(jobs)
         if self.progress is not None:
             if self.task is None:
                 self.task = self.progress.add_task(self.name, total=summary["total"], eta=eta, current=current)
             self.progress.update(self.task, completed=summary["done"], eta=eta, current=current)
         else:
-            line = f"[{summary['done']}/{summary['total']} jobs] {current or 'done'}"
-            if line != self._last_line:  # the ETA alone changing is no news
-                self._last_line = line
-                self.console.print(f"{line} · {eta}", highlight=False)
+            event = (summary["done"], tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == "running"))
+            now = time.monotonic()
+            if event != self._last_event or now - self._last_logged >= self.log_every_s:
+                self._last_event, self._last_logged = event, now
+                line = f"[{summary['done']}/{summary['total']} jobs] {current or 'done'}"
+                self.console.print(f"{time.strftime('%H:%M:%S')} {line} · {eta}", highlight=False)
         return summary
 
 
@@ -314,7 +322,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
         return 0
     started = time.monotonic()
     try:
-        with ProgressView(console, request.name) as view:
+        with ProgressView(console, request.name, estimated_seconds(request.model_dump(mode="json"))) as view:
             backend.start(experiment_id)
             summary = view.update(jobs)
             while summary["done"] < summary["total"] and backend.running():

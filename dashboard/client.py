@@ -185,6 +185,10 @@ class ApiClient:
         """Queue the paper's protocol on one dataset as one experiment (kind "reproduce")."""
         return self._call("POST", "/api/experiments/reproduce", json=body)
 
+    def preview_reproduction(self, body: dict) -> dict:
+        """What reproduce(body) would queue: job count by method and the scale's estimated wall seconds."""
+        return self._call("POST", "/api/experiments/reproduce/preview", json=body)
+
     def search_spaces(self) -> list[dict]:
         """The paper's hyperparameter grids (its Appendix A) per dataset and method."""
         return self._call("GET", "/api/experiments/search-spaces")

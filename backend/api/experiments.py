@@ -16,12 +16,19 @@ from backend.api.schemas import (
     ExperimentOut,
     ExperimentProgress,
     ReproduceIn,
+    ReproducePreview,
     ScaleOut,
     SearchSpaceOut,
     TableOut,
     TableRow,
 )
-from backend.experiments import GridTooLarge, expand_request, experiment_progress, table_rows
+from backend.experiments import (
+    GridTooLarge,
+    estimated_seconds,
+    expand_request,
+    experiment_progress,
+    table_rows,
+)
 from backend.models import Experiment, Job, utcnow
 from backend.settings import Settings
 from jobs.presets import SCALES, SEARCH_SPACES
@@ -36,10 +43,10 @@ def experiment_kind(experiment: Experiment) -> str:
 
 
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
-    jobs = session.execute(select(Job.id, Job.status, Job.wall_s, Job.worker_id)
+    jobs = session.execute(select(Job.id, Job.status, Job.method, Job.wall_s, Job.worker_id, Job.eta_s)
                            .where(Job.experiment_id == experiment.id).order_by(Job.id)).all()
     counts = dict(Counter(job.status for job in jobs))
-    progress = experiment_progress([{"status": j.status, "wall_s": j.wall_s, "worker_id": j.worker_id} for j in jobs])
+    progress = experiment_progress([job._asdict() for job in jobs], estimated_seconds(experiment.grid))
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
                          status_counts=counts, progress=ExperimentProgress(**progress))
@@ -112,6 +119,25 @@ def create_reproduction(request: ReproduceIn, session: Session = Depends(get_ses
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return _create(built, session, settings)
+
+
+@router.post("/reproduce/preview", response_model=ReproducePreview,
+             responses={400: {"description": "an access rate outside (0, 100], or too many jobs"}})
+def preview_reproduction(request: ReproduceIn) -> ReproducePreview:
+    """The job count and estimated wall time of a reproduction, without queueing it (the
+    dashboard shows it before launch)."""
+    from backend.protocols import reproduce_request
+
+    try:
+        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name)
+        expanded = expand_request(built.resolved_parts(), built.kind)
+    except (ValueError, GridTooLarge) as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    by_method = dict(Counter(raw["method"] for raw, _params in expanded))
+    estimates = estimated_seconds(built.model_dump(mode="json"))
+    estimated = sum(estimates[m] * n for m, n in by_method.items()) if set(by_method) <= set(estimates) else None
+    return ReproducePreview(name=built.name, jobs=len(expanded), jobs_by_method=by_method, seeds=built.seeds,
+                            estimated_s=estimated)
 
 
 @router.get("/search-spaces", response_model=list[SearchSpaceOut])

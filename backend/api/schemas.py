@@ -217,6 +217,18 @@ class ReproduceIn(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200, description="default 'reproduce <dataset> <scale>'")
 
 
+class ReproducePreview(BaseModel):
+    """What POST /api/experiments/reproduce would queue, before it is queued."""
+
+    name: str
+    jobs: int = Field(description="jobs the experiment makes (a collapsed trial's retries run inside its job)")
+    jobs_by_method: dict[str, int]
+    seeds: list[int]
+    estimated_s: float | None = Field(description="wall seconds on one worker from the scale's per-job "
+                                                  "estimates (the cpu scale: this 2-core machine); None "
+                                                  "when the scale has none")
+
+
 class ExperimentProgress(BaseModel):
     total: int
     done: int = Field(description="jobs finished in any way: succeeded, collapsed, failed or cancelled")
@@ -227,8 +239,10 @@ class ExperimentProgress(BaseModel):
     running: int
     queued: int
     workers: int = Field(description="distinct workers running this experiment's jobs now")
-    eta_s: float | None = Field(description="mean wall seconds of the finished jobs x jobs not done / workers "
-                                            "(at least one); None until a job has finished")
+    eta_s: float | None = Field(description="seconds of work left / workers (at least one): a queued job costs "
+                                            "the mean wall of its method's finished jobs (before any, the scale's "
+                                            "estimate, calibrated by the jobs done), a running job its own ETA; "
+                                            "None while some job's cost is unknown")
 
 
 class ExperimentOut(BaseModel):

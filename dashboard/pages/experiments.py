@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard.client import ApiError, api
 from dashboard.components import empty_state, error_box
-from dashboard.spec_form import parse_seeds
+from dashboard.spec_form import format_duration, parse_seeds
 from dashboard.tables import progress_summary
 
 POLL_MS = 2000        # while some experiment has unfinished jobs
@@ -139,8 +139,9 @@ def parse_rates(text: str | None) -> tuple[list[float], str | None]:
 
 
 @callback(Output("reproduce-scale-note", "children"), Input("reproduce-scale", "value"),
-          Input("reproduce-dataset", "value"))
-def describe_scale(scale, dataset):
+          Input("reproduce-dataset", "value"), Input("reproduce-seeds", "value"), Input("reproduce-rates", "value"))
+def describe_scale(scale, dataset, seeds_text, rates_text):
+    """The scale in words, then what Reproduce would queue (the API's preview): jobs and time."""
     scales, problem = _scales()
     found = next((s for s in scales if s["name"] == scale), None)
     if found is None:
@@ -148,7 +149,25 @@ def describe_scale(scale, dataset):
     minutes = {k.split("/", 1)[1]: v for k, v in found["minutes"].items() if k.startswith(f"{dataset}/")}
     timing = ("; about " + ", ".join(f"{m} {v:g} min" for m, v in minutes.items()) + " per job") if minutes else ""
     seeds = ", ".join(str(seed) for seed in found["seeds"])
-    return f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
+    about = f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
+    return [html.Div(about), html.Div(_preview_line(dataset, scale, seeds_text, rates_text), id="reproduce-job-count",
+                                      className="job-count")]
+
+
+def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: str | None) -> str:
+    seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
+    rates, rates_error = parse_rates(rates_text)
+    if seeds_error or rates_error:
+        return "; ".join(e for e in (seeds_error, rates_error) if e)
+    try:
+        preview = api().preview_reproduction({"dataset": dataset, "scale": scale, "access_rates": rates,
+                                              **({"seeds": seeds} if seeds else {})})
+    except ApiError as error:
+        return error.message
+    methods = ", ".join(f"{m} {n}" for m, n in preview["jobs_by_method"].items())
+    time_line = (f"; about {format_duration(preview['estimated_s'])} on one worker"
+                 if preview["estimated_s"] is not None else "")
+    return f"{preview['jobs']} jobs ({methods}){time_line}."
 
 
 @callback(Output("reproduce-result", "children"), Output("experiments-changed", "data"),

@@ -10,15 +10,17 @@ import subprocess
 import threading
 from datetime import timedelta
 
+import pytest
 from rich.console import Console
 from sqlalchemy import func, select, update
 
 from backend.cli import main
 from backend.db import Database
-from backend.experiments import experiment_progress
+from backend.experiments import estimated_seconds, experiment_progress
 from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, utcnow
 from backend.protocols import reproduce_request
 from backend.reproduce import LocalStore, dead_here, run_experiment
+from jobs.presets import PROTOCOL_METHODS, SCALES
 
 from .conftest import wait_for
 
@@ -124,10 +126,40 @@ def test_progress_counts_and_eta():
                {"status": "running", "wall_s": None, "worker_id": "b:2"}]
             + [{"status": "queued", "wall_s": None, "worker_id": None}] * 3)
     progress = experiment_progress(jobs)
+    # a job costs the mean wall of those that ran to the end (a failure's wall says little): 50/3 s
     assert progress == {"total": 10, "done": 5, "succeeded": 2, "collapsed": 1, "failed": 1, "cancelled": 1,
-                        "running": 2, "queued": 3, "workers": 2, "eta_s": 22.5 * 5 / 2}
+                        "running": 2, "queued": 3, "workers": 2, "eta_s": pytest.approx(50 / 3 * 5 / 2)}
     assert experiment_progress(jobs[5:])["eta_s"] is None  # nothing finished yet: unknown
     assert experiment_progress(jobs[:5])["eta_s"] == 0.0
+
+
+def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
+    def job(method, status, wall_s=None, eta_s=None):
+        return {"method": method, "status": status, "wall_s": wall_s, "eta_s": eta_s,
+                "worker_id": "a:1" if status == "running" else None}
+
+    estimates = {"finetune": 100.0, "adversarial": 200.0, "influence-tuning": 300.0}
+    jobs = [job("finetune", "running", eta_s=40.0), job("adversarial", "queued"), job("influence-tuning", "queued")]
+    # before anything finished: the running job's own ETA plus the scale's guesses
+    assert experiment_progress(jobs, estimates)["eta_s"] == pytest.approx(40 + 200 + 300)
+    assert experiment_progress(jobs)["eta_s"] is None  # no guesses: unknown
+
+    # finetune took 150 s against a guess of 100: the methods not yet run are scaled by 1.5
+    jobs = [job("finetune", "succeeded", wall_s=150.0), job("adversarial", "running"),
+            job("influence-tuning", "queued"), job("finetune", "queued")]
+    # the running adversarial job has no ETA of its own yet: its calibrated guess stands in
+    assert experiment_progress(jobs, estimates)["eta_s"] == pytest.approx(200 * 1.5 + 300 * 1.5 + 150)
+    # without guesses, every method costs the mean of the finished jobs
+    assert experiment_progress(jobs)["eta_s"] == pytest.approx(3 * 150)
+
+
+def test_estimated_seconds_come_from_the_reproduction_scale():
+    grid = reproduce_request("textlen", "cpu").model_dump(mode="json")
+    estimates = estimated_seconds(grid)
+    assert set(estimates) == set(PROTOCOL_METHODS["textlen"])
+    assert estimates["finetune"] == SCALES["cpu"]["minutes"]["textlen/finetune"] * 60
+    assert estimated_seconds(reproduce_request("textlen", "tiny").model_dump(mode="json")) == {}
+    assert estimated_seconds({"kind": "sweep"}) == {}
 
 
 def test_progress_over_rest(client, db):
@@ -154,3 +186,22 @@ def test_progress_over_rest(client, db):
     assert client.get("/api/experiments").json()[0]["progress"] == progress
     bad = client.post("/api/experiments/reproduce", json={"dataset": "textlen", "scale": "tiny", "access_rates": [0]})
     assert bad.status_code == 400 and "access rate 0" in bad.json()["detail"]
+
+
+def test_preview_counts_what_reproduce_would_queue(client, db):
+    body = {"dataset": "textlen", "scale": "cpu", "seeds": [1, 2], "access_rates": [10, 100]}
+    preview = client.post("/api/experiments/reproduce/preview", json=body)  # needs no token: it queues nothing
+    assert preview.status_code == 200, preview.text
+    preview = preview.json()
+    assert preview["jobs"] == 5 * 2 + 2 * 2 and preview["seeds"] == [1, 2]
+    assert preview["jobs_by_method"] == {"finetune": 2, "adversarial": 2, "influence-tuning": 4,
+                                         "embedding-tuning": 4, "no-confound": 2}
+    minutes = SCALES["cpu"]["minutes"]
+    assert preview["estimated_s"] == pytest.approx(60 * sum(minutes[f"textlen/{m}"] * n
+                                                            for m, n in preview["jobs_by_method"].items()))
+    assert client.post("/api/experiments/reproduce/preview",
+                       json={"dataset": "msgs", "scale": "tiny"}).json()["estimated_s"] is None
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Experiment)) == 0
+    bad = client.post("/api/experiments/reproduce/preview", json={"dataset": "textlen", "access_rates": [150]})
+    assert bad.status_code == 400 and "150" in bad.json()["detail"]

@@ -109,7 +109,11 @@ def test_a_reproduction_shows_its_progress_in_the_experiment_list(browser, api):
     open_page(browser, "/experiments")
     element(browser, "#reproduce-submit")
     element(browser, "#experiments-list > *")  # the list has rendered (or says it is empty)
+    # Before launch: the cpu scale's job count and estimated time (TextLen: 5 methods x 3 seeds).
+    wait_text(browser, "#reproduce-job-count", "15 jobs (finetune 3")
+    assert "on one worker" in text_of(browser, "#reproduce-job-count")
     fill(browser, "#reproduce-rates", "150")
+    wait_text(browser, "#reproduce-job-count", "not a percentage in (0, 100]")
     element(browser, "#reproduce-scale input[value='tiny']").click()
     wait_text(browser, "#reproduce-scale-note", "random 2-layer test model")
     element(browser, "#reproduce-dataset input[value='msgs']").click()
@@ -117,6 +121,7 @@ def test_a_reproduction_shows_its_progress_in_the_experiment_list(browser, api):
     wait_text(browser, "#reproduce-result .error", "not a percentage in (0, 100]")  # the API's 400, in words
 
     fill(browser, "#reproduce-rates", "50")
+    wait_text(browser, "#reproduce-job-count", "6 jobs")
     element(browser, "#reproduce-submit").click()
     link = element(browser, "#reproduce-link")
     experiment_id = int(link.text.removeprefix("experiment #"))
