@@ -1,6 +1,8 @@
-"""An experiment's tables on the terminal (rich): Table 2 and, with access rates, Table 3.
+"""An experiment's tables on the terminal (rich): Table 2, with access rates Table 3, and for a
+reproduction Figure 3's CID trajectories as numbers.
 
-Both take the rows of backend.experiments.table_rows (or GET /api/experiments/{id}/table).
+The tables take the rows of backend.experiments.table_rows (GET /api/experiments/{id}/table),
+the figure those of backend.experiments.cid_trajectories (GET /api/experiments/{id}/cid).
 Accuracies are printed in percent, as the paper prints them.
 """
 from __future__ import annotations
@@ -84,9 +86,35 @@ def table3(rows: list[dict[str, Any]], title: str = "Table 3") -> Table | None:
     return table
 
 
-def print_tables(rows: list[dict[str, Any]], kind: str, console: Console | None = None, name: str = "") -> None:
-    """Table 2 (a sweep: every grid point, the selected ones marked) and Table 3 when present."""
+def figure3(cid_rows: list[dict[str, Any]], title: str = "Figure 3: CID during training") -> Table | None:
+    """Each method's mean CID (n jobs) at every label step and phase, from
+    backend.experiments.cid_trajectories (or GET /api/experiments/{id}/cid); None without points."""
+    if not cid_rows:
+        return None
+    methods = sorted({m for r in cid_rows for m in r["methods"]},
+                     key=lambda m: (METHOD_ORDER.get(m, len(METHOD_ORDER)), m))
+    table = Table(title=title, title_justify="left")
+    for name in ("dataset", "step", "phase"):
+        table.add_column(name, justify="right" if name == "step" else "left")
+    for method in methods:
+        table.add_column(method, justify="right")
+    for r in cid_rows:
+        cells = [r["dataset"], str(r["step"]), r["phase"]]
+        for method in methods:
+            found = r["methods"].get(method)
+            cells.append("" if found is None else "-" if found["mean"] is None
+                         else f"{found['mean']:+.4f} ({found['n']})")
+        table.add_row(*cells)
+    return table
+
+
+def print_tables(rows: list[dict[str, Any]], kind: str, console: Console | None = None, name: str = "",
+                 cid_rows: list[dict[str, Any]] | None = None) -> None:
+    """Table 2 (a sweep: every grid point, the selected ones marked), Table 3 when present, and
+    Figure 3's numbers when cid_rows are given."""
     console = console or Console()
     console.print(table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"))
     if (access := table3(rows)) is not None:
         console.print(access)
+    if cid_rows and (curves := figure3(cid_rows)) is not None:
+        console.print(curves)

@@ -23,6 +23,7 @@ from scipy import stats
 
 from backend.models import FINISHED_STATUSES
 from jobs.presets import SCALES
+from jobs.recorder import CID_PHASES
 
 MAX_JOBS = 1000
 REFERENCE_METHOD = "finetune"
@@ -194,6 +195,26 @@ def table_rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         del row["_acc"]
     return rows
+
+
+def cid_trajectories(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Figure 3 as numbers: the mean CID of each (dataset, method) at every step and phase.
+
+    points: CID points {"dataset", "method", "job_id", "step", "phase", "value"} of the jobs to
+    average (the caller picks them: a reproduction's succeeded full-access jobs). Returns rows
+    {"dataset", "step", "phase", "methods": {method: {"mean", "n"}}} ordered by dataset, step and
+    phase (live, pre-round, post-round, final); n counts the jobs with a value there."""
+    values: dict[tuple[str, int, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for point in points:
+        key = (point["dataset"], int(point["step"]), point["phase"])
+        value = _number(point.get("value"))
+        values[key][point["method"]].extend([] if value is None else [value])
+    order = {phase: i for i, phase in enumerate(CID_PHASES)}
+    return [{"dataset": dataset, "step": step, "phase": phase,
+             "methods": {method: {"mean": statistics.fmean(v) if v else None, "n": len(v)}
+                         for method, v in sorted(by_method.items())}}
+            for (dataset, step, phase), by_method in sorted(values.items(),
+                                                            key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9)))]
 
 
 def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:

@@ -151,6 +151,11 @@ class LocalStore:
         with self.db.session() as session:
             return table_rows(job_rows(session, experiment_id))
 
+    def cid(self, experiment_id: int) -> list[dict[str, Any]]:
+        from backend.api.experiments import cid_rows
+        with self.db.session() as session:
+            return cid_rows(session, experiment_id)
+
     def start(self, experiment_id: int) -> None:
         """Start the in-process worker: it claims this experiment's jobs until none is left."""
         from backend.submission import hub_reachable
@@ -226,6 +231,9 @@ class RemoteApi:
 
     def table(self, experiment_id: int) -> list[dict[str, Any]]:
         return self._call("GET", f"/api/experiments/{experiment_id}/table")["rows"]
+
+    def cid(self, experiment_id: int) -> list[dict[str, Any]]:
+        return self._call("GET", f"/api/experiments/{experiment_id}/cid")["rows"]
 
     def start(self, experiment_id: int) -> None:
         pass
@@ -342,7 +350,8 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
     console.print(f"{summary['done']} of {summary['total']} jobs finished ({summary['succeeded']} succeeded, "
                   f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
                   f"after {time.monotonic() - started:.0f} s", highlight=False)
-    print_tables(backend.table(experiment_id), request.kind, console, name=request.name)
+    print_tables(backend.table(experiment_id), request.kind, console, name=request.name,
+                 cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None)
     if summary["done"] < summary["total"]:
         return 1
     return 1 if summary["failed"] else 0

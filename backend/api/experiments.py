@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import get_session, get_settings, require_token
 from backend.api.jobs import checked_spec, new_job
 from backend.api.schemas import (
+    CidTrajectoriesOut,
     ExperimentIn,
     ExperimentOut,
     ExperimentProgress,
@@ -24,12 +25,14 @@ from backend.api.schemas import (
 )
 from backend.experiments import (
     GridTooLarge,
+    access_rate,
+    cid_trajectories,
     estimated_seconds,
     expand_request,
     experiment_progress,
     table_rows,
 )
-from backend.models import Experiment, Job, utcnow
+from backend.models import CidPoint, Experiment, Job, utcnow
 from backend.settings import Settings
 from jobs.presets import SCALES, SEARCH_SPACES
 from jobs.spec import JobSpec
@@ -189,3 +192,26 @@ def experiment_table(experiment_id: int, session: Session = Depends(get_session)
     rows = [TableRow(**row) for row in table_rows(job_rows(session, experiment_id))]
     return TableOut(experiment_id=experiment_id, kind=experiment_kind(experiment), rows=rows,
                     selected_rows=[row for row in rows if row.selected])
+
+
+def cid_rows(session: Session, experiment_id: int) -> list[dict]:
+    """Figure 3 of the experiment: cid_trajectories over its succeeded full-access jobs."""
+    jobs = {j.id: j for j in session.scalars(select(Job).where(Job.experiment_id == experiment_id,
+                                                               Job.status == "succeeded"))
+            if access_rate({"spec": j.spec, "params": j.params}) >= 1.0}
+    if not jobs:
+        return []
+    points = session.execute(select(CidPoint.job_id, CidPoint.attempt, CidPoint.step, CidPoint.phase, CidPoint.value)
+                             .where(CidPoint.job_id.in_(list(jobs)))).all()
+    return cid_trajectories([{"dataset": jobs[p.job_id].dataset, "method": jobs[p.job_id].method, "job_id": p.job_id,
+                              "step": p.step, "phase": p.phase, "value": p.value}
+                             for p in points if p.attempt == jobs[p.job_id].attempt])
+
+
+@router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut)
+def experiment_cid(experiment_id: int, session: Session = Depends(get_session)) -> CidTrajectoriesOut:
+    """Figure 3 as numbers: each method's mean CID over its succeeded full-access jobs at every
+    label step and phase (live; before and after each influence round; final). Per-job curves:
+    GET /api/jobs/{id}/cid."""
+    get_experiment(session, experiment_id)
+    return CidTrajectoriesOut(experiment_id=experiment_id, rows=cid_rows(session, experiment_id))

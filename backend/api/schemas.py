@@ -287,6 +287,26 @@ class TableOut(BaseModel):
                                                       "each method's result under model selection on dev")
 
 
+class CidMethodMean(BaseModel):
+    mean: float | None = Field(description="mean CID over the jobs with a value at this point")
+    n: int = Field(description="jobs averaged")
+
+
+class CidTrajectoryRow(BaseModel):
+    dataset: str
+    step: int = Field(description="label step")
+    phase: str = Field(description="live, pre-round, post-round or final")
+    methods: dict[str, CidMethodMean]
+
+
+class CidTrajectoriesOut(BaseModel):
+    """Figure 3 as numbers: per step and phase, each method's CID averaged over its succeeded
+    full-access jobs (a job's current attempt)."""
+
+    experiment_id: int
+    rows: list[CidTrajectoryRow]
+
+
 class SearchSpaceOut(BaseModel):
     name: str = Field(description="pass as a sweep's named grid, e.g. `deconfound sweep --grid paper`")
     dataset: str

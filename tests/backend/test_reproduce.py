@@ -14,9 +14,10 @@ import pytest
 from rich.console import Console
 from sqlalchemy import func, select, update
 
+from backend.api.experiments import cid_rows
 from backend.cli import main
 from backend.db import Database
-from backend.experiments import estimated_seconds, experiment_progress
+from backend.experiments import cid_trajectories, estimated_seconds, experiment_progress
 from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, utcnow
 from backend.protocols import reproduce_request
 from backend.reproduce import LocalStore, dead_here, run_experiment
@@ -62,6 +63,17 @@ def test_reproduce_runs_resumes_and_submits_nothing_twice(settings, capsys):
     with db.session() as session:
         cid_counts = dict(session.execute(select(CidPoint.job_id, func.count()).group_by(CidPoint.job_id)).all())
     assert all(cid_counts.get(j.id, 0) >= 2 for j in jobs), cid_counts
+    # ... and the command printed Figure 3's numbers: each full-access method that succeeded has
+    # its final CID there, the mean of its jobs' final points.
+    figure = out[out.index("Figure 3"):]
+    full = [j for j in jobs if j.status == "succeeded" and j.spec["dataset"]["access_rate"] == 1]
+    assert full and all(j.method in figure for j in full), out
+    with db.session() as session:
+        rows = cid_rows(session, 1)
+        finals = {j.method: session.scalar(select(CidPoint.value).where(
+            CidPoint.job_id == j.id, CidPoint.phase == "final")) for j in full}
+    final_rows = [r for r in rows if r["phase"] == "final"]
+    assert {m: v["mean"] for r in final_rows for m, v in r["methods"].items()} == pytest.approx(finals)
 
     # Again: found by name, nothing submitted, nothing re-run.
     code, out = _cli(settings, capsys)
@@ -153,6 +165,23 @@ def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
     assert experiment_progress(jobs)["eta_s"] == pytest.approx(3 * 150)
 
 
+def test_cid_trajectories_average_each_method_per_step_and_phase():
+    def point(method, job_id, step, phase, value):
+        return {"dataset": "textlen", "method": method, "job_id": job_id, "step": step, "phase": phase,
+                "value": value}
+
+    points = [point("finetune", 1, 0, "live", 0.1), point("finetune", 2, 0, "live", 0.3),
+              point("influence-tuning", 3, 50, "post-round", 0.02), point("influence-tuning", 3, 50, "pre-round", 0.5),
+              point("influence-tuning", 4, 50, "pre-round", None), point("finetune", 1, 240, "final", 0.6)]
+    rows = cid_trajectories(points)
+    assert [(r["step"], r["phase"]) for r in rows] == [(0, "live"), (50, "pre-round"), (50, "post-round"),
+                                                        (240, "final")]
+    assert rows[0]["methods"]["finetune"] == {"mean": pytest.approx(0.2), "n": 2}
+    assert rows[1]["methods"]["influence-tuning"] == {"mean": 0.5, "n": 1}  # a NaN point is not averaged
+    assert cid_trajectories([point("finetune", 1, 0, "live", None)])[0]["methods"]["finetune"] == \
+        {"mean": None, "n": 0}
+
+
 def test_estimated_seconds_come_from_the_reproduction_scale():
     grid = reproduce_request("textlen", "cpu").model_dump(mode="json")
     estimates = estimated_seconds(grid)
@@ -184,6 +213,18 @@ def test_progress_over_rest(client, db):
     assert (progress["done"], progress["succeeded"], progress["running"], progress["queued"]) == (3, 3, 1, 5)
     assert progress["eta_s"] == 60.0 * 6
     assert client.get("/api/experiments").json()[0]["progress"] == progress
+    # Figure 3 over REST: only succeeded full-access jobs' current attempts count.
+    with db.session() as session:
+        session.add_all([CidPoint(job_id=ids[0], attempt=1, step=8, phase="live", value=0.25),
+                         CidPoint(job_id=ids[0], attempt=0, step=8, phase="live", value=9.0),  # an old attempt
+                         CidPoint(job_id=ids[3], attempt=1, step=8, phase="live", value=5.0)])  # running
+        session.execute(update(Job).where(Job.id == ids[0]).values(attempt=1))
+        session.commit()
+    curves = client.get(f"/api/experiments/{experiment['id']}/cid").json()
+    method = jobs[ids[0]]["method"]
+    assert curves["rows"] == [{"dataset": "textlen", "step": 8, "phase": "live",
+                               "methods": {method: {"mean": 0.25, "n": 1}}}]
+    assert client.get("/api/experiments/999/cid").status_code == 404
     bad = client.post("/api/experiments/reproduce", json={"dataset": "textlen", "scale": "tiny", "access_rates": [0]})
     assert bad.status_code == 400 and "access rate 0" in bad.json()["detail"]
 
