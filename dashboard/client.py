@@ -177,6 +177,10 @@ class ApiClient:
     def experiment_table(self, experiment_id: int) -> dict:
         return self._call("GET", f"/api/experiments/{experiment_id}/table")
 
+    def experiment_cid(self, experiment_id: int) -> dict:
+        """Figure 3 as numbers: each method's mean CID over its succeeded runs per step and phase."""
+        return self._call("GET", f"/api/experiments/{experiment_id}/cid")
+
     def experiment(self, experiment_id: int) -> dict:
         """One experiment with its progress (jobs done of total, counts by status, ETA)."""
         return self._call("GET", f"/api/experiments/{experiment_id}")

@@ -116,6 +116,33 @@ def compare_cid_figure(runs: Sequence[dict], title: str = "CID of several runs (
     return figure
 
 
+def experiment_cid_figure(rows: Sequence[dict], title: str = "Mean CID per method over training (Figure 3)") -> go.Figure:
+    """GET /api/experiments/{id}/cid rows ({"dataset", "step", "phase", "methods": {m: {"mean",
+    "n"}}}, ordered by step then phase) as one line per dataset and method: each method's CID
+    averaged over its succeeded seeds; a round's pre- and post-round points share a step, so
+    the line drops there."""
+    lines: dict[tuple[str, str], list[tuple[int, str, float | None, int]]] = {}
+    for row in rows:
+        for method, found in row["methods"].items():
+            lines.setdefault((row["dataset"], method), []).append((row["step"], row["phase"], found["mean"], found["n"]))
+    if not lines:
+        return empty_figure("No succeeded run of this experiment has CID points yet.", title)
+    several = len({dataset for dataset, _ in lines}) > 1
+    figure = go.Figure()
+    for i, ((dataset, method), points) in enumerate(lines.items()):
+        name = f"{dataset} · {method}" if several else method
+        figure.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[2] for p in points], mode=_mode(len(points)), name=name,
+            customdata=[[p[1], p[3]] for p in points], line={"color": RUN_COLORS[i % len(RUN_COLORS)]},
+            marker={"size": 5},
+            hovertemplate=f"{name}<br>step %{{x}} (%{{customdata[0]}})<br>mean CID %{{y:.4f}} over "
+                          f"%{{customdata[1]}} runs<extra></extra>"))
+    figure.update_layout(shapes=[_zero_line()], title=title, xaxis_title="label step",
+                         yaxis_title="CID (mean over probes and seeds)", margin=MARGIN, template=STYLE, height=420,
+                         legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
 def welch(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[float | None, float | None]:
     """(mean(a) - mean(b), two-sided Welch t-test p-value); None where undefined."""
     a_values = np.array([x for x in a if _finite(x)], dtype=float)

@@ -41,3 +41,5 @@ SELECTION = ("Selected on dev: in a sweep, each (dataset, method, access rate)'s
              "flip rate % = test predictions that change when only the confound is swapped or removed.")
 TABLE3 = ("Table 3: test accuracy % of the selected grid point, mean over seeds (n = seeds finished), when the "
           "method may use the confound label of only that share of train.")
+EXPERIMENT_CID = ("Figure 3 over seeds: each method's CID averaged over its succeeded full-access runs at every "
+                  "label step; influence and embedding tuning show a drop at each round (before -> after).")

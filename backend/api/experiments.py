@@ -195,7 +195,8 @@ def experiment_table(experiment_id: int, session: Session = Depends(get_session)
 
 
 def cid_rows(session: Session, experiment_id: int) -> list[dict]:
-    """Figure 3 of the experiment: cid_trajectories over its succeeded full-access jobs."""
+    """Figure 3 of the experiment: cid_trajectories over its succeeded full-access jobs, a sweep's
+    grid points apart."""
     jobs = {j.id: j for j in session.scalars(select(Job).where(Job.experiment_id == experiment_id,
                                                                Job.status == "succeeded"))
             if access_rate({"spec": j.spec, "params": j.params}) >= 1.0}
@@ -203,9 +204,15 @@ def cid_rows(session: Session, experiment_id: int) -> list[dict]:
         return []
     points = session.execute(select(CidPoint.job_id, CidPoint.attempt, CidPoint.step, CidPoint.phase, CidPoint.value)
                              .where(CidPoint.job_id.in_(list(jobs)))).all()
-    return cid_trajectories([{"dataset": jobs[p.job_id].dataset, "method": jobs[p.job_id].method, "job_id": p.job_id,
-                              "step": p.step, "phase": p.phase, "value": p.value}
+    return cid_trajectories([{"dataset": jobs[p.job_id].dataset, "method": _run_label(jobs[p.job_id]),
+                              "job_id": p.job_id, "step": p.step, "phase": p.phase, "value": p.value}
                              for p in points if p.attempt == jobs[p.job_id].attempt])
+
+
+def _run_label(job: Job) -> str:
+    """The method, and a sweep's grid point after it ("finetune train.lr=2e-05"), as Table 2 names rows."""
+    params = {k: v for k, v in (job.params or {}).items() if k != "dataset.access_rate"}
+    return job.method + "".join(f" {k}={v}" for k, v in sorted(params.items()))
 
 
 @router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut)

@@ -296,7 +296,8 @@ class CidTrajectoryRow(BaseModel):
     dataset: str
     step: int = Field(description="label step")
     phase: str = Field(description="live, pre-round, post-round or final")
-    methods: dict[str, CidMethodMean]
+    methods: dict[str, CidMethodMean] = Field(description="by method; in a sweep, method and grid point "
+                                                        "('finetune train.lr=2e-05')")
 
 
 class CidTrajectoriesOut(BaseModel):

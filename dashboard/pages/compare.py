@@ -3,8 +3,9 @@ view of an experiment (methods x datasets over seeds, a sweep's row selected on 
 its progress, and Table 3 (accuracy by confound access rate) when it has such runs.
 
 Numbers: GET /api/jobs (choices), /api/jobs/{id}/cid and /results per chosen run,
-GET /api/experiments, /api/experiments/{id} (progress) and /api/experiments/{id}/table (Tables 2
-and 3, computed by the API; fetched again only when another of its jobs has finished).
+GET /api/experiments, /api/experiments/{id} (progress), /api/experiments/{id}/table (Tables 2
+and 3) and /api/experiments/{id}/cid (each method's mean CID curve, Figure 3), computed by the
+API and fetched again only when another of its jobs has finished.
 """
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
             html.Div([html.Button("Download Table 2 (CSV)", id="compare-table-csv", className="small"),
                       dcc.Download(id="compare-table-csv-file")], className="card-actions"),
             graph_card("compare-table-graph", "table2"),
+            graph_card("compare-experiment-cid-graph", "experiment-cid", note=semantics.EXPERIMENT_CID),
             html.Div([
                 html.H3("Table 3: accuracy by confound access rate"),
                 html.P(semantics.TABLE3, className="note"),
@@ -176,27 +178,31 @@ def fetch_experiment(experiment_id, _n, held):
     try:
         experiment = api().experiment(experiment_id)
         progress = experiment["progress"]
-        table = held["table"] if same and held["experiment"]["progress"]["done"] == progress["done"] \
-            else api().experiment_table(experiment_id)
+        unchanged = same and held["experiment"]["progress"]["done"] == progress["done"]
+        table = held["table"] if unchanged else api().experiment_table(experiment_id)
+        cid = held["cid"] if unchanged else api().experiment_cid(experiment_id)["rows"]
     except ApiError as error:
         return {"id": experiment_id, "error": error.message}
-    fresh = {"id": experiment_id, "experiment": experiment, "table": table}
+    fresh = {"id": experiment_id, "experiment": experiment, "table": table, "cid": cid}
     return no_update if fresh == held else fresh
 
 
 @callback(Output("compare-experiment-progress", "children"), Output("compare-table", "children"),
           Output("compare-table-graph", "figure"), Output("compare-table3", "children"),
-          Output("compare-table3-card", "style"),
+          Output("compare-table3-card", "style"), Output("compare-experiment-cid-graph", "figure"),
           Input("compare-experiment-data", "data"), Input("compare-selected-only", "value"))
 def show_table(held, selected_only):
-    """Progress, Table 2 (all rows or the selected ones) and, with access-rate runs, Table 3."""
+    """Progress, Table 2 (all rows or the selected ones), with access-rate runs Table 3, and the
+    methods' mean CID curves (Figure 3)."""
     hidden = {"display": "none"}
     if held is None:
         return ("", html.Div("Choose an experiment: a grid of methods x seeds (x datasets) or a sweep submitted from "
                              "the Jobs page, a reproduction from the Experiments page, or POST /api/experiments.",
-                             className="empty"), figures.empty_figure("No experiment chosen."), "", hidden)
+                             className="empty"), figures.empty_figure("No experiment chosen."), "", hidden,
+                figures.empty_figure("No experiment chosen."))
     if held.get("error"):
-        return "", error_box(held["error"]), figures.empty_figure(held["error"]), "", hidden
+        return ("", error_box(held["error"]), figures.empty_figure(held["error"]), "", hidden,
+                figures.empty_figure(held["error"]))
     rows = held["table"]["rows"]
     only = "selected" in (selected_only or [])
     columns, records = table2_rows(rows, selected_only=only)
@@ -207,7 +213,8 @@ def show_table(held, selected_only):
         table3 = records_table(columns3, records3, "table3", empty="No run at reduced access has finished yet.")
     return (experiment_progress(held["experiment"]["progress"], "experiment-progress"),
             records_table(columns, records, "table2", empty="This experiment has no jobs."),
-            figures.table2_figure(shown), table3, None if table3 else hidden)
+            figures.table2_figure(shown), table3, None if table3 else hidden,
+            figures.experiment_cid_figure(held.get("cid") or []))
 
 
 @callback(Output("compare-table-csv-file", "data"), Input("compare-table-csv", "n_clicks"),

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from .conftest import ARTIFACTS, wait_until
 from .stack import TINY_DATASET, full_page_screenshot
-from .test_browser import downloaded, element, fill, open_page, pattern_id, text_of
+from .test_browser import downloaded, element, fill, graph, open_page, pattern_id, text_of
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -88,6 +88,10 @@ def test_a_sweep_from_the_form_runs_to_its_selected_row(browser, api):
     assert all(0 <= float(row[flip]) <= 100 for row in rows) and all(row[dev] for row in rows)
     selected_dev = next(float(row[dev].split()[0]) for row in rows if row[2] == "✓ selected")
     assert selected_dev == max(float(row[dev].split()[0]) for row in rows)  # selection by mean dev accuracy
+    # Figure 3 over seeds: each grid point's mean CID curve over its two seeds.
+    traces = wait_until(lambda: (g := graph(browser, "compare-experiment-cid-graph")) and g[0]["n"] > 1 and g, 20,
+                        "the experiment's mean CID curves")
+    assert sorted(t["name"] for t in traces) == ["finetune train.lr=0.004", "finetune train.lr=0.006"]
     full_page_screenshot(browser, ARTIFACTS / "sweep_table2_selected_row.png")
     element(browser, "#compare-selected-only input").click()
     wait_until(lambda: len(rows_of(browser, "#table2")) == 1, 10, "only the selected row")

@@ -59,6 +59,19 @@ def test_compare_overlays_one_line_per_run_and_skips_runs_without_points():
     assert len(figure.data[1].x) == 2
 
 
+def test_experiment_cid_draws_each_methods_mean_with_its_round_drops():
+    rows = [{"dataset": "textlen", "step": 0, "phase": "live",
+             "methods": {"finetune": {"mean": 0.1, "n": 3}, "influence-tuning": {"mean": 0.2, "n": 2}}},
+            {"dataset": "textlen", "step": 50, "phase": "pre-round", "methods": {"influence-tuning": {"mean": 0.6, "n": 2}}},
+            {"dataset": "textlen", "step": 50, "phase": "post-round", "methods": {"influence-tuning": {"mean": 0.05, "n": 2}}}]
+    figure = figures.experiment_cid_figure(rows)
+    assert [t.name for t in figure.data] == ["finetune", "influence-tuning"]
+    tuned = figure.data[1]
+    assert list(tuned.x) == [0, 50, 50] and list(tuned.y) == [0.2, 0.6, 0.05]  # the round's drop, at one step
+    assert [list(c) for c in tuned.customdata] == [["live", 2], ["pre-round", 2], ["post-round", 2]]
+    assert not figures.experiment_cid_figure([]).data
+
+
 def test_welch_matches_scipy_and_handles_degenerate_groups():
     rng = np.random.default_rng(0)
     a, b = rng.normal(0.3, 0.1, 40), rng.normal(0.15, 0.1, 30)
