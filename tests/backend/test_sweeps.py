@@ -142,3 +142,15 @@ def test_sweep_command_through_the_api(served, capsys):
     assert main([*command[:6], "train.lr=1e-4", *command[7:], "--token", "s3cret"]) == 2
     assert "made from other settings" in capsys.readouterr().out
 
+
+
+def test_reproduce_command_through_the_api(served, capsys):
+    """The protocol submitted over REST and followed to its tables, Figure 3's numbers included
+    (fetched from GET /api/experiments/{id}/cid)."""
+    command = ["reproduce", "textlen", "--scale", "tiny", "--api", served, "--token", "s3cret"]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "submitted" in out and "[5/5 jobs]" in out and "Table 2: reproduce textlen tiny" in out, out
+    assert "Figure 3" in out, out
+    figure = out[out.index("Figure 3"):]
+    assert "final" in figure and "live" in figure and "pre-round" in figure, out
