@@ -65,6 +65,10 @@ class InfluenceSpec(_Strict):
 
 class AdversarialSpec(_Strict):
     weight: float = Field(0.3, ge=0, description="gradient-reversal weight lambda")
+    lr: float | None = Field(None, gt=0, le=1.0, description=(
+        "the adversary's own learning rate (null: train.lr, as the paper). A new linear adversary at the "
+        "encoder's lr barely moves, and the encoder can then fool it by encoding the confound inverted: "
+        "acc/adversary falls below chance"))
 
 
 class NeuronTuneSpec(_Strict):

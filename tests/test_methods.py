@@ -14,7 +14,7 @@ from jobs.methods.loop import batch_indices, total_label_steps
 from jobs.methods.optim import BertAdam, linear_schedule, make_optimizer
 from jobs.models import encode, load_model
 from jobs.recorder import MemoryRecorder
-from jobs.spec import METHODS, JobSpec
+from jobs.spec import METHODS, AdversarialSpec, JobSpec
 
 WORDS = "the a of and to in is was for on that with as by at from it he she they we".split()
 PREFIXES = ("Negative .", "Positive .")
@@ -277,3 +277,42 @@ def test_eta_adds_the_rounds_still_to_come():
     method.update_seconds, method.round_seconds = [1.0, 3.0], [7.0]
     assert method.seconds_left_beyond_steps(run, 4) == pytest.approx(7.0)
     assert method.seconds_left_beyond_steps(run, 6) == 0.0
+
+
+def test_learning_rates_by_prefix_get_groups_of_their_own_and_follow_the_schedule():
+    encoder, bias = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+    adversary, adversary_bias = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(1))
+    named = [("encoder.weight", encoder), ("encoder.bias", bias), ("adversary.weight", adversary),
+             ("adversary.bias", adversary_bias)]
+    optimizer = make_optimizer(named, "adamw", 2e-5, lr_by_prefix={"adversary.": 1e-3})
+    by_lr = {(g["lr"], g["weight_decay"]): [id(p) for p in g["params"]] for g in optimizer.param_groups}
+    assert by_lr == {(2e-5, 0.01): [id(encoder)], (2e-5, 0.0): [id(bias)], (1e-3, 0.01): [id(adversary)],
+                     (1e-3, 0.0): [id(adversary_bias)]}
+    schedule = linear_schedule(optimizer, 10, warmup=0.0)
+    optimizer.step()
+    schedule.step()
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1.8e-5, 1.8e-5, 9e-4, 9e-4])
+    # Without prefixes: the two usual groups.
+    assert len(make_optimizer(named, "bertadam", 2e-5).param_groups) == 2
+
+
+def test_the_adversary_moves_at_its_own_learning_rate(monkeypatch):
+    """adversarial.lr reaches the adversary's parameters: at 1e-1 against train.lr 1e-3 they move
+    far more (Adam steps are about lr each) in the same 6-step run."""
+    from jobs.methods.adversarial import Adversarial
+
+    setup, seen = Adversarial.setup, {}
+
+    def keep(self, run):  # remember the adversary and its initial weights
+        pairs = setup(self, run)
+        seen.update(module=self.adversary, start=self.adversary.weight.detach().clone())
+        return pairs
+
+    monkeypatch.setattr(Adversarial, "setup", keep)
+
+    def shift(lr):
+        spec = small_spec("adversarial").model_copy(update={"adversarial": AdversarialSpec(lr=lr)})
+        train(spec, toy_textlen(), tiny(), MemoryRecorder())
+        return float((seen["module"].weight.detach() - seen["start"]).abs().max())
+
+    assert shift(1e-1) > 20 * shift(None)

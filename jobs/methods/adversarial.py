@@ -49,6 +49,10 @@ class Adversarial(Method):
         self.confounds = torch.as_tensor(run.data.train.confounds, dtype=torch.long, device=run.device)
         return [(f"adversary.{name}", p) for name, p in self.adversary.named_parameters()]
 
+    def learning_rates(self, run: Run) -> dict[str, float]:
+        lr = run.spec.adversarial.lr
+        return {"adversary.": lr} if lr is not None else {}
+
     def label_loss(self, run: Run, batch: Examples, index: np.ndarray, step: int) -> Tensor:
         model = run.model
         features = model.dropout(model.pooled(batch.input_ids, batch.attention_mask))

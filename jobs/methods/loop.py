@@ -82,6 +82,11 @@ class Method:
         optimiser (modules that live beside the classifier, like an adversary)."""
         return []
 
+    def learning_rates(self, run: Run) -> dict[str, float]:
+        """Learning rates of the label optimiser by parameter-name prefix, for parameters that
+        should not move at spec.train.lr (setup's extra modules); {} for none."""
+        return {}
+
     def label_loss(self, run: Run, batch: Examples, index: np.ndarray, step: int) -> Tensor:
         """The loss of one label step (model in train mode); index: the batch's train indices."""
         logits, _ = run.model(batch.input_ids, batch.attention_mask)
@@ -158,7 +163,8 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     # Optimiser over the classifier and whatever the method adds.
     extra_parameters = method.setup(run)
     optimizer = make_optimizer([*model.named_parameters(), *extra_parameters], spec.train.optimizer,
-                               spec.train.lr, spec.train.weight_decay, spec.train.grad_clip)
+                               spec.train.lr, spec.train.weight_decay, spec.train.grad_clip,
+                               lr_by_prefix=method.learning_rates(run))
     schedule = linear_schedule(optimizer, total_steps, spec.train.warmup)
     run.label_optimizer = optimizer
     recorder.log(f"{method.name}: {len(train_split)} training examples, {total_steps} label steps, "

@@ -64,21 +64,30 @@ class BertAdam(torch.optim.Optimizer):
         return loss
 
 
-def parameter_groups(named_parameters, weight_decay: float) -> list[dict]:
-    """Two groups: decayed weights, and biases / LayerNorm parameters without decay."""
+def parameter_groups(named_parameters, weight_decay: float, lr_by_prefix: dict[str, float] | None = None) -> list[dict]:
+    """Decayed weights, and biases / LayerNorm parameters without decay; parameters whose name
+    starts with a prefix of `lr_by_prefix` get groups of their own at that learning rate."""
     named = [(n, p) for n, p in named_parameters if p.requires_grad]
-    return [
-        {"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": weight_decay},
-        {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0},
-    ]
+    own = {prefix: [(n, p) for n, p in named if n.startswith(prefix)] for prefix in (lr_by_prefix or {})}
+    taken = {n for pairs in own.values() for n, _ in pairs}
+    pools = [(None, [(n, p) for n, p in named if n not in taken])]
+    pools += [(lr_by_prefix[prefix], pairs) for prefix, pairs in own.items() if pairs]
+    groups = []
+    for lr, pairs in pools:
+        for decay, chosen in ((weight_decay, [p for n, p in pairs if not n.endswith(NO_DECAY)]),
+                              (0.0, [p for n, p in pairs if n.endswith(NO_DECAY)])):
+            if chosen or lr is None:  # the first two groups always exist (callers read group 0)
+                groups.append({"params": chosen, "weight_decay": decay, **({"lr": lr} if lr is not None else {})})
+    return groups
 
 
 def make_optimizer(named_parameters, kind: str, lr: float, weight_decay: float = 0.01,
-                   grad_clip: float | None = 1.0) -> torch.optim.Optimizer:
-    """The optimiser `kind` ("adamw" | "bertadam") over (name, parameter) pairs.
+                   grad_clip: float | None = 1.0, lr_by_prefix: dict[str, float] | None = None) -> torch.optim.Optimizer:
+    """The optimiser `kind` ("adamw" | "bertadam") over (name, parameter) pairs, at `lr` except
+    for the parameters named by a prefix of `lr_by_prefix` (e.g. {"adversary.": 1e-3}).
 
     grad_clip: BertAdam clips each tensor to it inside step(); for AdamW call clip_gradients."""
-    groups = parameter_groups(named_parameters, weight_decay)
+    groups = parameter_groups(named_parameters, weight_decay, lr_by_prefix)
     if kind == "adamw":
         return torch.optim.AdamW(groups, lr=lr)
     if kind == "bertadam":
