@@ -80,7 +80,8 @@ def _run_experiment(args: argparse.Namespace, request) -> int:
     else:
         backend = LocalStore(_settings(args), device=args.device)
     try:
-        return run_experiment(request, backend, wait=not args.detach, retry_failed=args.retry_failed)
+        return run_experiment(request, backend, wait=not args.detach, retry_failed=args.retry_failed,
+                              markdown=args.markdown)
     finally:
         backend.close()
 
@@ -150,6 +151,7 @@ def _add_runner_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-failed", dest="retry_failed", action="store_true",
                    help="on resume, queue the experiment's failed and cancelled jobs again")
     p.add_argument("--detach", action="store_true", help="submit (or find) the experiment and return")
+    p.add_argument("--markdown", action="store_true", help="print the tables as Markdown (for a paper or docs)")
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:

@@ -7,6 +7,7 @@ Accuracies are printed in percent, as the paper prints them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -39,21 +40,47 @@ def _params(params: dict[str, Any]) -> str:
                      for key, value in sorted(params.items())) or "-"
 
 
-def table2(rows: list[dict[str, Any]], title: str = "Table 2", sweep: bool = False) -> Table:
+@dataclass
+class Grid:
+    """A table before it is drawn: a rich Table on a terminal, or Markdown for a paper or docs."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    bold: list[bool] = field(default_factory=list)
+    right: set[str] = field(default_factory=set)  # right-aligned columns
+
+    def add(self, cells: list[str], bold: bool = False) -> None:
+        self.rows.append(cells)
+        self.bold.append(bold)
+
+    def rich(self) -> Table:
+        table = Table(title=self.title, title_justify="left")
+        for header in self.headers:
+            table.add_column(header, justify="right" if header in self.right else "left")
+        for cells, bold in zip(self.rows, self.bold, strict=True):
+            table.add_row(*cells, style="bold" if bold else None)
+        return table
+
+    def markdown(self) -> str:
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") or " " for c in cells) + " |"
+
+        align = ["---:" if h in self.right else "---" for h in self.headers]
+        rows = [[f"**{c}**" if bold and c else c for c in cells] for cells, bold in zip(self.rows, self.bold, strict=True)]
+        return "\n".join([f"**{self.title}**", "", line(self.headers), "| " + " | ".join(align) + " |",
+                          *(line(cells) for cells in rows)]) + "\n"
+
+
+def table2(rows: list[dict[str, Any]], title: str = "Table 2", sweep: bool = False) -> Grid:
     """Full-access rows: n finished / n, test accuracy mean ± std, Welch p vs finetuning, worst
     group, per-group means, flip rate, CID, dev accuracy; a sweep marks its selected rows."""
     rows = _ordered([r for r in rows if r["access_rate"] >= 1.0])
     groups = sorted({g for r in rows for g in r["group_acc_mean"]})
     show_params = any(r["params"] for r in rows)
-    table = Table(title=title, title_justify="left")
-    if sweep:
-        table.add_column("sel", justify="center")
-    table.add_column("dataset")
-    table.add_column("method")
-    if show_params:
-        table.add_column("hyperparameters")
-    for name in ("n", "test acc", "p vs FT", "worst group", *groups, "flip rate", "CID", "dev acc"):
-        table.add_column(name, justify="right")
+    numbers = ["n", "test acc", "p vs FT", "worst group", *groups, "flip rate", "CID", "dev acc"]
+    grid = Grid(title, (["sel"] if sweep else []) + ["dataset", "method"] + (["hyperparameters"] if show_params else [])
+                + numbers, right=set(numbers))
     for r in rows:
         cells = ["✓" if r["selected"] else ""] if sweep else []
         cells += [r["dataset"], r["method"]] + ([_params(r["params"])] if show_params else [])
@@ -61,60 +88,57 @@ def table2(rows: list[dict[str, Any]], title: str = "Table 2", sweep: bool = Fal
                   _pct(r["worst_group_acc_mean"]), *(_pct(r["group_acc_mean"].get(g)) for g in groups),
                   _pct(r["flip_rate_mean"]),
                   "-" if r["cid_mean"] is None else f"{r['cid_mean']:+.4f}", _pct(r["dev_acc_mean"])]
-        table.add_row(*cells, style="bold" if sweep and r["selected"] else None)
-    return table
+        grid.add(cells, bold=sweep and r["selected"])
+    return grid
 
 
-def table3(rows: list[dict[str, Any]], title: str = "Table 3") -> Table | None:
+def table3(rows: list[dict[str, Any]], title: str = "Table 3") -> Grid | None:
     """Influence and embedding tuning per confound access rate: test accuracy mean over the
     succeeded trials (n). Uses the selected rows; None when the experiment has no access rates."""
     chosen = [r for r in rows if r["method"] in ACCESS_RATE_METHODS and r["selected"]]
     if not any(r["access_rate"] < 1.0 for r in chosen):
         return None
     methods = [m for m in ACCESS_RATE_METHODS if any(r["method"] == m for r in chosen)]
-    table = Table(title=title, title_justify="left")
-    table.add_column("dataset")
-    table.add_column("access rate", justify="right")
-    for method in methods:
-        table.add_column(f"{method} (n)", justify="right")
+    columns = [f"{method} (n)" for method in methods]
+    grid = Grid(title, ["dataset", "access rate", *columns], right={"access rate", *columns})
     for dataset, rate in sorted({(r["dataset"], r["access_rate"]) for r in chosen}):
         cells = [dataset, f"{100 * rate:g}%"]
         for method in methods:
             found = [r for r in chosen if (r["dataset"], r["method"], r["access_rate"]) == (dataset, method, rate)]
             cells.append(f"{_pct(found[0]['test_acc_mean'])} ({found[0]['finished']})" if found else "-")
-        table.add_row(*cells)
-    return table
+        grid.add(cells)
+    return grid
 
 
-def figure3(cid_rows: list[dict[str, Any]], title: str = "Figure 3: CID during training") -> Table | None:
+def figure3(cid_rows: list[dict[str, Any]], title: str = "Figure 3: CID during training") -> Grid | None:
     """Each method's mean CID (n jobs) at every label step and phase, from
     backend.experiments.cid_trajectories (or GET /api/experiments/{id}/cid); None without points."""
     if not cid_rows:
         return None
     methods = sorted({m for r in cid_rows for m in r["methods"]},
                      key=lambda m: (METHOD_ORDER.get(m, len(METHOD_ORDER)), m))
-    table = Table(title=title, title_justify="left")
-    for name in ("dataset", "step", "phase"):
-        table.add_column(name, justify="right" if name == "step" else "left")
-    for method in methods:
-        table.add_column(method, justify="right")
+    grid = Grid(title, ["dataset", "step", "phase", *methods], right={"step", *methods})
     for r in cid_rows:
         cells = [r["dataset"], str(r["step"]), r["phase"]]
         for method in methods:
             found = r["methods"].get(method)
             cells.append("" if found is None else "-" if found["mean"] is None
                          else f"{found['mean']:+.4f} ({found['n']})")
-        table.add_row(*cells)
-    return table
+        grid.add(cells)
+    return grid
 
 
 def print_tables(rows: list[dict[str, Any]], kind: str, console: Console | None = None, name: str = "",
-                 cid_rows: list[dict[str, Any]] | None = None) -> None:
+                 cid_rows: list[dict[str, Any]] | None = None, markdown: bool = False) -> None:
     """Table 2 (a sweep: every grid point, the selected ones marked), Table 3 when present, and
-    Figure 3's numbers when cid_rows are given."""
+    Figure 3's numbers when cid_rows are given; as rich tables, or as Markdown."""
     console = console or Console()
-    console.print(table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"))
-    if (access := table3(rows)) is not None:
-        console.print(access)
-    if cid_rows and (curves := figure3(cid_rows)) is not None:
-        console.print(curves)
+    grids = [table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"), table3(rows),
+             figure3(cid_rows) if cid_rows else None]
+    for grid in grids:
+        if grid is None:
+            continue
+        if markdown:
+            console.print(grid.markdown(), markup=False, highlight=False, soft_wrap=True)
+        else:
+            console.print(grid.rich())

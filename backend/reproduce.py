@@ -308,8 +308,9 @@ class ProgressView:
 
 
 def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, console: Console | None = None,
-                   wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S) -> int:
-    """Submit (or resume) `request`, run it to the end, print its tables. Returns the exit code:
+                   wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S, markdown: bool = False) -> int:
+    """Submit (or resume) `request`, run it to the end, print its tables (rich, or Markdown).
+    Returns the exit code:
     0 all finished (failed jobs: 1), 130 interrupted, 2 refused."""
     if console is None:
         console = Console()
@@ -351,7 +352,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
                   f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
                   f"after {time.monotonic() - started:.0f} s", highlight=False)
     print_tables(backend.table(experiment_id), request.kind, console, name=request.name,
-                 cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None)
+                 cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None, markdown=markdown)
     if summary["done"] < summary["total"]:
         return 1
     return 1 if summary["failed"] else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import _thread
 import io
+import re
 import socket
 import subprocess
 import threading
@@ -75,9 +76,21 @@ def test_reproduce_runs_resumes_and_submits_nothing_twice(settings, capsys):
     final_rows = [r for r in rows if r["phase"] == "final"]
     assert {m: v["mean"] for r in final_rows for m, v in r["methods"].items()} == pytest.approx(finals)
 
-    # Again: found by name, nothing submitted, nothing re-run.
-    code, out = _cli(settings, capsys)
+    # Again: found by name, nothing submitted, nothing re-run; the tables as Markdown this time.
+    code, out = _cli(settings, capsys, "--markdown")
     assert code == 0 and "resumed (7 finished)" in out, out
+    lines = out.splitlines()
+    header = lines.index("**Table 2: reproduce textlen tiny access 50,100**") + 2
+    assert lines[header].startswith("| dataset | method | n | test acc | p vs FT | worst group |")
+
+    def cells(line: str) -> list[str]:  # a Markdown row, "\\|" being a pipe inside a cell
+        return re.split(r"(?<!\\)\|", line)
+
+    assert set(lines[header + 1]) <= set("|-: ") and len(cells(lines[header + 1])) == len(cells(lines[header]))
+    assert "long\\|Negative ." in lines[header]  # the group names' pipes are escaped
+    body = lines[header + 2:header + 7]
+    assert sorted(line.split(" | ")[1] for line in body) == sorted(TEXTLEN_METHODS), out
+    assert "**Table 3" in out and "**Figure 3: CID during training**" in out
     assert [(j.id, j.attempt, j.status) for j in _jobs(db)] == [(j.id, j.attempt, j.status) for j in jobs]
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Experiment)) == 1
