@@ -73,16 +73,15 @@ def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
 # leaves out, and a scale's values win over the preset.
 
 CPU_SCALE: dict[str, Any] = {
-    # Estimated wall minutes per job on the 2-core CPU (minilm; a batch-64 label step ~1.2 s, a
-    # 40-probe CID point with sample 25 ~20-40 s, so 20 probes ~10-20 s; a top-scope influence
-    # update of 16 tuples ~5-10 s, an embedding update of 16 tuples ~1-4 s). TextLen, one seed:
-    #   finetune 6 (240 steps + 4 CID points), no-confound 6, adversarial 12 (480 steps),
-    #   influence-tuning 11 (4 rounds x 4 updates + pre/post-round CID), embedding-tuning 9
-    #   -> about 44 minutes a seed, 130 for seeds 2021-2023. Calibrate after measuring.
+    # Wall minutes per job on this 2-core CPU (minilm), the mean of seeds 2021-2023 measured by
+    # `deconfound reproduce textlen --scale cpu` (docs/results.md): finetune 5.9, no-confound 5.7
+    # (uncontended; 6.2 with one run beside tests), adversarial 12.2 (480 steps), influence tuning
+    # 7.3, embedding tuning 7.1 -> 38 minutes a seed; the whole command took 1 h 56 min for three.
+    # MSGS: estimates (not yet measured), from the same per-step costs.
     "description": "all-MiniLM-L6-v2 on this 2-core CPU: the paper's TextLen sizes, 3 seeds, "
                    "top-layer influence tuning and smaller influence rounds",
     "minutes": {"textlen/finetune": 6, "textlen/no-confound": 6, "textlen/adversarial": 12,
-                "textlen/influence-tuning": 11, "textlen/embedding-tuning": 9,
+                "textlen/influence-tuning": 7.5, "textlen/embedding-tuning": 7,
                 "msgs/finetune": 4, "msgs/adversarial": 9, "msgs/influence-tuning": 7, "msgs/embedding-tuning": 6},
     "model": "minilm",
     "seeds": [2021, 2022, 2023],
