@@ -12,9 +12,11 @@ puts the running job back in the queue, so the same command resumes. The tables 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import socket
 import threading
 import time
@@ -307,6 +309,26 @@ class ProgressView:
         return summary
 
 
+@contextlib.contextmanager
+def _ctrl_c_sets(event: threading.Event):
+    """While inside: the first Ctrl-C (SIGINT) sets `event` instead of raising KeyboardInterrupt
+    wherever the main thread happens to be (a KeyboardInterrupt raised inside a database call can
+    be swallowed there, and the command would then never stop); a second one raises as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(_signum, _frame):
+        event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, console: Console | None = None,
                    wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S, markdown: bool = False) -> int:
     """Submit (or resume) `request`, run it to the end, print its tables (rich, or Markdown).
@@ -330,13 +352,16 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
     if not wait:
         return 0
     started = time.monotonic()
+    interrupted = threading.Event()
     try:
-        with ProgressView(console, request.name, estimated_seconds(request.model_dump(mode="json"))) as view:
+        with ProgressView(console, request.name, estimated_seconds(request.model_dump(mode="json"))) as view, \
+                _ctrl_c_sets(interrupted):
             backend.start(experiment_id)
             summary = view.update(jobs)
-            while summary["done"] < summary["total"] and backend.running():
-                time.sleep(poll_s)
+            while summary["done"] < summary["total"] and backend.running() and not interrupted.wait(poll_s):
                 summary = view.update(backend.jobs(experiment_id))
+            if interrupted.is_set():
+                raise KeyboardInterrupt
             summary = view.update(backend.jobs(experiment_id))
     except KeyboardInterrupt:
         console.print("interrupted: stopping the running job (it goes back to the queue)...", highlight=False)

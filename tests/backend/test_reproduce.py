@@ -6,6 +6,7 @@ from __future__ import annotations
 import _thread
 import io
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -136,6 +137,7 @@ def test_ctrl_c_puts_the_running_job_back(settings):
     finally:
         store.close()
     assert code == 130 and "run the same command again to resume" in out.getvalue(), out.getvalue()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again afterwards
     jobs = _jobs(db)
     assert len(jobs) == 5 and {j.status for j in jobs} == {"queued"}, [(j.id, j.status) for j in jobs]
     assert sum(j.attempt for j in jobs) == 1  # the one that ran; its next claim starts it afresh
