@@ -132,12 +132,13 @@ def test_ctrl_c_puts_the_running_job_back(settings):
 
     threading.Thread(target=interrupt_once_running, daemon=True).start()
     out = io.StringIO()
+    before = signal.getsignal(signal.SIGINT)  # default, or ignored under nohup
     try:
         code = run_experiment(request, store, console=Console(file=out, width=200), poll_s=0.2)
     finally:
         store.close()
     assert code == 130 and "run the same command again to resume" in out.getvalue(), out.getvalue()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again afterwards
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is itself again afterwards
     jobs = _jobs(db)
     assert len(jobs) == 5 and {j.status for j in jobs} == {"queued"}, [(j.id, j.status) for j in jobs]
     assert sum(j.attempt for j in jobs) == 1  # the one that ran; its next claim starts it afresh
