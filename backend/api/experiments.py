@@ -136,11 +136,10 @@ def preview_reproduction(request: ReproduceIn) -> ReproducePreview:
         expanded = expand_request(built.resolved_parts(), built.kind)
     except (ValueError, GridTooLarge) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    by_method = dict(Counter(raw["method"] for raw, _params in expanded))
-    estimates = estimated_seconds(built.model_dump(mode="json"))
-    estimated = sum(estimates[m] * n for m, n in by_method.items()) if set(by_method) <= set(estimates) else None
-    return ReproducePreview(name=built.name, jobs=len(expanded), jobs_by_method=by_method, seeds=built.seeds,
-                            estimated_s=estimated)
+    queued = [{"status": "queued", "method": raw["method"], "wall_s": None, "worker_id": None} for raw, _ in expanded]
+    progress = experiment_progress(queued, estimated_seconds(built.model_dump(mode="json")))  # the ETA at launch
+    return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress["eta_s"],
+                            jobs_by_method=dict(Counter(job["method"] for job in queued)))
 
 
 @router.get("/search-spaces", response_model=list[SearchSpaceOut])

@@ -68,16 +68,18 @@ def parameter_groups(named_parameters, weight_decay: float, lr_by_prefix: dict[s
     """Decayed weights, and biases / LayerNorm parameters without decay; parameters whose name
     starts with a prefix of `lr_by_prefix` get groups of their own at that learning rate."""
     named = [(n, p) for n, p in named_parameters if p.requires_grad]
-    own = {prefix: [(n, p) for n, p in named if n.startswith(prefix)] for prefix in (lr_by_prefix or {})}
-    taken = {n for pairs in own.values() for n, _ in pairs}
-    pools = [(None, [(n, p) for n, p in named if n not in taken])]
-    pools += [(lr_by_prefix[prefix], pairs) for prefix, pairs in own.items() if pairs]
+    own = lr_by_prefix or {}
+
+    def prefix_of(name: str) -> str | None:
+        return next((prefix for prefix in own if name.startswith(prefix)), None)
+
     groups = []
-    for lr, pairs in pools:
-        for decay, chosen in ((weight_decay, [p for n, p in pairs if not n.endswith(NO_DECAY)]),
-                              (0.0, [p for n, p in pairs if n.endswith(NO_DECAY)])):
-            if chosen or lr is None:  # the first two groups always exist (callers read group 0)
-                groups.append({"params": chosen, "weight_decay": decay, **({"lr": lr} if lr is not None else {})})
+    for prefix in (None, *own):  # the train-lr groups first, and always (callers read group 0)
+        members = [(n, p) for n, p in named if prefix_of(n) == prefix]
+        for decay, chosen in ((weight_decay, [p for n, p in members if not n.endswith(NO_DECAY)]),
+                              (0.0, [p for n, p in members if n.endswith(NO_DECAY)])):
+            if prefix is None or chosen:
+                groups.append({"params": chosen, "weight_decay": decay, **({"lr": own[prefix]} if prefix else {})})
     return groups
 
 
