@@ -91,8 +91,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
     rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     try:
-        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set))
+        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -198,6 +199,8 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     reproduce.add_argument("--access-rates", dest="access_rates",
                            help="Table 3: confound access rates in percent, e.g. 5,10,20,50,100")
     reproduce.add_argument("--seeds", help="comma-separated (default: the scale's)")
+    reproduce.add_argument("--methods", help="comma-separated subset of the protocol's methods (default all), e.g. "
+                                             "influence-tuning,embedding-tuning with --access-rates for Table 3 alone")
     _add_runner_flags(reproduce)
     reproduce.set_defaults(func=cmd_reproduce)
 

@@ -3,6 +3,7 @@ and hyperparameter sweeps, as ExperimentIn requests.
 
     reproduce_request("textlen", "cpu", access_rates=[5, 10])  -> one experiment: every Table-2
         method at the scale's seeds, plus influence and embedding tuning at each access rate
+    reproduce_request("textlen", "cpu", [2021], [5, 100], methods=["influence-tuning"])  -> Table 3 alone
     sweep_request(["textlen"], ["adversarial"], {}, seeds, base, named="paper") -> the paper's search
         space as a grid, with selection on dev
 """
@@ -32,10 +33,22 @@ def access_fractions(rates_percent: list[float]) -> list[float]:
     return sorted({round(rate / 100, 6) for rate in rates_percent if rate != 100})
 
 
+def protocol_methods(dataset: str, methods: list[str] | None = None) -> list[str]:
+    """The Table-2 methods of `dataset` a reproduction runs: all of them, or the chosen ones in the
+    protocol's order (a subset runs e.g. Table 3 alone: influence and embedding tuning)."""
+    allowed = PROTOCOL_METHODS[dataset]
+    unknown = [m for m in methods or [] if m not in allowed]
+    if unknown:
+        raise ValueError(f"method '{unknown[0]}' is not in the {dataset} protocol; valid: {', '.join(allowed)}")
+    return [m for m in allowed if not methods or m in methods]
+
+
 def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
-                   access_rates: list[float] | None = None) -> str:
+                   access_rates: list[float] | None = None, methods: list[str] | None = None) -> str:
     """The default name: the settings that make the experiment, so a rerun finds it again."""
     name = f"reproduce {dataset} {scale}"
+    if methods and set(methods) != set(PROTOCOL_METHODS.get(dataset, ())):
+        name += " methods " + ",".join(protocol_methods(dataset, methods))
     if seeds:
         name += " seeds " + ",".join(str(s) for s in seeds)
     if access_rates:
@@ -45,18 +58,23 @@ def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
 
 def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None = None,
                       access_rates: list[float] | None = None, name: str | None = None,
-                      overrides: dict[str, Any] | None = None) -> ExperimentIn:
+                      overrides: dict[str, Any] | None = None, methods: list[str] | None = None) -> ExperimentIn:
     """The paper's protocol on `dataset` at `scale` as one experiment.
 
-    Every method of PROTOCOL_METHODS[dataset] x seeds with the paper preset, the scale's sizes and
-    its retries of collapsed trials; with access rates (percent), influence and embedding tuning
-    again at each rate below 100. `overrides` (a spec fragment) win over everything."""
+    Every method of PROTOCOL_METHODS[dataset] (or the chosen `methods` of it) x seeds with the
+    paper preset, the scale's sizes and its retries of collapsed trials; with access rates
+    (percent), influence and embedding tuning again at each rate below 100. `overrides` (a spec
+    fragment) win over everything."""
     if dataset not in PROTOCOL_METHODS:
         raise ValueError(f"no protocol for dataset '{dataset}'; valid: {', '.join(PROTOCOL_METHODS)}")
     overrides = overrides or {}
     fractions = access_fractions(access_rates or [])
+    chosen = protocol_methods(dataset, methods)
+    rated = [m for m in ACCESS_RATE_METHODS if m in chosen]
+    if fractions and not rated:
+        raise ValueError(f"access rates (Table 3) need {' or '.join(ACCESS_RATE_METHODS)} among the methods")
     base = merge_fragments(scale_spec(scale, dataset), overrides)
-    methods = PROTOCOL_METHODS[dataset]
+    methods = chosen
     # Methods the scale sets something for get a part of their own (the part's base is merged
     # over the shared one); the rest share the experiment's own grid.
     plain = [m for m in methods if not scale_method_part(scale, dataset, m)]
@@ -65,12 +83,12 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
              for m in own]
     if fractions:
         parts += [ExperimentPart(base=merge_fragments(scale_method_part(scale, dataset, m), overrides), methods=[m],
-                                 grid={"dataset.access_rate": fractions}) for m in ACCESS_RATE_METHODS]
+                                 grid={"dataset.access_rate": fractions}) for m in rated]
     if not plain:  # the experiment's own grid needs a method: take the first part's
         first = parts.pop(0)
         plain, base = first.methods, merge_fragments(base, first.base)
     return ExperimentIn(
-        name=name or reproduce_name(dataset, scale, seeds, access_rates), kind="reproduce", protocol=dataset,
+        name=name or reproduce_name(dataset, scale, seeds, access_rates, methods), kind="reproduce", protocol=dataset,
         scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts)
 
 

@@ -197,6 +197,10 @@ class ApiClient:
         """The paper's hyperparameter grids (its Appendix A) per dataset and method."""
         return self._call("GET", "/api/experiments/search-spaces")
 
+    def protocols(self) -> list[dict]:
+        """Per dataset: the methods of Table 2 and those Table 3 repeats at each access rate."""
+        return self._call("GET", "/api/experiments/protocols")
+
     def scales(self) -> list[dict]:
         """The scales a reproduction runs at (model, seeds, minutes per job)."""
         return self._call("GET", "/api/experiments/scales")

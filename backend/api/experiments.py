@@ -16,6 +16,7 @@ from backend.api.schemas import (
     ExperimentIn,
     ExperimentOut,
     ExperimentProgress,
+    ProtocolOut,
     ReproduceIn,
     ReproducePreview,
     ScaleOut,
@@ -34,7 +35,7 @@ from backend.experiments import (
 )
 from backend.models import CidPoint, Experiment, Job, utcnow
 from backend.settings import Settings
-from jobs.presets import SCALES, SEARCH_SPACES
+from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS, SCALES, SEARCH_SPACES
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
@@ -107,8 +108,8 @@ def create_experiment(request: ExperimentIn, session: Session = Depends(get_sess
 
 @router.post("/reproduce", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
              dependencies=[Depends(require_token)],
-             responses={400: {"description": "an access rate outside (0, 100], a model the server cannot load, "
-                                             "or too many jobs"}})
+             responses={400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
+                                             "a model the server cannot load, or too many jobs"}})
 def create_reproduction(request: ReproduceIn, session: Session = Depends(get_session),
                         settings: Settings = Depends(get_settings)) -> ExperimentOut:
     """The paper's protocol on one dataset as one experiment: every Table-2 method (TextLen: also
@@ -118,21 +119,24 @@ def create_reproduction(request: ReproduceIn, session: Session = Depends(get_ses
     from backend.protocols import reproduce_request  # it builds on this package's schemas
 
     try:
-        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name)
+        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name,
+                                  methods=request.methods)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return _create(built, session, settings)
 
 
 @router.post("/reproduce/preview", response_model=ReproducePreview,
-             responses={400: {"description": "an access rate outside (0, 100], or too many jobs"}})
+             responses={400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
+                                             "or too many jobs"}})
 def preview_reproduction(request: ReproduceIn) -> ReproducePreview:
     """The job count and estimated wall time of a reproduction, without queueing it (the
     dashboard shows it before launch)."""
     from backend.protocols import reproduce_request
 
     try:
-        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name)
+        built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name,
+                                  methods=request.methods)
         expanded = expand_request(built.resolved_parts(), built.kind)
     except (ValueError, GridTooLarge) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
@@ -153,6 +157,14 @@ def list_search_spaces() -> list[SearchSpaceOut]:
             points *= len(values)
         out.append(SearchSpaceOut(name="paper", dataset=dataset, method=method, grid=grid, points=points))
     return out
+
+
+@router.get("/protocols", response_model=list[ProtocolOut])
+def list_protocols() -> list[ProtocolOut]:
+    """The datasets a reproduction runs on, with their Table-2 and Table-3 methods."""
+    return [ProtocolOut(dataset=dataset, methods=list(methods),
+                        access_rate_methods=[m for m in ACCESS_RATE_METHODS if m in methods])
+            for dataset, methods in PROTOCOL_METHODS.items()]
 
 
 @router.get("/scales", response_model=list[ScaleOut])

@@ -210,6 +210,10 @@ class ReproduceIn(BaseModel):
     dataset: Literal["textlen", "msgs"]
     scale: Literal["paper", "cpu", "tiny"] = "cpu"
     seeds: list[int] | None = Field(None, min_length=1, max_length=20, description="default: the scale's")
+    methods: list[str] | None = Field(
+        None, min_length=1, max_length=10,
+        description="a subset of the dataset's Table-2 methods (default all); e.g. influence-tuning and "
+                    "embedding-tuning with access rates runs Table 3 alone")
     access_rates: list[float] = Field(
         default_factory=list, max_length=20,
         description="Table 3: confound access rates in percent (0 < rate <= 100) for influence and "
@@ -314,6 +318,14 @@ class SearchSpaceOut(BaseModel):
     method: str
     grid: dict[str, list[Any]]
     points: int = Field(description="grid points (jobs per seed)")
+
+
+class ProtocolOut(BaseModel):
+    """What `reproduce` runs on one dataset."""
+
+    dataset: str
+    methods: list[str] = Field(description="Table 2's methods, in the table's order")
+    access_rate_methods: list[str] = Field(description="the methods Table 3 repeats at each confound access rate")
 
 
 class ScaleOut(BaseModel):

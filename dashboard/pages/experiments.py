@@ -3,7 +3,7 @@ of total, counts by status, ETA), refreshed every 2 s while any of its jobs is u
 "Reproduce the paper": the paper's protocol on one dataset as one experiment.
 
 Numbers: GET /api/experiments (progress computed by the API), GET /api/experiments/scales,
-POST /api/experiments/reproduce. Sweeps are submitted on the Jobs page; Tables 2 and 3 of an
+GET /api/experiments/protocols (the methods offered), POST /api/experiments/reproduce(/preview). Sweeps are submitted on the Jobs page; Tables 2 and 3 of an
 experiment are on the Compare page.
 """
 from __future__ import annotations
@@ -62,6 +62,7 @@ def _reproduce_card(scales: list[dict]) -> html.Div:
                                                             inline=True)], className="field"),
             html.Div([html.Label("scale"), dcc.RadioItems(options, "cpu" if any(s["name"] == "cpu" for s in scales)
                                                           else None, id="reproduce-scale", inline=True)], className="field"),
+            html.Div([html.Label("methods"), dcc.Checklist(id="reproduce-methods", inline=True)], className="field"),
             html.Div([html.Label("seeds (empty: the scale's)"),
                       dcc.Input(id="reproduce-seeds", type="text", debounce=True, className="input", placeholder="e.g. 2021, 2022")],
                      className="field"),
@@ -138,9 +139,31 @@ def parse_rates(text: str | None) -> tuple[list[float], str | None]:
         return [], "access rates are numbers (percent) separated by commas"
 
 
+@callback(Output("reproduce-methods", "options"), Output("reproduce-methods", "value"),
+          Input("reproduce-dataset", "value"))
+def offer_methods(dataset):
+    """The dataset's Table-2 methods (GET /api/experiments/protocols), all ticked."""
+    try:
+        found = next((p for p in api().protocols() if p["dataset"] == dataset), None)
+    except ApiError:
+        found = None
+    methods = found["methods"] if found else []
+    return [{"label": f" {m}", "value": m} for m in methods], methods
+
+
+def _methods_field(methods: list[str] | None, offered: list[dict] | None) -> tuple[dict, str | None]:
+    """The request's "methods": left out when all are ticked (the default name stays short)."""
+    if methods is None:
+        return {}, None
+    if not methods:
+        return {}, "tick at least one method"
+    return ({} if {o["value"] for o in offered or []} <= set(methods) else {"methods": methods}), None
+
+
 @callback(Output("reproduce-scale-note", "children"), Input("reproduce-scale", "value"),
-          Input("reproduce-dataset", "value"), Input("reproduce-seeds", "value"), Input("reproduce-rates", "value"))
-def describe_scale(scale, dataset, seeds_text, rates_text):
+          Input("reproduce-dataset", "value"), Input("reproduce-seeds", "value"), Input("reproduce-rates", "value"),
+          Input("reproduce-methods", "value"), State("reproduce-methods", "options"))
+def describe_scale(scale, dataset, seeds_text, rates_text, methods, offered):
     """The scale in words, then what Reproduce would queue (the API's preview): jobs and time."""
     scales, problem = _scales()
     found = next((s for s in scales if s["name"] == scale), None)
@@ -150,18 +173,19 @@ def describe_scale(scale, dataset, seeds_text, rates_text):
     timing = ("; about " + ", ".join(f"{m} {v:g} min" for m, v in minutes.items()) + " per job") if minutes else ""
     seeds = ", ".join(str(seed) for seed in found["seeds"])
     about = f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
-    return [html.Div(about), html.Div(_preview_line(dataset, scale, seeds_text, rates_text), id="reproduce-job-count",
-                                      className="job-count")]
+    line = _preview_line(dataset, scale, seeds_text, rates_text, *_methods_field(methods, offered))
+    return [html.Div(about), html.Div(line, id="reproduce-job-count", className="job-count")]
 
 
-def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: str | None) -> str:
+def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: str | None,
+                  methods_field: dict, methods_error: str | None) -> str:
     seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
     rates, rates_error = parse_rates(rates_text)
-    if seeds_error or rates_error:
-        return "; ".join(e for e in (seeds_error, rates_error) if e)
+    if seeds_error or rates_error or methods_error:
+        return "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
     try:
         preview = api().preview_reproduction({"dataset": dataset, "scale": scale, "access_rates": rates,
-                                              **({"seeds": seeds} if seeds else {})})
+                                              **methods_field, **({"seeds": seeds} if seeds else {})})
     except ApiError as error:
         return error.message
     methods = ", ".join(f"{m} {n}" for m, n in preview["jobs_by_method"].items())
@@ -173,14 +197,17 @@ def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: 
 @callback(Output("reproduce-result", "children"), Output("experiments-changed", "data"),
           Input("reproduce-submit", "n_clicks"), State("reproduce-dataset", "value"),
           State("reproduce-scale", "value"), State("reproduce-seeds", "value"), State("reproduce-rates", "value"),
-          State("reproduce-name", "value"), State("experiments-changed", "data"), prevent_initial_call=True)
-def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, changed):
+          State("reproduce-name", "value"), State("reproduce-methods", "value"), State("reproduce-methods", "options"),
+          State("experiments-changed", "data"), prevent_initial_call=True)
+def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, offered, changed):
     """Queue the protocol; the API's complaint (e.g. a rate outside (0, 100]) is shown in words."""
     seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
     rates, rates_error = parse_rates(rates_text)
-    if seeds_error or rates_error:
-        return error_box("Not submitted: " + "; ".join(e for e in (seeds_error, rates_error) if e)), no_update
-    body = {"dataset": dataset, "scale": scale, "access_rates": rates,
+    methods_field, methods_error = _methods_field(methods, offered)
+    if seeds_error or rates_error or methods_error:
+        problems = "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
+        return error_box("Not submitted: " + problems), no_update
+    body = {"dataset": dataset, "scale": scale, "access_rates": rates, **methods_field,
             **({"seeds": seeds} if seeds else {}), **({"name": name.strip()} if name and name.strip() else {})}
     try:
         experiment = api().reproduce(body)

@@ -262,3 +262,34 @@ def test_preview_counts_what_reproduce_would_queue(client, db):
         assert session.scalar(select(func.count()).select_from(Experiment)) == 0
     bad = client.post("/api/experiments/reproduce/preview", json={"dataset": "textlen", "access_rates": [150]})
     assert bad.status_code == 400 and "150" in bad.json()["detail"]
+
+
+def test_a_subset_of_methods_runs_table_three_alone(client):
+    body = {"dataset": "textlen", "scale": "cpu", "seeds": [2021], "access_rates": [5, 50, 100],
+            "methods": ["embedding-tuning", "influence-tuning"]}
+    preview = client.post("/api/experiments/reproduce/preview", json=body).json()
+    # Each method at 100 % (Table 2's own run) and at 5 and 50 %; nothing of the other methods.
+    assert preview["jobs_by_method"] == {"influence-tuning": 3, "embedding-tuning": 3}
+    assert preview["name"] == "reproduce textlen cpu methods influence-tuning,embedding-tuning seeds 2021 access 5,50,100"
+    every = client.post("/api/experiments/reproduce/preview",
+                        json={**body, "methods": list(PROTOCOL_METHODS["textlen"])}).json()
+    assert every["name"] == "reproduce textlen cpu seeds 2021 access 5,50,100" and every["jobs"] == 5 + 2 * 2
+    for methods, words in ((["no-confound"], "'no-confound' is not in the msgs protocol"),
+                           (["finetune"], "need influence-tuning or embedding-tuning")):
+        bad = client.post("/api/experiments/reproduce/preview", json={"dataset": "msgs", "access_rates": [5],
+                                                                      "methods": methods})
+        assert bad.status_code == 400 and words in bad.json()["detail"]
+    protocols = {p["dataset"]: p for p in client.get("/api/experiments/protocols").json()}
+    assert protocols["msgs"]["methods"] == ["finetune", "adversarial", "influence-tuning", "embedding-tuning"]
+    assert protocols["textlen"]["access_rate_methods"] == ["influence-tuning", "embedding-tuning"]
+
+
+def test_cli_methods_flag_submits_only_those_methods(settings, capsys):
+    code, out = _cli(settings, capsys, "--methods", "embedding-tuning", "--detach")
+    assert code == 0, out
+    jobs = _jobs(Database(settings.database_url))
+    assert [(j.method, j.spec["dataset"]["access_rate"]) for j in jobs] == [("embedding-tuning", 1),
+                                                                            ("embedding-tuning", 0.5)]
+    assert "methods embedding-tuning" in out and "2 jobs, submitted" in out
+    assert main(["reproduce", "msgs", "--methods", "no-confound", "--data-dir", str(settings.data_dir)]) == 2
+    assert "'no-confound' is not in the msgs protocol" in capsys.readouterr().err

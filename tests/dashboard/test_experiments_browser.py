@@ -116,11 +116,21 @@ def test_a_reproduction_shows_its_progress_in_the_experiment_list(browser, api):
     # Before launch: the cpu scale's job count and estimated time (TextLen: 5 methods x 3 seeds).
     wait_text(browser, "#reproduce-job-count", "15 jobs (finetune 3")
     assert "on one worker" in text_of(browser, "#reproduce-job-count")
+    # Table 3 alone: untick every method but influence tuning (its 100 % run plus one at 50 %).
+    for method in ("finetune", "adversarial", "embedding-tuning", "no-confound"):
+        element(browser, f"#reproduce-methods input[value='{method}']").click()
+    fill_until(browser, "#reproduce-rates", "50", "6 jobs (influence-tuning 6)", where="#reproduce-job-count")
+    element(browser, "#reproduce-methods input[value='influence-tuning']").click()
+    wait_text(browser, "#reproduce-job-count", "tick at least one method")
+    element(browser, "#reproduce-methods input[value='influence-tuning']").click()
+    wait_text(browser, "#reproduce-job-count", "6 jobs (influence-tuning 6)")
     fill(browser, "#reproduce-rates", "150")
     wait_text(browser, "#reproduce-job-count", "not a percentage in (0, 100]")
     element(browser, "#reproduce-scale input[value='tiny']").click()
     wait_text(browser, "#reproduce-scale-note", "random 2-layer test model")
-    element(browser, "#reproduce-dataset input[value='msgs']").click()
+    element(browser, "#reproduce-dataset input[value='msgs']").click()  # all four MSGS methods ticked again
+    wait_text(browser, "#reproduce-job-count", "not a percentage in (0, 100]")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#reproduce-methods input:checked")) == 4
     element(browser, "#reproduce-submit").click()
     wait_text(browser, "#reproduce-result .error", "not a percentage in (0, 100]")  # the API's 400, in words
 
