@@ -6,9 +6,10 @@ FOR UPDATE SKIP LOCKED, so concurrent workers pass over each other's rows; on SQ
 transaction holds the write lock from its start (BEGIN IMMEDIATE), so claims are serialised.
 Either way the UPDATE is also a compare-and-set on (status, attempt).
 
-Claiming bumps the job's attempt and deletes the rows older attempts wrote, so a re-run never
-mixes with the partial one. Every later write of the worker is guarded by (attempt, worker id):
-a worker that lost its lease cannot touch the job again.
+Claiming bumps the job's attempt; readers show only the current attempt's rows, and the new
+attempt's recorder (backend.store.StoreRecorder.begin) deletes the older ones, keeping those a
+checkpoint it resumes from covers. Every later write of the worker is guarded by (attempt,
+worker id): a worker that lost its lease cannot touch the job again.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true, update
+from sqlalchemy import and_, func, or_, select, true, update
 
 from backend.db import Database
-from backend.models import POINT_TABLES, Job, utcnow
+from backend.models import Job, utcnow
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int =
                     eta_s=None)).rowcount
         if not taken:
             return None
-        for table in POINT_TABLES:
-            session.execute(delete(table).where(table.job_id == row.id, table.attempt < attempt))
         return Claim(row.id, attempt, worker_id, row.spec)
 
 

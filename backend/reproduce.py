@@ -183,7 +183,8 @@ class LocalStore:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
-        """Stop the worker: the running job stops at its next step and goes back to the queue."""
+        """Stop the worker: the running job stops at its next step, saves its checkpoint and goes
+        back to the queue."""
         if self.worker is not None:
             self.worker.shutdown.set()
         if self._thread is not None:
@@ -364,9 +365,9 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
                 raise KeyboardInterrupt
             summary = view.update(backend.jobs(experiment_id))
     except KeyboardInterrupt:
-        console.print("interrupted: stopping the running job (it goes back to the queue)...", highlight=False)
+        console.print("interrupted: stopping the running job (it saves its state and goes back to the queue)...", highlight=False)
         backend.stop()
-        console.print("stopped; run the same command again to resume", highlight=False)
+        console.print("stopped; run the same command again to resume (the job from the step it reached)", highlight=False)
         return 130
     except ExperimentError as error:
         backend.stop()

@@ -9,6 +9,8 @@
     DECONFOUND_LEASE_S         a running job whose heartbeat is older than this is taken up again (60)
     DECONFOUND_HEARTBEAT_S     how often a worker heartbeats, flushes points and checks for cancel (1)
     DECONFOUND_MAX_ATTEMPTS    claims of one job before a lost job is marked failed (3)
+    DECONFOUND_CHECKPOINT_S    a running job saves its state this often, in seconds, and a job taken
+                               up again resumes from it (300; 0: never, a re-run starts at step 0)
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class Settings:
     lease_s: float = 60.0
     heartbeat_s: float = 1.0
     max_attempts: int = 3
+    checkpoint_s: float = 300.0
 
     @property
     def uploads_dir(self) -> Path:
@@ -45,6 +48,10 @@ class Settings:
     def artifact_dir(self, job_id: int) -> Path:
         """Where a job's saved model goes."""
         return self.artifacts_dir / f"job-{job_id}"
+
+    def checkpoint_dir(self, job_id: int) -> Path:
+        """Where a running job's checkpoint lives until the job ends (jobs.checkpoint)."""
+        return self.data_dir / "checkpoints" / f"job-{job_id}"
 
     def with_overrides(self, **changes) -> Settings:
         """A copy with the non-None `changes` applied; a new data dir moves the default SQLite file too."""
@@ -73,4 +80,5 @@ def load_settings() -> Settings:
         lease_s=float(_env("DECONFOUND_LEASE_S", "60")),
         heartbeat_s=float(_env("DECONFOUND_HEARTBEAT_S", "1")),
         max_attempts=int(_env("DECONFOUND_MAX_ATTEMPTS", "3")),
+        checkpoint_s=float(_env("DECONFOUND_CHECKPOINT_S", "300")),
     )

@@ -16,11 +16,24 @@ import threading
 from collections import deque
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, func, insert, select, update
 
 from backend.db import Database
-from backend.models import CidPoint, Diagnostic, InfluenceList, Job, LogLine, ResultValue, ScalarPoint, utcnow
+from backend.models import (
+    POINT_TABLES,
+    CidPoint,
+    Diagnostic,
+    InfluenceList,
+    Job,
+    LogLine,
+    ResultValue,
+    ScalarPoint,
+    utcnow,
+)
 from jobs.recorder import CID_PHASES, InfluenceLists
+
+# The rows a run writes while it trains: what a checkpoint's mark covers and a resumed run keeps.
+TRAINING_TABLES = (ScalarPoint, CidPoint, InfluenceList, LogLine, Diagnostic)
 
 # Metrics of one evaluated split (jobs.evaluate.accuracy_report) that become result rows.
 SPLIT_METRICS = ("acc", "worst_group_acc", "agree_acc", "disagree_acc", "flip_rate", "n")
@@ -76,6 +89,7 @@ class StoreRecorder:
         self._progress: tuple[int, int, float | None] | None = None
         self._metrics: dict[str, Any] | None = None
         self._flushing = threading.Lock()
+        self.begun = False
 
     # --- the Recorder protocol: cheap appends --------------------------------------------------
 
@@ -106,6 +120,37 @@ class StoreRecorder:
         if not isinstance(payload, dict):
             raise TypeError(f"diagnostic '{name}': the payload must be a dict, got {type(payload).__name__}")
         self._diagnostics.append((utcnow(), str(name), jsonable(payload)))
+
+    # --- checkpoints: which rows a resumed attempt keeps ---------------------------------------
+
+    def checkpoint(self, step: int) -> dict[str, Any]:
+        """Flush (errors propagate: no checkpoint then), then mark the newest row of each training
+        table: every row of this job up to that id belongs to the checkpointed state."""
+        self.flush()
+        with self.db.session() as session:
+            ids = {table.__tablename__: session.scalar(select(func.max(table.id)).where(table.job_id == self.job_id))
+                   for table in TRAINING_TABLES}
+        return {"step": int(step), "ids": {name: value for name, value in ids.items() if value is not None}}
+
+    def begin(self, resumed_from: dict[str, Any] | None) -> None:
+        """This attempt starts. Rows of earlier attempts are deleted, except, when it resumes from
+        a checkpoint, the rows its mark covers: they become this attempt's (ids only grow, so the
+        rows an earlier attempt wrote after its checkpoint have larger ids and go)."""
+        ids = (resumed_from or {}).get("ids", {})
+        with self.db.writing() as session:
+            owned = session.scalar(select(func.count()).where(
+                Job.id == self.job_id, Job.attempt == self.attempt, Job.worker_id == self.worker_id,
+                Job.status == "running"))
+            if not owned:
+                self.lost = True
+                return
+            for table in POINT_TABLES:
+                older = (table.job_id == self.job_id, table.attempt < self.attempt)
+                if table.__tablename__ in ids:
+                    session.execute(update(table).where(*older, table.id <= int(ids[table.__tablename__]))
+                                    .values(attempt=self.attempt))
+                session.execute(delete(table).where(*older))
+        self.begun = True
 
     # --- writing ---------------------------------------------------------------------------------
 

@@ -1,14 +1,19 @@
 """`deconfound worker`: claim queued jobs, run them through the engine, record the outcome.
 
-    loop: claim (backend.claims) -> run(spec, StoreRecorder, should_stop, artifact_dir) -> finish
+    loop: claim (backend.claims) -> run(spec, StoreRecorder, should_stop, artifact_dir, checkpoint_dir)
+          -> finish
+
+A job saves a checkpoint every `checkpoint_s` (jobs.checkpoint); one taken up again after its
+worker stopped or died resumes from it, and the store keeps the points recorded up to it. The
+checkpoint is removed once the job has ended.
 
 While a job runs, a lease keeper thread flushes the recorder, heartbeats and watches for a
 cancel every `heartbeat_s`; should_stop() turns true within that time after a cancel. A
 worker runs one job at a time on one device (`--device`, or CUDA_VISIBLE_DEVICES), so one
 worker per GPU gives one job per GPU.
 
-SIGTERM / SIGINT stop the current job at its next step and put it back in the queue; the
-worker then exits. A worker killed outright (kill -9) leaves a running job whose heartbeat
+SIGTERM / SIGINT stop the current job at its next step, save its checkpoint and put it back
+in the queue; the worker then exits. A worker killed outright (kill -9) leaves a running job whose heartbeat
 stops: after `lease_s` any worker takes it up again (backend.claims).
 """
 from __future__ import annotations
@@ -99,6 +104,7 @@ class Worker:
         recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id)
         keeper = LeaseKeeper(self.db, claim, recorder, self.settings.heartbeat_s)
         artifact_dir = inside(self.settings.data_dir, self.settings.artifact_dir(claim.job_id), "artifact dir")
+        checkpoint_dir = inside(self.settings.data_dir, self.settings.checkpoint_dir(claim.job_id), "checkpoint dir")
         status, error, wall_s = "failed", None, None
         started = time.time()
         keeper.start()
@@ -113,7 +119,9 @@ class Worker:
             def should_stop() -> bool:
                 return keeper.cancel.is_set() or keeper.lost.is_set() or self.shutdown.is_set()
 
-            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir)
+            checkpoints = dict(checkpoint_dir=checkpoint_dir, checkpoint_every_s=self.settings.checkpoint_s) \
+                if self.settings.checkpoint_s > 0 else {}
+            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, **checkpoints)
             status, wall_s = outcome.status, outcome.wall_s
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[-MAX_ERROR_CHARS:]
@@ -121,6 +129,8 @@ class Worker:
             wall_s = time.time() - started
         finally:
             keeper.stop()
+        if not recorder.begun:  # failed before the run began: the older attempts' rows go now
+            recorder.begin(None)
         recorder.flush()
         if keeper.lost.is_set() or recorder.lost:
             print(f"worker {self.worker_id}: job {claim.job_id} was taken over by another worker", flush=True)
@@ -133,7 +143,8 @@ class Worker:
             size = sum(f.stat().st_size for f in artifact_dir.rglob("*") if f.is_file())
             artifacts.append(Artifact(job_id=claim.job_id, attempt=claim.attempt, kind="model", size_bytes=size,
                                       path=str(artifact_dir.relative_to(self.settings.data_dir.resolve()))))
-        finish(self.db, claim, status, error, wall_s, artifacts)
+        if finish(self.db, claim, status, error, wall_s, artifacts):
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)  # ended: nothing will resume it
         print(f"worker {self.worker_id}: job {claim.job_id} {status}", flush=True)
         return status
 

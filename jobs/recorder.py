@@ -60,6 +60,14 @@ class Recorder(Protocol):
     def flush(self) -> None:
         """Write out anything buffered."""
 
+    def checkpoint(self, step: int) -> dict[str, Any]:
+        """The run saved its state after label `step` (jobs.checkpoint): flush, and return a
+        JSON-ready mark of what was recorded so far, which `begin` of a resumed run gets back."""
+
+    def begin(self, resumed_from: dict[str, Any] | None) -> None:
+        """A run (attempt) starts: afresh (None), or resumed from a checkpoint whose mark this is;
+        the recorder keeps what was recorded up to the mark and drops the rest."""
+
 
 class NullRecorder:
     """Drops everything; the base for recorders that only care about some calls."""
@@ -72,6 +80,12 @@ class NullRecorder:
     def log(self, message): pass
     def diagnostic(self, name, payload): pass
     def flush(self): pass
+
+    def checkpoint(self, step):
+        self.flush()
+        return {}
+
+    def begin(self, resumed_from): pass
 
 
 @dataclass
@@ -108,6 +122,16 @@ class MemoryRecorder(NullRecorder):
 
     def diagnostic(self, name, payload):
         self.diagnostics[name] = payload
+
+    LISTS = ("scalars", "cids", "influences", "logs")
+
+    def checkpoint(self, step):
+        return {name: len(getattr(self, name)) for name in self.LISTS}
+
+    def begin(self, resumed_from):
+        """Resumed (the same recorder reused): keep what was recorded up to the mark."""
+        for name, length in (resumed_from or {}).items():
+            del getattr(self, name)[length:]
 
     def series(self, name: str) -> list[tuple[int, float]]:
         """(step, value) of one scalar, in recording order."""
@@ -205,3 +229,11 @@ class TeeRecorder:
     def flush(self):
         for r in self.recorders:
             r.flush()
+
+    def checkpoint(self, step):
+        marks = [r.checkpoint(step) for r in self.recorders]
+        return next((m for m in marks if m), {})
+
+    def begin(self, resumed_from):
+        for r in self.recorders:
+            r.begin(resumed_from)

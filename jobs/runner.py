@@ -72,26 +72,41 @@ def load_saved_model(directory: str | Path, device: str = "auto", dtype: torch.d
 
 
 def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lambda: False,
-        artifact_dir: str | Path | None = None) -> RunOutcome:
+        artifact_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+        checkpoint_every_s: float = 300.0) -> RunOutcome:
     """Run one job to the end (or until should_stop() is true).
 
+    checkpoint_dir: where the job's checkpoint lives (jobs.checkpoint). A checkpoint found there
+    for this spec is resumed from; one is saved every `checkpoint_every_s` seconds of training
+    and when the run is stopped; it is removed once the run ends (succeeded, collapsed, failed).
     Exceptions propagate: the caller records them as a failed job.
     """
+    from jobs.checkpoint import Checkpointer
     from jobs.data import load_dataset
     from jobs.methods import train
     from jobs.models import load_model
 
     t0 = time.time()
+    checkpointer = Checkpointer(checkpoint_dir, spec, checkpoint_every_s) if checkpoint_dir is not None else None
+    resume = checkpointer.latest() if checkpointer is not None else None
+    recorder.begin(resume["recorder_mark"] if resume is not None else None)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     data = load_dataset(spec.dataset)
     seed, attempts = spec.seed, 0
+    if resume is not None:  # the trial the checkpoint belongs to (a collapsed one may have been retried)
+        seed, attempts = resume["trial"]["seed"], resume["trial"]["attempts"] - 1
     while True:
         attempts += 1
         trial = spec.model_copy(update={"seed": seed})
+        if checkpointer is not None:
+            checkpointer.trial = {"seed": seed, "attempts": attempts}
+            if resume is None:
+                checkpointer.discard()  # a new trial: an older trial's state must not be resumed
         loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
         recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
                      f"device {loaded.device}")
-        result = train(trial, data, loaded, recorder, should_stop)
+        result = train(trial, data, loaded, recorder, should_stop, checkpointer, resume)
+        resume = None
         if result.stopped:
             status = "cancelled"
         elif result.collapsed:
@@ -103,6 +118,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
             seed += 1
             continue
         break
+    if checkpointer is not None and status != "cancelled":
+        checkpointer.discard()
     metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
     saved = None
     if artifact_dir is not None and status != "cancelled":

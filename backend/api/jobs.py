@@ -136,7 +136,7 @@ def cancel_job(job_id: int, db: Database = Depends(get_db), settings: Settings =
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_token)],
                responses={409: {"description": "the job has not finished: cancel it first"}})
 def delete_job(job_id: int, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> Response:
-    """Delete a finished job with all its points, results and its saved model."""
+    """Delete a finished job with all its points, results, its saved model and any checkpoint."""
     with db.writing() as session:
         job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
         if job is None:
@@ -148,4 +148,5 @@ def delete_job(job_id: int, db: Database = Depends(get_db), settings: Settings =
             session.execute(delete(table).where(table.job_id == job_id))
         session.delete(job)
     shutil.rmtree(inside(settings.data_dir, settings.artifact_dir(job_id), "artifact dir"), ignore_errors=True)
+    shutil.rmtree(inside(settings.data_dir, settings.checkpoint_dir(job_id), "checkpoint dir"), ignore_errors=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

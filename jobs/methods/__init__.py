@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jobs.checkpoint import Checkpointer
 from jobs.data.dataset import ConfoundedDataset
 from jobs.methods.adversarial import Adversarial
 from jobs.methods.embedding_tuning import EmbeddingTuning
@@ -44,14 +45,16 @@ POST_HOC: dict[str, Callable[..., TrainResult]] = {"neurontune": run_neurontune}
 
 
 def train(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
-          should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+          should_stop: Callable[[], bool] = lambda: False, checkpointer: Checkpointer | None = None,
+          resume: dict | None = None) -> TrainResult:
     """Train `loaded.model` in place with spec.method; see jobs.methods.loop.run_method for the
-    metrics. Raises ValueError for a method the data cannot support (no-confound without a control)."""
+    metrics and the checkpoints (post hoc methods take none: they are minutes on a saved model).
+    Raises ValueError for a method the data cannot support (no-confound without a control)."""
     if spec.method in POST_HOC:
         return POST_HOC[spec.method](spec, data, loaded, recorder, should_stop)
     if spec.method not in METHOD_CLASSES:
         raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join([*METHOD_CLASSES, *POST_HOC])}")
-    return run_method(METHOD_CLASSES[spec.method](), spec, data, loaded, recorder, should_stop)
+    return run_method(METHOD_CLASSES[spec.method](), spec, data, loaded, recorder, should_stop, checkpointer, resume)
 
 
 __all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "POST_HOC", "TrainResult", "train"]

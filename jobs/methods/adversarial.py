@@ -49,6 +49,12 @@ class Adversarial(Method):
         self.confounds = torch.as_tensor(run.data.train.confounds, dtype=torch.long, device=run.device)
         return [(f"adversary.{name}", p) for name, p in self.adversary.named_parameters()]
 
+    def state_dict(self) -> dict:
+        return {"adversary": self.adversary.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.adversary.load_state_dict(state["adversary"])
+
     def learning_rates(self, run: Run) -> dict[str, float]:
         lr = run.spec.adversarial.lr
         return {"adversary.": lr} if lr is not None else {}

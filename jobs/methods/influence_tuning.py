@@ -84,6 +84,15 @@ class InfluenceTuning(Method):
         self.round_seconds: list[float] = []   # wall time of each whole round, CID before and after included
         return []
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "updates": self.updates,
+                "update_seconds": list(self.update_seconds), "round_seconds": list(self.round_seconds)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.updates = state["updates"]
+        self.update_seconds, self.round_seconds = list(state["update_seconds"]), list(state["round_seconds"])
+
     def round_steps(self, run: Run) -> list[int]:
         """The label steps after which a round runs: every `interval`, while more than interval/2 remain."""
         interval = run.spec.influence.interval

@@ -1,9 +1,11 @@
 """The training loop every method shares: label steps, evaluation points and live CID.
 
     tokenise each split once -> label optimiser + linear schedule -> CID at step 0
+        (or, resuming, everything a checkpoint saved: jobs.checkpoint)
     for each label step: batch -> method.label_loss -> clip -> step
                          method.after_label_step (influence rounds)
-                         live CID / accuracy points / progress; stop when asked
+                         live CID / accuracy points / progress; checkpoint when due;
+                         stop when asked (saving a checkpoint first)
     final accuracies (per group, worst group, flip rate) and the final CID
 
 A method changes the loop only through the hooks of `Method`; the defaults are finetuning.
@@ -11,6 +13,7 @@ Steps are label (optimiser) steps: ceil(N / batch) per epoch, every example seen
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import deque
@@ -22,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from jobs.checkpoint import Checkpointer, set_torch_random_state, torch_random_state
 from jobs.data.dataset import ConfoundedDataset, Split
 from jobs.evaluate import evaluate_split, is_collapsed, predict
 from jobs.influence import Examples
@@ -101,6 +105,14 @@ class Method:
         (influence rounds); part of the ETA. 0 for plain finetuning."""
         return 0.0
 
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the method between label steps (setup's modules, random
+        generators); {} for plain finetuning."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore state_dict()'s output (after setup)."""
+
 
 def total_label_steps(num_examples: int, batch_size: int, epochs: float, max_steps: int | None) -> int:
     """ceil(N / batch) steps per epoch times `epochs` (rounded up), capped by max_steps."""
@@ -127,13 +139,16 @@ def _accuracy(model, enc: Encoded, split: Split) -> float:
 
 
 def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
-               should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+               should_stop: Callable[[], bool] = lambda: False, checkpointer: Checkpointer | None = None,
+               resume: dict | None = None) -> TrainResult:
     """Train `loaded.model` in place with `method` and return the final metrics:
 
     {"train", "dev", "test" (and any other evaluation split): evaluate_split dicts,
      "cid": final CID, "steps": label steps, "collapsed": bool, "wall_s": seconds}.
     When should_stop() turns true the run ends within a step with stopped=True and only
-    "steps" and "wall_s" in the metrics."""
+    "steps" and "wall_s" in the metrics. With a checkpointer, the state after a label step is
+    saved when it is due and when the run is stopped between steps; `resume` (a saved state)
+    continues a run from its step, giving the numbers the run would have given unstopped."""
     start_time = time.perf_counter()
     torch.manual_seed(spec.seed)
     model, device = loaded.model, loaded.device
@@ -170,20 +185,45 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     recorder.log(f"{method.name}: {len(train_split)} training examples, {total_steps} label steps, "
                  f"{len(live_cid.probe_index)} CID probes, pool {len(live_cid.pool_index)}")
 
-    def stopped(step: int) -> TrainResult:
+    def state_after(step: int) -> dict:
+        """Everything the rest of the run depends on, after label step `step` (jobs.checkpoint)."""
+        return {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "method": method.state_dict(), "random": torch_random_state(),
+                "cid_latest": live_cid.latest}
+
+    def save_checkpoint(step: int) -> None:
+        try:
+            checkpointer.save(state_after(step), recorder)
+        except Exception as error:  # a full disk or a busy store: training goes on without it
+            recorder.log(f"checkpoint after step {step} not saved: {type(error).__name__}: {error}")
+
+    def stopped(step: int, consistent: bool = True) -> TrainResult:
+        # Between steps the state is whole; inside a method's round it is not, and the last save stands.
+        if checkpointer is not None and consistent and step > first_step:
+            save_checkpoint(step)
         recorder.log(f"stopped at step {step} of {total_steps}")
         return TrainResult({"steps": step, "wall_s": time.perf_counter() - start_time}, stopped=True,
                            collapsed=False, steps=step)
 
+    first_step = 0
+    if resume is not None:
+        first_step = int(resume["step"])
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
+        method.load_state_dict(resume["method"])
+        set_torch_random_state(resume["random"])
+        live_cid.latest = resume["cid_latest"]
+        recorder.log(f"resumed from the checkpoint after step {first_step} of {total_steps}")
     if should_stop():
-        return stopped(0)
-    if spec.diagnostics.cid_every:
+        return stopped(first_step)
+    if spec.diagnostics.cid_every and resume is None:
         live_cid.measure(model, 0, "live")
 
     step_times: deque[float] = deque(maxlen=ETA_WINDOW)
-    step = 0
-    for step, index in enumerate(batch_indices(len(train_split), spec.train.batch_size, total_steps, spec.seed),
-                                 start=1):
+    step = first_step
+    batches = batch_indices(len(train_split), spec.train.batch_size, total_steps, spec.seed)
+    for step, index in enumerate(itertools.islice(batches, first_step, None), start=first_step + 1):
         if should_stop():
             return stopped(step - 1)
         step_start = time.perf_counter()
@@ -205,7 +245,7 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
         measured = method.after_label_step(run, step)
         method_s = time.perf_counter() - method_start
         if should_stop():
-            return stopped(step)
+            return stopped(step, consistent=False)
         if step < total_steps:
             every = spec.diagnostics.cid_every
             if every and step % every == 0 and not measured:
@@ -219,6 +259,8 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
         run.label_step_s = float(np.mean(step_times))
         eta_s = run.label_step_s * (total_steps - step) + method.seconds_left_beyond_steps(run, step)
         recorder.progress(step, total_steps, eta_s, info={"loss": loss_value, "cid": live_cid.latest})
+        if checkpointer is not None and step < total_steps and checkpointer.due():
+            save_checkpoint(step)
 
     # Final metrics.
     metrics: dict = {}

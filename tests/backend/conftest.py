@@ -76,7 +76,8 @@ def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every
 def worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "DECONFOUND_DATA_DIR": str(settings.data_dir),
             "DECONFOUND_DATABASE_URL": settings.database_url, "DECONFOUND_LEASE_S": str(settings.lease_s),
-            "DECONFOUND_HEARTBEAT_S": str(settings.heartbeat_s), "HF_HUB_OFFLINE": "1",
+            "DECONFOUND_HEARTBEAT_S": str(settings.heartbeat_s), "DECONFOUND_CHECKPOINT_S": str(settings.checkpoint_s),
+            "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 

@@ -62,3 +62,67 @@ def test_cancel_stops_a_running_job_within_seconds_and_the_worker_goes_on(client
     assert cancelled["status"] == "cancelled" and loss_points(client, endless) == steps_at_cancel
     assert client.get(f"/api/jobs/{endless}/results").json()["artifacts"] == []
     assert client.delete(f"/api/jobs/{endless}").status_code == 204
+
+
+def _series(client, job_id, name="loss/train") -> list:
+    found = client.get(f"/api/jobs/{job_id}/metrics?name={name}").json()["series"][name]
+    return list(zip(found["steps"], found["values"], strict=True))
+
+
+def _final(client, job_id) -> dict:
+    results = client.get(f"/api/jobs/{job_id}/results").json()
+    return {k: v for k, v in results["metrics"].items() if k not in ("wall_s", "artifact_dir")}
+
+
+def test_a_job_taken_up_again_resumes_from_its_checkpoint_to_the_numbers_of_an_unbroken_run(
+        client, settings, db, spawn_worker, tmp_path):
+    from .conftest import make_settings
+
+    settings = make_settings(settings.data_dir, settings.database_url, checkpoint_s=0.5)
+    job_id = client.post("/api/jobs", json=long_job(120)).json()["id"]
+
+    # kill -9 mid-job: the second worker resumes from the last checkpoint the first one saved.
+    first = spawn_worker(settings, "--max-jobs", "1")
+    wait_for(lambda: loss_points(client, job_id) >= 30, 90, "the first worker's points")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert (settings.checkpoint_dir(job_id) / "checkpoint.pt").is_file()
+    second = spawn_worker(settings, "--max-jobs", "1")
+    resumed = wait_for(lambda: db_log(db, job_id, "resumed from the checkpoint after step %"), 60, "the resume")
+    resumed_at = int(resumed.split("after step ")[1].split()[0])
+    assert resumed_at >= 1
+
+    # SIGTERM: the job stops at its next step, saves, goes back to the queue; a third worker ends it.
+    wait_for(lambda: client.get(f"/api/jobs/{job_id}").json()["attempt"] == 2
+             and loss_points(client, job_id) > resumed_at + 5, 60, "the second attempt to train")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=60) == 0, worker_log(second)
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
+    twin = client.post("/api/jobs", json=long_job(120)).json()["id"]  # the same spec, run straight through
+    third = spawn_worker(settings, "--exit-when-idle")
+    assert third.wait(timeout=120) == 0, worker_log(third)
+
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] in ("succeeded", "collapsed") and job["attempt"] == 3, job
+    # Both resumes are in the log (the first one's line was covered by a later checkpoint).
+    resumes = [int(line.split("after step ")[1].split()[0]) for line in db_logs(db, job_id, "resumed from %")]
+    assert resumes[0] == resumed_at and len(resumes) == 2 and resumes[1] > resumed_at + 5
+    # Every step once, and the same numbers as the twin that ran straight through.
+    assert [s for s, _ in _series(client, job_id)] == list(range(1, 121))
+    assert _series(client, job_id) == _series(client, twin)
+    assert _final(client, job_id) == _final(client, twin)
+    assert client.get(f"/api/jobs/{job_id}/cid").json()["points"] == client.get(f"/api/jobs/{twin}/cid").json()["points"]
+    with db.session() as session:
+        assert set(session.scalars(select(ScalarPoint.attempt).where(ScalarPoint.job_id == job_id))) == {3}
+    assert not settings.checkpoint_dir(job_id).exists()  # ended: removed
+
+
+def db_logs(db, job_id: int, pattern: str) -> list[str]:
+    """The job's log lines LIKE `pattern`, oldest first (any attempt: rows being carried over count too)."""
+    with db.session() as session:
+        return list(session.scalars(select(LogLine.message).where(LogLine.job_id == job_id,
+                                                                  LogLine.message.like(pattern)).order_by(LogLine.id)))
+
+
+def db_log(db, job_id: int, pattern: str) -> str | None:
+    return next(iter(db_logs(db, job_id, pattern)), None)

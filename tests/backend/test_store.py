@@ -99,10 +99,14 @@ def test_a_worker_that_lost_its_lease_writes_nothing(client, db):
     time.sleep(0.05)
     second = claim_next(db, "w2", lease_s=0.01)  # w1's heartbeat is older than the lease: taken over
     assert (second.job_id, second.attempt) == (job_id, 2)
-    assert count(db, ScalarPoint) == 0  # the partial attempt's points went with it
+    assert client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["series"] == {}  # not the new attempt's
+    StoreRecorder(db, second.job_id, second.attempt, "w2").begin(None)  # starting afresh: the partial points go
+    assert count(db, ScalarPoint) == 0
     old.scalar("loss/train", 2, 0.8)
     old.flush()
     assert old.lost and count(db, ScalarPoint) == 0
+    old.begin(None)
+    assert old.lost
     assert heartbeat(db, first) == "lost" and not finish(db, first, "succeeded")
     assert heartbeat(db, second) == "running"
     client.post(f"/api/jobs/{job_id}/cancel")
@@ -110,6 +114,30 @@ def test_a_worker_that_lost_its_lease_writes_nothing(client, db):
     assert finish(db, second, "cancelled")
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["worker_id"] == "w2" and job["attempt"] == 2
+
+
+def test_a_resumed_attempt_keeps_the_rows_its_checkpoint_covers(client, db):
+    [job_id] = queue_jobs(client, 1)
+    first = claim_next(db, "w1", lease_s=60)
+    old = StoreRecorder(db, job_id, first.attempt, "w1")
+    old.begin(None)
+    for step in (1, 2):
+        old.scalar("loss/train", step, 1.0 / step)
+    old.cid(2, "live", 0.5)
+    old.log("before the checkpoint")
+    mark = old.checkpoint(2)  # flushes: the rows above are in the store, and the mark covers them
+    old.scalar("loss/train", 3, 0.3)  # after the checkpoint: a resumed run records it again
+    old.cid(3, "live", 0.4)
+    old.flush()
+    time.sleep(0.05)
+    second = claim_next(db, "w2", lease_s=0.01)
+    StoreRecorder(db, job_id, second.attempt, "w2").begin(mark)
+    series = client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["series"]["loss/train"]
+    assert series["steps"] == [1, 2] and series["values"] == [1.0, 0.5]
+    assert [p["step"] for p in client.get(f"/api/jobs/{job_id}/cid").json()["points"]] == [2]
+    assert [line["message"] for line in client.get(f"/api/jobs/{job_id}/logs").json()["lines"]] == \
+        ["before the checkpoint"]
+    assert count(db, ScalarPoint) == 2 and count(db, CidPoint) == 1  # the later rows are gone, not hidden
 
 
 def test_lost_jobs_are_cancelled_or_failed_instead_of_rerun(client, db):

@@ -1,0 +1,99 @@
+"""Mid-job checkpoints: a run stopped and resumed gives exactly the numbers of a run never stopped
+(the unstopped run is the oracle), on the tiny model, for every method of the shared loop."""
+from __future__ import annotations
+
+import pytest
+
+from jobs.checkpoint import FILE_NAME, Checkpointer
+from jobs.recorder import MemoryRecorder
+from jobs.runner import run
+from jobs.spec import JobSpec
+
+# 12 label steps of 16; influence rounds after steps 4 and 8; CID and accuracy every 4 steps.
+SPEC = {
+    "model": "tiny", "device": "cpu", "seed": 7,
+    "dataset": {"name": "textlen", "options": {"train_size": 64, "dev_size": 32, "test_size": 32}},
+    "train": {"max_steps": 12, "batch_size": 16, "lr": 5e-3, "warmup": 0.2, "eval_every": 4, "max_length": 32},
+    "influence": {"interval": 4, "probes_per_round": 4, "round_epochs": 2, "tuples_per_update": 2, "k": 2},
+    "diagnostics": {"probes": 4, "sample": 4, "cid_every": 4, "histogram_probes": 1},
+}
+# What a run reports at the end; wall times aside, a resumed run must match these exactly.
+FINAL = ("test", "dev", "train", "cid", "steps", "seed", "attempts", "status")
+
+
+def spec_for(method: str) -> JobSpec:
+    return JobSpec(**SPEC, method=method)
+
+
+class StopWhen:
+    """should_stop() for a run: true from the moment `seen(recorder)` first holds."""
+
+    def __init__(self, recorder: MemoryRecorder, seen):
+        self.recorder, self.seen, self.fired = recorder, seen, False
+
+    def __call__(self) -> bool:
+        self.fired = self.fired or bool(self.seen(self.recorder))
+        return self.fired
+
+
+def points(recorder: MemoryRecorder) -> dict:
+    """Every curve point and CID a run recorded, in order (the ETA's progress calls aside)."""
+    return {"scalars": list(recorder.scalars),
+            "cids": [(c["step"], c["phase"], c["value"], c["per_probe"]) for c in recorder.cids],
+            "influence": [(i.step, i.phase, i.probe, i.a_scores, i.b_scores) for i in recorder.influences]}
+
+
+@pytest.fixture(scope="module")
+def unstopped() -> dict:
+    """The oracle: each method run once, start to end, without checkpoints."""
+    out = {}
+    for method in ("finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"):
+        recorder = MemoryRecorder()
+        outcome = run(spec_for(method), recorder)
+        out[method] = (outcome, points(recorder))
+    return out
+
+
+@pytest.mark.parametrize("method", ["finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"])
+def test_a_run_stopped_between_steps_resumes_to_the_unstopped_numbers(tmp_path, unstopped, method):
+    recorder = MemoryRecorder()
+    # Stopped after label step 6 (between the rounds): the stop saves the state after step 6.
+    stop = StopWhen(recorder, lambda r: any(step >= 6 for step, _, _ in r.progresses))
+    first = run(spec_for(method), recorder, stop, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert first.status == "cancelled" and first.metrics["steps"] == 6
+    assert (tmp_path / FILE_NAME).is_file()
+
+    second = run(spec_for(method), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert "resumed from the checkpoint after step 6 of 12" in recorder.logs
+    oracle, oracle_points = unstopped[method]
+    assert second.status == "succeeded"
+    assert {k: second.metrics[k] for k in FINAL} == {k: oracle.metrics[k] for k in FINAL}
+    assert points(recorder) == oracle_points  # the curves, CIDs and A/B lists too: nothing lost, nothing twice
+    assert not (tmp_path / FILE_NAME).exists()  # ended: removed
+
+
+def test_a_run_stopped_inside_a_round_resumes_from_the_last_whole_step(tmp_path, unstopped):
+    recorder = MemoryRecorder()
+    # Saved after every step; stopped in the middle of the round after step 8: the round's state
+    # is partial, so the save after step 7 stands and steps 8 and its round run again.
+    stop = StopWhen(recorder, lambda r: len(r.series("loss/influence")) >= 5)
+    first = run(spec_for("influence-tuning"), recorder, stop, checkpoint_dir=tmp_path, checkpoint_every_s=0)
+    assert first.status == "cancelled" and first.metrics["steps"] == 8
+    second = run(spec_for("influence-tuning"), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=0)
+    assert "resumed from the checkpoint after step 7 of 12" in recorder.logs
+    oracle, oracle_points = unstopped["influence-tuning"]
+    assert {k: second.metrics[k] for k in FINAL} == {k: oracle.metrics[k] for k in FINAL}
+    assert points(recorder) == oracle_points
+
+
+def test_a_checkpoint_of_another_spec_or_a_damaged_file_is_not_resumed(tmp_path):
+    checkpointer = Checkpointer(tmp_path, spec_for("finetune"))
+    checkpointer.save({"step": 3}, MemoryRecorder())
+    assert checkpointer.latest()["step"] == 3
+    other = JobSpec(**{**SPEC, "seed": 8}, method="finetune")
+    assert Checkpointer(tmp_path, other).latest() is None  # another seed: another job
+    (tmp_path / FILE_NAME).write_bytes(b"not a checkpoint")
+    assert checkpointer.latest() is None
+    recorder = MemoryRecorder()
+    outcome = run(spec_for("finetune"), recorder, checkpoint_dir=tmp_path)
+    assert outcome.status == "succeeded" and not any("resumed" in line for line in recorder.logs)
