@@ -12,11 +12,9 @@ puts the running job back in the queue, so the same command resumes. The tables 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import signal
 import socket
 import threading
 import time
@@ -33,6 +31,7 @@ from backend.experiment_report import print_tables
 from backend.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
 from backend.models import Experiment, Job
 from backend.settings import Settings
+from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
 LOG_EVERY_S = 60.0  # without a terminal: a line per job event, and the running job's step this often
@@ -310,26 +309,6 @@ class ProgressView:
         return summary
 
 
-@contextlib.contextmanager
-def _ctrl_c_sets(event: threading.Event):
-    """While inside: the first Ctrl-C (SIGINT) sets `event` instead of raising KeyboardInterrupt
-    wherever the main thread happens to be (a KeyboardInterrupt raised inside a database call can
-    be swallowed there, and the command would then never stop); a second one raises as usual."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def first(_signum, _frame):
-        event.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, console: Console | None = None,
                    wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S, markdown: bool = False) -> int:
     """Submit (or resume) `request`, run it to the end, print its tables (rich, or Markdown).
@@ -356,7 +335,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
     interrupted = threading.Event()
     try:
         with ProgressView(console, request.name, estimated_seconds(request.model_dump(mode="json"))) as view, \
-                _ctrl_c_sets(interrupted):
+                ctrl_c_sets(interrupted):
             backend.start(experiment_id)
             summary = view.update(jobs)
             while summary["done"] < summary["total"] and backend.running() and not interrupted.wait(poll_s):

@@ -54,6 +54,7 @@ class Checkpointer:
         self.path = self.directory / FILE_NAME
         self.saved_at = time.monotonic()  # the run's start counts as the last save
         self.saves = 0
+        self.saved_step: int | None = None  # the step of the last save of this process
         self.trial: dict[str, int] = {"seed": spec.seed, "attempts": 1}
 
     def due(self) -> bool:
@@ -69,6 +70,7 @@ class Checkpointer:
         partial = self.path.with_suffix(".partial")
         torch.save({**state, "spec": self.identity, "trial": dict(self.trial), "recorder_mark": mark}, partial)
         os.replace(partial, self.path)
+        self.saved_step = int(state["step"])
         self.saved_at = time.monotonic()
         self.saves += 1
         return self.path
@@ -86,6 +88,7 @@ class Checkpointer:
 
     def discard(self) -> None:
         """Remove the checkpoint (the run finished, or a new trial starts)."""
+        self.saved_step = None
         self.path.unlink(missing_ok=True)
         self.path.with_suffix(".partial").unlink(missing_ok=True)
 

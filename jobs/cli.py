@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from jobs.data.dataset import DataError
+    from jobs.interrupt import ctrl_c_sets
     from jobs.progress import ProgressBarRecorder
     from jobs.recorder import JsonlRecorder, TeeRecorder
     from jobs.report import print_metrics
@@ -94,8 +96,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     file_rec = JsonlRecorder(out)
     bar = ProgressBarRecorder(desc=f"{spec.method} {spec.dataset.name}")
     file_rec._write("spec", spec=spec.model_dump())
+    checkpoints = ({"checkpoint_dir": args.checkpoint_dir, "checkpoint_every_s": args.checkpoint_every}
+                   if args.checkpoint_dir else {})
+    stop = threading.Event()
     try:
-        outcome = run(spec, TeeRecorder(file_rec, bar), artifact_dir=args.save)
+        with ctrl_c_sets(stop):  # the first Ctrl-C stops at the next step (saving a checkpoint), a second at once
+            outcome = run(spec, TeeRecorder(file_rec, bar), stop.is_set, artifact_dir=args.save, **checkpoints)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -105,6 +111,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         file_rec.close()
+    if stop.is_set() and outcome.status == "cancelled":
+        saved = outcome.metrics.get("checkpoint_step")
+        resume = (f"; run the same command again to resume from step {saved}" if saved
+                  else "; nothing saved yet: the same command starts again" if args.checkpoint_dir
+                  else " (--checkpoint-dir DIR makes a run resumable)")
+        print(f"\ninterrupted; partial log kept in {out}{resume}", file=sys.stderr)
+        return 130
     print_metrics(outcome.metrics, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
     print(f"status {outcome.status}, wall {outcome.wall_s:.1f} s, log {out}")
     return 0 if outcome.status in ("succeeded", "collapsed") else 1
@@ -143,6 +156,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     _add_spec_flags(p)
     p.add_argument("--out", help="JSONL log of every recorded point (default runs/<dataset>-<method>-<model>-<seed>.jsonl)")
     p.add_argument("--save", help="directory to save the trained model in")
+    p.add_argument("--checkpoint-dir", dest="checkpoint_dir",
+                   help="save the run's state here every --checkpoint-every seconds and at Ctrl-C; the same "
+                        "command again resumes from it (the log file is cut back to match)")
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=float, default=300.0,
+                   help="seconds between checkpoints (default 300)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("datasets", help="print Table 1 (sizes, confound agreement) of datasets")

@@ -130,8 +130,9 @@ class MemoryRecorder(NullRecorder):
 
     def begin(self, resumed_from):
         """Resumed (the same recorder reused): keep what was recorded up to the mark."""
-        for name, length in (resumed_from or {}).items():
-            del getattr(self, name)[length:]
+        for name in self.LISTS:
+            if name in (resumed_from or {}):
+                del getattr(self, name)[resumed_from[name]:]
 
     def series(self, name: str) -> list[tuple[int, float]]:
         """(step, value) of one scalar, in recording order."""
@@ -187,6 +188,16 @@ class JsonlRecorder(NullRecorder):
             self._f.flush()
             self._buf.clear()
 
+    def checkpoint(self, step):
+        """The mark is the file's length after a flush: a resumed run cuts the file back to it."""
+        self.flush()
+        return {"jsonl_path": str(self.path.resolve()), "jsonl_bytes": self._f.tell()}
+
+    def begin(self, resumed_from):
+        if (resumed_from or {}).get("jsonl_path") == str(self.path.resolve()):
+            self.flush()
+            self._f.truncate(resumed_from["jsonl_bytes"])  # appends go on from the new end
+
     def close(self):
         self.flush()
         self._f.close()
@@ -231,8 +242,11 @@ class TeeRecorder:
             r.flush()
 
     def checkpoint(self, step):
-        marks = [r.checkpoint(step) for r in self.recorders]
-        return next((m for m in marks if m), {})
+        """The recorders' marks in one dict (each keeps to keys of its own)."""
+        merged: dict[str, Any] = {}
+        for r in self.recorders:
+            merged.update(r.checkpoint(step) or {})
+        return merged
 
     def begin(self, resumed_from):
         for r in self.recorders:

@@ -93,8 +93,10 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     data = load_dataset(spec.dataset)
     seed, attempts = spec.seed, 0
+    resumed_at = None
     if resume is not None:  # the trial the checkpoint belongs to (a collapsed one may have been retried)
         seed, attempts = resume["trial"]["seed"], resume["trial"]["attempts"] - 1
+        resumed_at = int(resume["step"])
     while True:
         attempts += 1
         trial = spec.model_copy(update={"seed": seed})
@@ -121,6 +123,9 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     if checkpointer is not None and status != "cancelled":
         checkpointer.discard()
     metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
+    if checkpointer is not None and status == "cancelled":
+        # Where a resume starts: a stop inside a round keeps the save before it.
+        metrics["checkpoint_step"] = checkpointer.saved_step if checkpointer.saves else (resumed_at or None)
     saved = None
     if artifact_dir is not None and status != "cancelled":
         saved = str(save_model(loaded, trial, Path(artifact_dir)))

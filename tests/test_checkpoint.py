@@ -2,6 +2,14 @@
 (the unstopped run is the oracle), on the tiny model, for every method of the shared loop."""
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from jobs.checkpoint import FILE_NAME, Checkpointer
@@ -97,3 +105,48 @@ def test_a_checkpoint_of_another_spec_or_a_damaged_file_is_not_resumed(tmp_path)
     recorder = MemoryRecorder()
     outcome = run(spec_for("finetune"), recorder, checkpoint_dir=tmp_path)
     assert outcome.status == "succeeded" and not any("resumed" in line for line in recorder.logs)
+
+
+def _jsonl_points(path: Path) -> tuple[list, list]:
+    """What a `deconfound run` log holds of the training (timestamps aside): the curve and CID
+    points, and the final test metrics."""
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    points = [{k: v for k, v in row.items() if k != "t"} for row in rows if row["kind"] in ("scalar", "cid")]
+    return points, [row["metrics"]["test"] for row in rows if row["kind"] == "result"]
+
+
+def test_ctrl_c_in_deconfound_run_saves_and_the_same_command_resumes(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    flags = ["--model", "tiny", "--max-steps", "150", "--seed", "3", "--cid-every", "50",
+             "--set", "dataset.options.train_size=64", "--set", "dataset.options.dev_size=32",
+             "--set", "dataset.options.test_size=32", "--set", "train.batch_size=8", "--set", "train.epochs=1000"]
+
+    def deconfound(out: str, *extra: str, **popen) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "backend.cli", "run", *flags, "--out", str(tmp_path / out),
+                                 *extra], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, **popen)
+
+    unbroken = deconfound("unbroken.jsonl")
+    checkpoint = tmp_path / "state"
+    resumable = ("--checkpoint-dir", str(checkpoint), "--checkpoint-every", "0")
+    first = deconfound("run.jsonl", *resumable)
+    deadline = time.monotonic() + 120
+    while not (checkpoint / FILE_NAME).is_file() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 130, err
+    assert "run the same command again to resume from step" in err
+    stopped_at = int(err.split("resume from step ")[1].split()[0])
+    assert 0 < stopped_at < 150
+
+    assert (checkpoint / FILE_NAME).is_file(), "no checkpoint after the stop"
+    second = deconfound("run.jsonl", *resumable)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert unbroken.wait(timeout=120) == 0
+    log = (tmp_path / "run.jsonl").read_text()
+    assert f"resumed from the checkpoint after step {stopped_at} of 150" in log, err[-2000:]
+    assert _jsonl_points(tmp_path / "run.jsonl") == _jsonl_points(tmp_path / "unbroken.jsonl")
+    assert not (checkpoint / FILE_NAME).exists()
