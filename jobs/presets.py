@@ -77,12 +77,14 @@ CPU_SCALE: dict[str, Any] = {
     # `deconfound reproduce textlen --scale cpu` (docs/results.md): finetune 5.9, no-confound 5.7
     # (uncontended; 6.2 with one run beside tests), adversarial 12.2 (480 steps), influence tuning
     # 7.3, embedding tuning 7.1 -> 38 minutes a seed; the whole command took 1 h 56 min for three.
-    # MSGS: estimates (not yet measured), from the same per-step costs.
+    # MSGS, measured by `deconfound reproduce msgs --scale cpu` (seeds 2022-2023, which ran
+    # alone): finetune 66 s, adversarial 224 s, influence tuning 76 s, embedding tuning 90 s.
     "description": "all-MiniLM-L6-v2 on this 2-core CPU: the paper's TextLen sizes, 3 seeds, "
                    "top-layer influence tuning and smaller influence rounds",
     "minutes": {"textlen/finetune": 6, "textlen/no-confound": 6, "textlen/adversarial": 12,
                 "textlen/influence-tuning": 7.5, "textlen/embedding-tuning": 7,
-                "msgs/finetune": 4, "msgs/adversarial": 9, "msgs/influence-tuning": 7, "msgs/embedding-tuning": 6},
+                "msgs/finetune": 1.1, "msgs/adversarial": 3.7, "msgs/influence-tuning": 1.3,
+                "msgs/embedding-tuning": 1.5},
     "model": "minilm",
     "seeds": [2021, 2022, 2023],
     "retry_collapsed": 1,  # a collapse costs a whole re-run here: retry once
