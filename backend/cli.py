@@ -93,7 +93,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     try:
-        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods)
+        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods,
+                                    reuse=args.reuse)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -134,7 +135,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     methods = [m for item in args.method for m in item.split(",") if m]
     seeds = _numbers(args.seeds, int, "--seeds")
     try:
-        request = sweep_request(datasets, methods, grid, seeds, base, args.name, named)
+        request = sweep_request(datasets, methods, grid, seeds, base, args.name, named, reuse=args.reuse)
     except (ValueError, ValidationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -153,6 +154,9 @@ def _add_runner_flags(p: argparse.ArgumentParser) -> None:
                    help="on resume, queue the experiment's failed and cancelled jobs again")
     p.add_argument("--detach", action="store_true", help="submit (or find) the experiment and return")
     p.add_argument("--markdown", action="store_true", help="print the tables as Markdown (for a paper or docs)")
+    p.add_argument("--reuse", action="store_true",
+                   help="copy every job whose spec equals one that already succeeded (any experiment in the store) "
+                        "instead of running it again, e.g. Table 2's jobs when adding --access-rates")
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:

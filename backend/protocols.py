@@ -58,13 +58,14 @@ def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
 
 def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None = None,
                       access_rates: list[float] | None = None, name: str | None = None,
-                      overrides: dict[str, Any] | None = None, methods: list[str] | None = None) -> ExperimentIn:
+                      overrides: dict[str, Any] | None = None, methods: list[str] | None = None,
+                      reuse: bool = False) -> ExperimentIn:
     """The paper's protocol on `dataset` at `scale` as one experiment.
 
     Every method of PROTOCOL_METHODS[dataset] (or the chosen `methods` of it) x seeds with the
     paper preset, the scale's sizes and its retries of collapsed trials; with access rates
     (percent), influence and embedding tuning again at each rate below 100. `overrides` (a spec
-    fragment) win over everything."""
+    fragment) win over everything. reuse: copy jobs that already succeeded (backend.reuse)."""
     if dataset not in PROTOCOL_METHODS:
         raise ValueError(f"no protocol for dataset '{dataset}'; valid: {', '.join(PROTOCOL_METHODS)}")
     overrides = overrides or {}
@@ -89,11 +90,12 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
         plain, base = first.methods, merge_fragments(base, first.base)
     return ExperimentIn(
         name=name or reproduce_name(dataset, scale, seeds, access_rates, methods), kind="reproduce", protocol=dataset,
-        scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts)
+        scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts, reuse=reuse)
 
 
 def sweep_request(datasets: list[str], methods: list[str], grid: dict[str, list[Any]], seeds: list[int],
-                  base: dict[str, Any], name: str | None = None, named: str | None = None) -> ExperimentIn:
+                  base: dict[str, Any], name: str | None = None, named: str | None = None,
+                  reuse: bool = False) -> ExperimentIn:
     """A hyperparameter sweep: datasets x methods x seeds x the grid, selected on mean dev accuracy.
 
     named: a named grid ('paper': the paper's search space of each dataset/method), under the
@@ -103,9 +105,9 @@ def sweep_request(datasets: list[str], methods: list[str], grid: dict[str, list[
     name = name or f"sweep {','.join(datasets)} {','.join(methods)}"
     if named is None:
         return ExperimentIn(name=name, kind="sweep", base=base, methods=methods, seeds=seeds, datasets=datasets,
-                            grid=grid)
+                            grid=grid, reuse=reuse)
     pairs = [(d, m) for d in datasets for m in methods]
     parts = [ExperimentPart(methods=[m], datasets=[d], grid={**search_space(named, d, m), **grid}) for d, m in pairs]
     first = parts.pop(0)
     return ExperimentIn(name=name, kind="sweep", base=base, methods=first.methods, seeds=seeds,
-                        datasets=first.datasets, grid=first.grid, parts=parts)
+                        datasets=first.datasets, grid=first.grid, parts=parts, reuse=reuse)

@@ -42,7 +42,8 @@ class ExperimentError(RuntimeError):
 
 
 def _same_request(stored: dict[str, Any], request: ExperimentIn) -> bool:
-    return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.model_dump(mode="json")))
+    stored = {k: v for k, v in stored.items() if k != "reuse"}  # how jobs were filled, not what they are
+    return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.settings()))
 
 
 def _taken(name: str, experiment_id: int) -> ExperimentError:
@@ -327,7 +328,8 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
     jobs = backend.jobs(experiment_id)
     done = experiment_progress(jobs)["done"]
     console.print(f"experiment {experiment_id} '{request.name}': {len(jobs)} jobs, "
-                  + ("submitted" if created else f"resumed ({done} finished"
+                  + (("submitted" + (f", {done} of them copies of identical finished jobs" if done else ""))
+                     if created else f"resumed ({done} finished"
                      + (f", {requeued} put back in the queue" if requeued else "") + ")"), highlight=False)
     if not wait:
         return 0

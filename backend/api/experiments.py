@@ -34,6 +34,7 @@ from backend.experiments import (
     table_rows,
 )
 from backend.models import CidPoint, Experiment, Job, utcnow
+from backend.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS, SCALES, SEARCH_SPACES
 from jobs.spec import JobSpec
@@ -66,14 +67,19 @@ def get_experiment(session: Session, experiment_id: int) -> Experiment:
 def add_experiment(session: Session, request: ExperimentIn,
                    check: Callable[[dict, int, dict], JobSpec]) -> Experiment:
     """Expand the request, check every job with check(raw spec, index, grid point) (which raises
-    on a bad one), then add the experiment and its queued jobs (all or none; the caller commits).
+    on a bad one), then add the experiment and its queued jobs (all or none; the caller commits);
+    with request.reuse, jobs identical to succeeded ones are copies of those instead (backend.reuse).
     Raises GridTooLarge for too many jobs."""
     expanded = expand_request(request.resolved_parts(), request.kind)
     specs = [(check(raw, index, params), params) for index, (raw, params) in enumerate(expanded)]
-    experiment = Experiment(name=request.name, grid=request.model_dump(mode="json"), created_at=utcnow())
+    experiment = Experiment(name=request.name, grid=request.settings(), created_at=utcnow())
     session.add(experiment)
     session.flush()
-    session.add_all(new_job(spec, experiment.id, params) for spec, params in specs)
+    jobs = [new_job(spec, experiment.id, params) for spec, params in specs]
+    session.add_all(jobs)
+    if request.reuse:
+        session.flush()
+        reuse_finished(session, jobs)
     return experiment
 
 
@@ -120,7 +126,7 @@ def create_reproduction(request: ReproduceIn, session: Session = Depends(get_ses
 
     try:
         built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name,
-                                  methods=request.methods)
+                                  methods=request.methods, reuse=request.reuse)
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
     return _create(built, session, settings)
@@ -129,21 +135,29 @@ def create_reproduction(request: ReproduceIn, session: Session = Depends(get_ses
 @router.post("/reproduce/preview", response_model=ReproducePreview,
              responses={400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
                                              "or too many jobs"}})
-def preview_reproduction(request: ReproduceIn) -> ReproducePreview:
+def preview_reproduction(request: ReproduceIn, session: Session = Depends(get_session),
+                         settings: Settings = Depends(get_settings)) -> ReproducePreview:
     """The job count and estimated wall time of a reproduction, without queueing it (the
-    dashboard shows it before launch)."""
+    dashboard shows it before launch); with reuse, how many jobs would be copies of finished ones."""
     from backend.protocols import reproduce_request
 
     try:
         built = reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name,
-                                  methods=request.methods)
+                                  methods=request.methods, reuse=request.reuse)
         expanded = expand_request(built.resolved_parts(), built.kind)
     except (ValueError, GridTooLarge) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-    queued = [{"status": "queued", "method": raw["method"], "wall_s": None, "worker_id": None} for raw, _ in expanded]
-    progress = experiment_progress(queued, estimated_seconds(built.model_dump(mode="json")))  # the ETA at launch
+    jobs = []
+    for index, (raw, _) in enumerate(expanded):
+        twin = finished_twin(session, new_job(checked_spec(raw, settings, session, ("body", "expanded", index)))) \
+            if request.reuse else None
+        jobs.append({"status": "succeeded" if twin else "queued", "method": raw["method"], "worker_id": None,
+                     "wall_s": twin.wall_s if twin else None})
+    # The ETA at launch: copies count as finished jobs (their walls calibrate the estimates).
+    progress = experiment_progress(jobs, estimated_seconds(built.model_dump(mode="json")))
     return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress["eta_s"],
-                            jobs_by_method=dict(Counter(job["method"] for job in queued)))
+                            jobs_by_method=dict(Counter(job["method"] for job in jobs)),
+                            reused=sum(job["status"] == "succeeded" for job in jobs))
 
 
 @router.get("/search-spaces", response_model=list[SearchSpaceOut])

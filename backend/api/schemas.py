@@ -190,6 +190,13 @@ class ExperimentIn(BaseModel):
         default_factory=dict, description="dotted spec field -> values, e.g. {\"influence.lr\": [1e-5, 3e-5]}")
     parts: list[ExperimentPart] = Field(default_factory=list, max_length=100,
                                         description="further grids whose jobs join this experiment")
+    reuse: bool = Field(False, description="copy each job whose spec equals a job that already succeeded "
+                                           "(any experiment) instead of running it again (backend/reuse.py); "
+                                           "not part of what the experiment is")
+
+    def settings(self) -> dict[str, Any]:
+        """What makes the experiment (stored as its grid; a rerun must match it): all but `reuse`."""
+        return self.model_dump(mode="json", exclude={"reuse"})
 
     def resolved_parts(self) -> list[dict[str, Any]]:
         """The experiment's own grid, then each part with the left-out fields filled in."""
@@ -219,6 +226,8 @@ class ReproduceIn(BaseModel):
         description="Table 3: confound access rates in percent (0 < rate <= 100) for influence and "
                     "embedding tuning; 100 is Table 2's own run")
     name: str | None = Field(None, min_length=1, max_length=200, description="default 'reproduce <dataset> <scale>'")
+    reuse: bool = Field(False, description="copy jobs identical to ones that already succeeded instead of running "
+                                           "them again (e.g. Table 2's when Table 3 is added)")
 
 
 class ReproducePreview(BaseModel):
@@ -227,6 +236,7 @@ class ReproducePreview(BaseModel):
     name: str
     jobs: int = Field(description="jobs the experiment makes (a collapsed trial's retries run inside its job)")
     jobs_by_method: dict[str, int]
+    reused: int = Field(0, description="with reuse: jobs that would be copies of identical finished jobs, not run")
     seeds: list[int]
     estimated_s: float | None = Field(description="wall seconds on one worker from the scale's per-job "
                                                   "estimates (the cpu scale: this 2-core machine); None "

@@ -71,6 +71,9 @@ def _reproduce_card(scales: list[dict]) -> html.Div:
                      className="field"),
             html.Div([html.Label("name (empty: from the settings)"),
                       dcc.Input(id="reproduce-name", type="text", debounce=True, className="input")], className="field"),
+            html.Div([html.Label("finished jobs"),
+                      dcc.Checklist([{"label": " reuse: copy jobs identical to ones that already succeeded",
+                                      "value": "reuse"}], [], id="reproduce-reuse")], className="field"),
         ], className="form-grid"),
         html.Div(id="reproduce-scale-note", className="note"),
         html.Button("Reproduce", id="reproduce-submit", className="primary"),
@@ -162,8 +165,8 @@ def _methods_field(methods: list[str] | None, offered: list[dict] | None) -> tup
 
 @callback(Output("reproduce-scale-note", "children"), Input("reproduce-scale", "value"),
           Input("reproduce-dataset", "value"), Input("reproduce-seeds", "value"), Input("reproduce-rates", "value"),
-          Input("reproduce-methods", "value"), State("reproduce-methods", "options"))
-def describe_scale(scale, dataset, seeds_text, rates_text, methods, offered):
+          Input("reproduce-methods", "value"), Input("reproduce-reuse", "value"), State("reproduce-methods", "options"))
+def describe_scale(scale, dataset, seeds_text, rates_text, methods, reuse, offered):
     """The scale in words, then what Reproduce would queue (the API's preview): jobs and time."""
     scales, problem = _scales()
     found = next((s for s in scales if s["name"] == scale), None)
@@ -173,33 +176,35 @@ def describe_scale(scale, dataset, seeds_text, rates_text, methods, offered):
     timing = ("; about " + ", ".join(f"{m} {v:g} min" for m, v in minutes.items()) + " per job") if minutes else ""
     seeds = ", ".join(str(seed) for seed in found["seeds"])
     about = f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
-    line = _preview_line(dataset, scale, seeds_text, rates_text, *_methods_field(methods, offered))
+    line = _preview_line(dataset, scale, seeds_text, rates_text, *_methods_field(methods, offered),
+                         reuse="reuse" in (reuse or []))
     return [html.Div(about), html.Div(line, id="reproduce-job-count", className="job-count")]
 
 
 def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: str | None,
-                  methods_field: dict, methods_error: str | None) -> str:
+                  methods_field: dict, methods_error: str | None, reuse: bool = False) -> str:
     seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
     rates, rates_error = parse_rates(rates_text)
     if seeds_error or rates_error or methods_error:
         return "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
     try:
         preview = api().preview_reproduction({"dataset": dataset, "scale": scale, "access_rates": rates,
-                                              **methods_field, **({"seeds": seeds} if seeds else {})})
+                                              "reuse": reuse, **methods_field, **({"seeds": seeds} if seeds else {})})
     except ApiError as error:
         return error.message
     methods = ", ".join(f"{m} {n}" for m, n in preview["jobs_by_method"].items())
     time_line = (f"; about {format_duration(preview['estimated_s'])} on one worker"
                  if preview["estimated_s"] is not None else "")
-    return f"{preview['jobs']} jobs ({methods}){time_line}."
+    copies = f"; {preview['reused']} copied from finished jobs" if preview.get("reused") else ""
+    return f"{preview['jobs']} jobs ({methods}){copies}{time_line}."
 
 
 @callback(Output("reproduce-result", "children"), Output("experiments-changed", "data"),
           Input("reproduce-submit", "n_clicks"), State("reproduce-dataset", "value"),
           State("reproduce-scale", "value"), State("reproduce-seeds", "value"), State("reproduce-rates", "value"),
           State("reproduce-name", "value"), State("reproduce-methods", "value"), State("reproduce-methods", "options"),
-          State("experiments-changed", "data"), prevent_initial_call=True)
-def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, offered, changed):
+          State("reproduce-reuse", "value"), State("experiments-changed", "data"), prevent_initial_call=True)
+def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, offered, reuse, changed):
     """Queue the protocol; the API's complaint (e.g. a rate outside (0, 100]) is shown in words."""
     seeds, seeds_error = parse_seeds(seeds_text) if (seeds_text or "").strip() else (None, None)
     rates, rates_error = parse_rates(rates_text)
@@ -207,7 +212,8 @@ def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, of
     if seeds_error or rates_error or methods_error:
         problems = "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
         return error_box("Not submitted: " + problems), no_update
-    body = {"dataset": dataset, "scale": scale, "access_rates": rates, **methods_field,
+    body = {"dataset": dataset, "scale": scale, "access_rates": rates, "reuse": "reuse" in (reuse or []),
+            **methods_field,
             **({"seeds": seeds} if seeds else {}), **({"name": name.strip()} if name and name.strip() else {})}
     try:
         experiment = api().reproduce(body)
@@ -215,5 +221,7 @@ def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, of
         return error_box("Not submitted: " + error.message), no_update
     return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
                                          href=f"/compare?experiment={experiment['id']}", id="reproduce-link"),
-                     f" ({experiment['name']}) with {len(experiment['job_ids'])} jobs."],
+                     f" ({experiment['name']}) with {len(experiment['job_ids'])} jobs"
+                     + (f", {copied} of them copies of finished jobs." if (copied := experiment["progress"]["done"])
+                        else ".")],
                     className="ok"), (changed or 0) + 1

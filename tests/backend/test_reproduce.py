@@ -20,7 +20,7 @@ from backend.api.experiments import cid_rows
 from backend.cli import main
 from backend.db import Database
 from backend.experiments import cid_trajectories, estimated_seconds, experiment_progress
-from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, utcnow
+from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
 from backend.protocols import reproduce_request
 from backend.reproduce import LocalStore, dead_here, run_experiment
 from jobs.presets import PROTOCOL_METHODS, SCALES
@@ -293,3 +293,41 @@ def test_cli_methods_flag_submits_only_those_methods(settings, capsys):
     assert "methods embedding-tuning" in out and "2 jobs, submitted" in out
     assert main(["reproduce", "msgs", "--methods", "no-confound", "--data-dir", str(settings.data_dir)]) == 2
     assert "'no-confound' is not in the msgs protocol" in capsys.readouterr().err
+
+
+def test_reuse_copies_finished_identical_jobs_and_runs_only_the_new_ones(settings, capsys, client):
+    code, out = _cli(settings, capsys, "--methods", "finetune,influence-tuning")  # 2 + 1 at 50 %
+    assert code == 0, out
+    db = Database(settings.database_url)
+    first = {(j.method, j.spec["dataset"]["access_rate"]): j for j in _jobs(db)}
+    assert len(first) == 3 and all(j.status == "succeeded" for j in first.values())
+    body = {"dataset": "textlen", "scale": "tiny", "access_rates": [20, 50, 100],
+            "methods": ["finetune", "influence-tuning"]}
+    for reuse, reused in ((False, 0), (True, 3)):  # the form's line before launch
+        preview = client.post("/api/experiments/reproduce/preview", json={**body, "reuse": reuse}).json()
+        assert (preview["jobs"], preview["reused"]) == (4, reused), preview
+
+    # Table 3 grows by 20 % access; with --reuse the three finished jobs are copied, not run again.
+    code = main(["reproduce", "textlen", "--scale", "tiny", "--access-rates", "20,50,100", "--methods",
+                 "finetune,influence-tuning", "--reuse", "--data-dir", str(settings.data_dir)])
+    out = capsys.readouterr().out
+    assert code == 0 and "4 jobs, submitted, 3 of them copies of identical finished jobs" in out, out
+    second = [j for j in _jobs(db) if j.experiment_id == 2]
+    started = [j for j in second if j.worker_id is not None]
+    assert [(j.method, j.spec["dataset"]["access_rate"]) for j in started] == [("influence-tuning", 0.2)]
+    with db.session() as session:
+        for job in second:
+            source = first.get((job.method, job.spec["dataset"]["access_rate"]))
+            if source is None:
+                continue
+            assert job.metrics == source.metrics and job.spec == source.spec and job.attempt == 1
+            for table in (ScalarPoint, CidPoint):
+                rows = [session.scalars(select(table.value).where(table.job_id == j.id).order_by(table.id)).all()
+                        for j in (job, source)]
+                assert rows[0] == rows[1] and rows[0]
+            lines = session.scalars(select(LogLine.message).where(LogLine.job_id == job.id)).all()
+            assert f"copied from job {source.id} (an identical spec that had succeeded), not run again" in lines
+    # --reuse says how the jobs were filled, not what the experiment is: without it, the same one.
+    assert main(["reproduce", "textlen", "--scale", "tiny", "--access-rates", "20,50,100", "--methods",
+                 "finetune,influence-tuning", "--data-dir", str(settings.data_dir)]) == 0
+    assert "resumed (4 finished" in capsys.readouterr().out
