@@ -129,8 +129,9 @@ def test_a_reproduction_shows_its_progress_in_the_experiment_list(browser, api):
     element(browser, "#reproduce-scale input[value='tiny']").click()
     wait_text(browser, "#reproduce-scale-note", "random 2-layer test model")
     element(browser, "#reproduce-dataset input[value='msgs']").click()  # all four MSGS methods ticked again
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#reproduce-methods input:checked")) == 4,
+               20, "the four MSGS methods, ticked")
     wait_text(browser, "#reproduce-job-count", "not a percentage in (0, 100]")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#reproduce-methods input:checked")) == 4
     element(browser, "#reproduce-submit").click()
     wait_text(browser, "#reproduce-result .error", "not a percentage in (0, 100]")  # the API's 400, in words
 
