@@ -127,7 +127,8 @@ class InfluenceTuning(Method):
         started = time.perf_counter()
         run.cid.measure(run.model, step, "pre-round")
         if not self.influence_round(run, step):
-            return True  # stopped inside the round; the loop sees should_stop next
+            run.interrupted = True  # stopped inside the round: the loop stops without saving this state
+            return True
         run.cid.measure(run.model, step, "post-round")
         self.round_seconds.append(time.perf_counter() - started)
         return True

@@ -65,6 +65,7 @@ class Run:
     total_steps: int
     label_optimizer: torch.optim.Optimizer | None = None
     label_step_s: float | None = None  # mean seconds of a label step so far (rounds excluded): for ETAs
+    interrupted: bool = False          # a hook cut its work short on should_stop(): the state is partial
 
 
 class Method:
@@ -97,7 +98,8 @@ class Method:
         return F.cross_entropy(logits, batch.labels)
 
     def after_label_step(self, run: Run, step: int) -> bool:
-        """Runs after label step `step` (1-based); True if it measured CID at this step."""
+        """Runs after label step `step` (1-based); True if it measured CID at this step. A hook
+        that stops early on run.should_stop() sets run.interrupted (no checkpoint is saved then)."""
         return False
 
     def seconds_left_beyond_steps(self, run: Run, step: int) -> float:
@@ -199,7 +201,7 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
 
     def stopped(step: int, consistent: bool = True) -> TrainResult:
         # Between steps the state is whole; inside a method's round it is not, and the last save stands.
-        if checkpointer is not None and consistent and step > first_step:
+        if checkpointer is not None and consistent and step > first_step and checkpointer.saved_step != step:
             save_checkpoint(step)
         recorder.log(f"stopped at step {step} of {total_steps}")
         return TrainResult({"steps": step, "wall_s": time.perf_counter() - start_time}, stopped=True,
@@ -244,7 +246,7 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
         method_start = time.perf_counter()
         measured = method.after_label_step(run, step)
         method_s = time.perf_counter() - method_start
-        if should_stop():
+        if should_stop() and run.interrupted:
             return stopped(step, consistent=False)
         if step < total_steps:
             every = spec.diagnostics.cid_every

@@ -54,11 +54,13 @@ def test_diagnostics_rows_land_per_attempt_and_come_back_over_the_api(client, db
     with pytest.raises(TypeError, match="must be a dict"):
         recorder.diagnostic("x", [1, 2])
 
-    # The lease lapses, another worker takes the job: the first attempt's diagnostics are gone.
+    # The lease lapses, another worker takes the job: the first attempt's diagnostics are not
+    # shown, and go once the new attempt begins afresh (no checkpoint to resume from).
     again = wait_for(lambda: claim_next(db, "w2", lease_s=0.01), 5, "the job to be claimed again")
     assert again.attempt == 2
     assert client.get(f"/api/jobs/{job_id}/diagnostics").json() == {"job_id": job_id, "attempt": 2, "names": [],
                                                                      "items": {}}
+    StoreRecorder(db, again.job_id, again.attempt, "w2").begin(None)
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Diagnostic)) == 0
     old = StoreRecorder(db, claim.job_id, claim.attempt, "w1")

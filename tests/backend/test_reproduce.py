@@ -214,7 +214,7 @@ def test_progress_over_rest(client, db):
     assert created.status_code == 201, created.text
     experiment = created.json()
     assert experiment["kind"] == "reproduce" and experiment["name"] == request.name
-    assert experiment["grid"] == request.model_dump(mode="json")  # what the CLI compares on resume
+    assert experiment["grid"] == request.settings()  # what the CLI compares on resume (reuse aside)
     assert experiment["progress"] == {"total": 9, "done": 0, "succeeded": 0, "collapsed": 0, "failed": 0,
                                       "cancelled": 0, "running": 0, "queued": 9, "workers": 0, "eta_s": None}
     ids = experiment["job_ids"]
