@@ -70,12 +70,11 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
         raise ValueError(f"no protocol for dataset '{dataset}'; valid: {', '.join(PROTOCOL_METHODS)}")
     overrides = overrides or {}
     fractions = access_fractions(access_rates or [])
-    chosen = protocol_methods(dataset, methods)
-    rated = [m for m in ACCESS_RATE_METHODS if m in chosen]
+    methods = protocol_methods(dataset, methods)
+    rated = [m for m in ACCESS_RATE_METHODS if m in methods]
     if fractions and not rated:
         raise ValueError(f"access rates (Table 3) need {' or '.join(ACCESS_RATE_METHODS)} among the methods")
     base = merge_fragments(scale_spec(scale, dataset), overrides)
-    methods = chosen
     # Methods the scale sets something for get a part of their own (the part's base is merged
     # over the shared one); the rest share the experiment's own grid.
     plain = [m for m in methods if not scale_method_part(scale, dataset, m)]

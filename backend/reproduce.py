@@ -42,7 +42,6 @@ class ExperimentError(RuntimeError):
 
 
 def _same_request(stored: dict[str, Any], request: ExperimentIn) -> bool:
-    stored = {k: v for k, v in stored.items() if k != "reuse"}  # how jobs were filled, not what they are
     return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.settings()))
 
 

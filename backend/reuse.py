@@ -1,7 +1,7 @@
 """Reusing finished runs: a new experiment's job whose spec equals a job that already succeeded
 (in any earlier experiment) is filled in with a copy of that run instead of being queued again.
 
-    reuse_finished(session, new_jobs) -> {new job id: source job id}
+    reuse_finished(session, new_jobs)     # each job with a finished twin becomes its copy
 
 Adding Table 3 to a finished Table 2 (`deconfound reproduce textlen --scale cpu --access-rates
 5,10 --reuse`) then runs only the new access-rate jobs. Opt-in, because "the same spec" does not
@@ -17,9 +17,11 @@ from __future__ import annotations
 from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
-from backend.models import CidPoint, Diagnostic, InfluenceList, Job, LogLine, ResultValue, ScalarPoint, utcnow
+from backend.models import Job, LogLine, ResultValue, utcnow
+from backend.store import TRAINING_TABLES
 
-COPIED_TABLES = (ScalarPoint, CidPoint, InfluenceList, ResultValue, LogLine, Diagnostic)
+# What a run recorded: its training rows and its final results (saved models stay the source's).
+COPIED_TABLES = (*TRAINING_TABLES, ResultValue)
 
 
 def finished_twin(session: Session, job: Job) -> Job | None:
@@ -47,12 +49,9 @@ def copy_run(session: Session, source: Job, target: Job) -> None:
                         message=f"copied from job {source.id} (an identical spec that had succeeded), not run again"))
 
 
-def reuse_finished(session: Session, jobs: list[Job]) -> dict[int, int]:
-    """Fill in each of `jobs` (flushed, queued) that has a finished twin; returns new id -> source id."""
-    copied = {}
+def reuse_finished(session: Session, jobs: list[Job]) -> None:
+    """Fill in each of `jobs` (flushed, queued) that has a finished twin with a copy of its run."""
     for job in jobs:
         source = finished_twin(session, job)
         if source is not None:
             copy_run(session, source, job)
-            copied[job.id] = source.id
-    return copied

@@ -92,15 +92,3 @@ class Checkpointer:
         self.path.unlink(missing_ok=True)
         self.path.with_suffix(".partial").unlink(missing_ok=True)
 
-
-def read_mark(directory: str | Path) -> dict[str, Any] | None:
-    """The recorder mark of the checkpoint in `directory`, without loading tensors onto a device:
-    what the store keeps of the attempt that saved it. None when there is no checkpoint."""
-    path = Path(directory) / FILE_NAME
-    if not path.is_file():
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False).get("recorder_mark")
-    except Exception:
-        return None
-

@@ -149,7 +149,8 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
      "cid": final CID, "steps": label steps, "collapsed": bool, "wall_s": seconds}.
     When should_stop() turns true the run ends within a step with stopped=True and only
     "steps" and "wall_s" in the metrics. With a checkpointer, the state after a label step is
-    saved when it is due and when the run is stopped between steps; `resume` (a saved state)
+    saved when it is due and when the run is stopped (a stop asked for during a step lets that
+    step finish first, unless a hook cut its work short); `resume` (a saved state)
     continues a run from its step, giving the numbers the run would have given unstopped."""
     start_time = time.perf_counter()
     torch.manual_seed(spec.seed)
