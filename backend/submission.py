@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 from backend.models import Artifact, Job, UploadedDataset
 from backend.paths import HUB_PREFIX, OutsideDataDir, is_path_option, relative_inside
 from jobs.data import BUILTIN_DATASETS
+from jobs.methods.loop import total_label_steps
 from jobs.models import BUILTIN_MODELS
 from jobs.presets import PRESET_NAMES, preset_for
-from jobs.spec import METHODS, JobSpec
+from jobs.rounds import ROUND_METHODS, no_rounds_reason
+from jobs.spec import DEFAULT_MODEL, METHODS, JobSpec
 
 CUSTOM = "custom"
 UPLOAD_PREFIX = "upload:"
@@ -71,7 +73,7 @@ def _check_choices(raw: dict[str, Any], data_dir: Path) -> None:
                 preset_for(preset, name, method)
             except ValueError as error:
                 raise Rejected(str(error)) from None
-    model = raw.get("model", "tiny")
+    model = raw.get("model", DEFAULT_MODEL)
     if isinstance(model, str) and model not in BUILTIN_MODELS:
         if model_is_local_path(model, data_dir):
             try:
@@ -175,7 +177,26 @@ def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
                  if not 0 <= value <= MAX_SEED]
     if bad_seeds:
         raise ValidationError.from_exception_data("JobSpec", bad_seeds)
-    return _confine_files(spec, Path(data_dir), session)
+    spec = _confine_files(spec, Path(data_dir), session)
+    _check_rounds(spec, Path(data_dir))
+    return spec
+
+
+def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
+    """Refuse an influence- or embedding-tuning spec that would run no round (it would be plain
+    finetuning under another name). Needs the training set's size; a dataset that cannot be
+    loaded here is left for the worker to report."""
+    if spec.method not in ROUND_METHODS:
+        return
+    from backend.catalogue import job_dataset  # loads (and caches) the dataset
+
+    dataset = job_dataset(spec.model_dump(mode="json"), data_dir)
+    if dataset is None:
+        return
+    train = spec.train
+    steps = total_label_steps(len(dataset.train), train.batch_size, train.epochs, train.max_steps)
+    if reason := no_rounds_reason(spec.method, spec.influence.interval, steps):
+        raise Rejected(reason)
 
 
 __all__ = ["Rejected", "ValidationError", "check_spec", "dataset_choices", "hub_reachable"]

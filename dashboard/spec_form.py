@@ -124,7 +124,9 @@ def build_spec(dataset: str | None, options_json: str | None, model: str | None,
     data, error = dataset_spec(dataset, options_json)
     if error:
         errors["dataset.options"] = error
-    spec: dict[str, Any] = {"dataset": data, "model": model or "tiny", "method": method or "finetune", "seed": seed}
+    spec: dict[str, Any] = {"dataset": data, "method": method or "finetune", "seed": seed}
+    if model:  # none chosen: the service's default model
+        spec["model"] = model
     if preset:
         spec["preset"] = preset
     if device:
@@ -141,7 +143,8 @@ def build_spec(dataset: str | None, options_json: str | None, model: str | None,
 
 
 # A 400 names no field; its first words say which one it is about.
-_REJECTION_FIELDS = (("unknown dataset", "dataset"), ("a custom dataset", "dataset"), ("no uploaded", "dataset"),
+_REJECTION_FIELDS = (("influence.interval", "influence.interval"), ("influence-tuning with", "train.max_steps"),
+                     ("embedding-tuning with", "train.max_steps"), ("unknown dataset", "dataset"), ("a custom dataset", "dataset"), ("no uploaded", "dataset"),
                      ("dataset.path", "dataset"), ("dataset.options", "dataset.options"), ("unknown model", "model"),
                      ("model directory", "model"), ("unknown method", "method"), ("unknown preset", "preset"),
                      ("no preset", "preset"))
@@ -244,19 +247,18 @@ def grid_points(grid: dict[str, list[Any]]) -> int:
     return math.prod(len(values) for values in grid.values())
 
 
-def sweep_body(name: str | None, specs: dict[str, dict], grids: dict[str, dict[str, list[Any]]],
-               seeds: list[int]) -> dict:
-    """POST /api/experiments body of a sweep: each method's first-point spec (less method and
-    seed) as its base and its own grid, as one part per method (a finetuning job must not be
-    repeated over influence fields it ignores)."""
-    def base_of(spec: dict) -> dict:
-        return {k: v for k, v in spec.items() if k not in ("method", "seed")}
-
-    methods = list(specs)
-    first = methods[0]
-    return {"name": name or "dashboard sweep", "kind": "sweep", "base": base_of(specs[first]), "methods": [first],
-            "seeds": seeds, "grid": grids[first],
-            "parts": [{"base": base_of(specs[m]), "methods": [m], "grid": grids[m]} for m in methods[1:]]}
+def experiment_body(name: str | None, specs: dict[str, dict], seeds: list[int],
+                    grids: dict[str, dict[str, list[Any]]] | None = None) -> dict:
+    """POST /api/experiments body from the form: the experiment is made of one part per method,
+    each with the spec the form built for that method (less method and seed) as its whole base,
+    so a method's own fields (an influence-tuning run's rounds) are neither lost to nor leaked
+    from another method's spec. With grids, a sweep: each method's first-point spec and its own
+    grid (a finetuning job must not be repeated over influence fields it ignores); without, a
+    comparison."""
+    kind, default_name = ("sweep", "dashboard sweep") if grids is not None else ("compare", "dashboard experiment")
+    parts = [{"base": {k: v for k, v in spec.items() if k not in ("method", "seed")}, "methods": [method],
+              "grid": (grids or {}).get(method, {})} for method, spec in specs.items()]
+    return {"name": name or default_name, "kind": kind, "base": {}, "methods": [], "seeds": seeds, "parts": parts}
 
 
 def describe_sweep(grids: dict[str, dict[str, list[Any]]], seeds: int) -> list[str]:

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from jobs.spec import DEFAULT_MODEL, METHODS, TINY_LR
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -61,8 +63,9 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="textlen | msgs | custom (default textlen)")
     p.add_argument("--data-path", dest="data_path", help="custom dataset file/dir, or a CoNLL/MSGS source dir")
     p.add_argument("--access-rate", dest="access_rate", type=float, help="share of train with confound labels (Table 3)")
-    p.add_argument("--model", help="tiny | minilm | a Hugging Face name or local path (default tiny)")
-    p.add_argument("--method", help="finetune | influence-tuning | embedding-tuning | adversarial | no-confound")
+    p.add_argument("--model", help=f"minilm | tiny | a Hugging Face name or local path (default {DEFAULT_MODEL}; "
+                                   f"tiny is random and trains at lr {TINY_LR:g} unless --set train.lr=...)")
+    p.add_argument("--method", help=f"{' | '.join(METHODS)} (default finetune)")
     p.add_argument("--preset", help="'paper' or a '<dataset>/<method>' preset")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
@@ -85,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from jobs.progress import ProgressBarRecorder
     from jobs.recorder import JsonlRecorder, TeeRecorder
     from jobs.report import print_metrics
+    from jobs.rounds import NoRounds
     from jobs.runner import run
 
     try:
@@ -102,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with ctrl_c_sets(stop):  # the first Ctrl-C stops at the next step (saving a checkpoint), a second at once
             outcome = run(spec, TeeRecorder(file_rec, bar), stop.is_set, artifact_dir=args.save, **checkpoints)
-    except DataError as exc:
+    except (DataError, NoRounds) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -84,7 +84,9 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     from jobs.checkpoint import Checkpointer
     from jobs.data import load_dataset
     from jobs.methods import train
+    from jobs.methods.loop import total_label_steps
     from jobs.models import load_model
+    from jobs.rounds import check_rounds
 
     t0 = time.time()
     checkpointer = Checkpointer(checkpoint_dir, spec, checkpoint_every_s) if checkpoint_dir is not None else None
@@ -92,6 +94,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     recorder.begin(resume["recorder_mark"] if resume is not None else None)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     data = load_dataset(spec.dataset)
+    check_rounds(spec.method, spec.influence.interval,
+                 total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
     seed, attempts = spec.seed, 0
     resumed_at = None
     if resume is not None:  # the trial the checkpoint belongs to (a collapsed one may have been retried)

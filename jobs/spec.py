@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune")
 SCOPES = ("all", "top", "head")
 SCORES = ("cosine", "dot", "embedding")
+# The model a spec that names none trains: the pretrained one that ships offline. "tiny" is random,
+# so it needs a far larger learning rate than a pretrained encoder to leave chance: at 2e-5 every
+# tiny TextLen run collapsed; 1e-3 and 3e-3 both fit train (deconfound run --model tiny --set train.lr=...).
+DEFAULT_MODEL = "minilm"
+TINY_LR = 1e-3
 
 
 class _Strict(BaseModel):
@@ -39,7 +44,8 @@ class TrainSpec(_Strict):
 
     epochs: float = Field(10, gt=0)
     batch_size: int = Field(64, ge=1, le=4096)
-    lr: float = Field(2e-5, gt=0, le=1.0)
+    lr: float = Field(2e-5, gt=0, le=1.0, description=(
+        f"2e-5 suits pretrained encoders; unset with model 'tiny' (random weights), {TINY_LR:g}"))
     warmup: float = Field(0.1, ge=0, le=1)
     weight_decay: float = Field(0.01, ge=0)
     max_length: int = Field(64, ge=8, le=512)
@@ -52,7 +58,9 @@ class TrainSpec(_Strict):
 class InfluenceSpec(_Strict):
     """Influence / embedding tuning rounds."""
 
-    interval: int = Field(50, ge=1, description="label steps between rounds")
+    interval: int | None = Field(None, ge=1, description=(
+        "label steps between rounds; unset: a fifth of the run's label steps, at most 50 (jobs/rounds.py). "
+        "A run needs more than interval * 1.5 label steps for one round"))
     round_epochs: int = Field(5, ge=1, description="passes over the round's probe set")
     probes_per_round: int = Field(75, ge=1, description="probes sampled from train for each round")
     k: int = Field(5, ge=1, description="A and B examples per probe")
@@ -109,11 +117,26 @@ class DiagnosticsSpec(_Strict):
     histogram_probes: int = Field(4, ge=0, description="probes whose A/B lists are kept at each CID point")
 
 
+def _model_default_lr(data: Any) -> Any:
+    """With model 'tiny' and no train.lr given (by the user or a preset), TINY_LR: the pretrained
+    default leaves a random model at chance."""
+    if not isinstance(data, dict) or data.get("model") != "tiny":
+        return data
+    train = data.get("train")
+    if train is None:
+        return {**data, "train": {"lr": TINY_LR}}
+    if isinstance(train, dict) and "lr" not in train:
+        return {**data, "train": {**train, "lr": TINY_LR}}
+    return data
+
+
 class JobSpec(_Strict):
     """Everything that defines a run. Units: steps are label (optimiser) steps."""
 
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
-    model: str = Field("tiny", description="'tiny', 'minilm', a Hugging Face name or a local path")
+    model: str = Field(DEFAULT_MODEL, description=(
+        "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
+        "or a local path"))
     method: str = "finetune"
     preset: str | None = None
     seed: int = 2021
@@ -133,7 +156,7 @@ class JobSpec(_Strict):
         if isinstance(data, dict) and data.get("preset"):
             from jobs.presets import apply_preset
             data = apply_preset(data["preset"], data)
-        return data
+        return _model_default_lr(data)
 
     @model_validator(mode="after")
     def _check_method(self) -> JobSpec:

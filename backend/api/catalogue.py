@@ -17,7 +17,7 @@ from backend.settings import Settings
 from backend.store import jsonable
 from backend.submission import UPLOAD_PREFIX, hub_reachable
 from backend.uploads import SUFFIXES, UploadRejected, UploadTooLarge, display_name, store_upload
-from jobs.spec import DatasetSpec
+from jobs.spec import DEFAULT_MODEL, DatasetSpec
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
 
@@ -82,7 +82,7 @@ def list_models(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     """Built-in models; Hugging Face names work only when the hub is reachable."""
     local = sorted(str(p.relative_to(settings.data_dir)) for p in (settings.data_dir / "models").glob("*")
                    if p.is_dir()) if (settings.data_dir / "models").is_dir() else []
-    return {"builtin": catalogue.models(), "local": local, "hub_reachable": hub_reachable(),
+    return {"builtin": catalogue.models(), "default": DEFAULT_MODEL, "local": local, "hub_reachable": hub_reachable(),
             "note": "also: a model directory under the data directory (e.g. models/<name>)"
                     + (", or any Hugging Face name" if hub_reachable() else "")}
 

@@ -10,7 +10,6 @@ gradients), so they mean something only once such a job has run.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends
@@ -23,11 +22,12 @@ from backend.api.jobs import SPEC_BODY, checked_spec
 from backend.catalogue import job_dataset
 from backend.models import Job
 from backend.settings import Settings
+from jobs.methods.loop import total_label_steps
+from jobs.rounds import ROUND_METHODS, round_steps
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-ROUND_METHODS = ("influence-tuning", "embedding-tuning")
 # One influence-loss term needs the gradient of a gradient: about three passes per example.
 SECOND_ORDER_FACTOR = {"cosine": 3, "dot": 3, "embedding": 1}
 CALIBRATION_JOBS = 20
@@ -50,16 +50,12 @@ def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str,
     """Label steps, rounds, CID points and example gradients by part of a run of `spec` over
     `train_size` training examples (`eval_size`: dev + test rows, evaluated every eval_every)."""
     train, diagnostics, influence = spec.train, spec.diagnostics, spec.influence
-    steps = math.ceil(math.ceil(train_size / train.batch_size) * train.epochs)
-    steps = min(steps, train.max_steps) if train.max_steps else steps
-    round_steps = set()
-    if spec.method in ROUND_METHODS:
-        round_steps = {s for s in range(influence.interval, steps + 1, influence.interval)
-                       if steps - s > influence.interval / 2}
+    steps = total_label_steps(train_size, train.batch_size, train.epochs, train.max_steps)
+    rounds = set(round_steps(influence.interval, steps)) if spec.method in ROUND_METHODS else set()
     live = 0
     if diagnostics.cid_every:
-        live = 1 + sum(1 for s in range(diagnostics.cid_every, steps, diagnostics.cid_every) if s not in round_steps)
-    cid_points = live + 2 * len(round_steps) + 1
+        live = 1 + sum(1 for s in range(diagnostics.cid_every, steps, diagnostics.cid_every) if s not in rounds)
+    cid_points = live + 2 * len(rounds) + 1
     # A CID point scores every probe against a pool of `sample` examples per (label, confound) group.
     pool = min(train_size, 4 * diagnostics.sample)
     kind = "embedding" if spec.method == "embedding-tuning" else "cosine"
@@ -68,11 +64,11 @@ def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str,
     units = {
         "label": steps * train.batch_size,
         "cid": cid_points * (diagnostics.probes + pool),
-        "influence": len(round_steps) * per_round * SECOND_ORDER_FACTOR[kind],
+        "influence": len(rounds) * per_round * SECOND_ORDER_FACTOR[kind],
         # Evaluation is forward only: about a third of a forward and backward pass.
         "evaluation": (evaluations + 1) * (train_size + eval_size) // 3,
     }
-    return {"label_steps": steps, "rounds": len(round_steps), "cid_points": cid_points, **units}
+    return {"label_steps": steps, "rounds": len(rounds), "cid_points": cid_points, **units}
 
 
 def _calibration(session: Session, model: str) -> tuple[float | None, str]:

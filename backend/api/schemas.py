@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(timespec="milliseconds") + "Z", return_type=str)]
@@ -182,7 +182,10 @@ class ExperimentIn(BaseModel):
     protocol: str | None = Field(None, max_length=50, description="reproduce: the dataset whose protocol this is")
     scale: str | None = Field(None, max_length=50, description="reproduce: paper, cpu or tiny (jobs/presets.py)")
     base: dict[str, Any] = Field(default_factory=dict, description="spec fields every job shares")
-    methods: list[str] = Field(default_factory=lambda: ["finetune"], min_length=1)
+    methods: list[str] = Field(
+        default_factory=lambda: ["finetune"], max_length=20,
+        description="empty only with parts: an experiment made of its parts alone (each method with its "
+                    "own base, nothing merged from another method's)")
     seeds: list[int] = Field(default_factory=lambda: [2021], min_length=1)
     datasets: list[str | dict[str, Any]] = Field(
         default_factory=list, description="dataset names or dataset specs; empty: the base spec's dataset")
@@ -193,6 +196,12 @@ class ExperimentIn(BaseModel):
     reuse: bool = Field(False, description="copy each job whose spec equals a job that already succeeded "
                                            "(any experiment) instead of running it again (backend/reuse.py); "
                                            "not part of what the experiment is")
+
+    @model_validator(mode="after")
+    def _some_jobs(self) -> ExperimentIn:
+        if not self.methods and not self.parts:
+            raise ValueError("methods is empty and there are no parts: the experiment would have no jobs")
+        return self
 
     def settings(self) -> dict[str, Any]:
         """What makes the experiment (stored as its grid; a rerun must match it): all but `reuse`."""

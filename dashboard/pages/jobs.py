@@ -31,13 +31,14 @@ def _choices() -> tuple[dict, str | None]:
         client = api()
         datasets, models, methods, presets = client.datasets(), client.models(), client.methods(), client.presets()
     except ApiError as error:
-        return {"datasets": [], "models": [], "methods": [], "presets": []}, error.message
+        return {"datasets": [], "models": [], "default_model": None, "methods": [], "presets": []}, error.message
     return {
         "datasets": [{"label": d["name"], "value": d["name"]} for d in datasets.get("builtin", [])]
         + [{"label": f"{u['name']} (upload:{u['id']})", "value": f"upload:{u['id']}"}
            for u in datasets.get("uploaded", [])],
         "models": [{"label": m["name"], "value": m["name"]} for m in models.get("builtin", [])]
         + [{"label": m, "value": m} for m in models.get("local", [])],
+        "default_model": models.get("default"),
         "methods": [{"label": m["name"], "value": m["name"], "title": m.get("description", "")}
                     for m in methods.get("methods", [])],
         "presets": [{"label": p, "value": p} for p in presets.get("names", [])],
@@ -75,7 +76,8 @@ def _form(choices: dict) -> html.Div:
             _labelled("dataset options (JSON)", dcc.Input(id="form-options", type="text", debounce=True,
                                                           placeholder='e.g. {"train_size": 200}', className="input"),
                       "dataset.options"),
-            _labelled("model", dcc.Dropdown(choices["models"], "tiny", id="form-model", clearable=False), "model"),
+            _labelled("model", dcc.Dropdown(choices["models"], choices["default_model"], id="form-model",
+                                            clearable=False), "model"),
             _labelled("method(s)", dcc.Dropdown(choices["methods"], ["finetune"], id="form-method", multi=True),
                       "method"),
             _labelled("preset", dcc.Dropdown(choices["presets"], None, id="form-preset",
@@ -256,7 +258,7 @@ def submit(_clicks, mode, dataset, options, model, methods, preset, seeds_text, 
         if grids is not None:
             seeds, _ = spec_form.parse_seeds(seeds_text)
             per_method = {spec["method"]: spec for spec in specs}
-            experiment = api().create_experiment(spec_form.sweep_body(experiment_name, per_method, grids, seeds))
+            experiment = api().create_experiment(spec_form.experiment_body(experiment_name, per_method, seeds, grids))
             return html.Div(["Queued sweep ", dcc.Link(f"experiment #{experiment['id']}",
                                                        href=f"/compare?experiment={experiment['id']}",
                                                        id="form-experiment-link"),
@@ -267,10 +269,10 @@ def submit(_clicks, mode, dataset, options, model, methods, preset, seeds_text, 
             job = api().submit(specs[0])
             return html.Div(["Queued ", dcc.Link(f"job #{job['id']}", href=f"/run/{job['id']}"), "."],
                             className="ok"), (changed or 0) + 1, [""] * len(message_paths)
-        base = {k: v for k, v in specs[0].items() if k not in ("method", "seed")}
+        # Each method keeps the spec the form built for it (its own fields, e.g. influence rounds).
         seeds, _ = spec_form.parse_seeds(seeds_text)
-        experiment = api().create_experiment({"name": experiment_name or "dashboard experiment", "base": base,
-                                              "methods": methods, "seeds": seeds})
+        per_method = {spec["method"]: spec for spec in specs}
+        experiment = api().create_experiment(spec_form.experiment_body(experiment_name, per_method, seeds))
         return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
                                              href=f"/compare?experiment={experiment['id']}",
                                              id="form-experiment-link"),

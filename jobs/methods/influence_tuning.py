@@ -23,6 +23,7 @@ from jobs.influence import Examples, ab_groups
 from jobs.influence.fast.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
+from jobs.rounds import round_steps
 
 # Before any update is timed, an update is guessed at this many label-step-equivalents per distinct
 # example and batch (the benchmark's R1 and R4 on MiniLM: about 2.5 and 0.4); measured times replace it.
@@ -95,8 +96,7 @@ class InfluenceTuning(Method):
 
     def round_steps(self, run: Run) -> list[int]:
         """The label steps after which a round runs: every `interval`, while more than interval/2 remain."""
-        interval = run.spec.influence.interval
-        return [s for s in range(interval, run.total_steps + 1, interval) if run.total_steps - s > interval / 2]
+        return round_steps(run.spec.influence.interval, run.total_steps)
 
     def updates_per_round(self, run: Run) -> int:
         settings = run.spec.influence

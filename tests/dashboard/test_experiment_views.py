@@ -33,16 +33,23 @@ def test_sweep_fields_parse_lists_and_each_method_gets_its_own_grid():
                                     "repeated", "influence.k": "value 2 (''): empty"}
 
 
-def test_sweep_body_has_one_part_per_method():
-    specs = {m: {"dataset": {"name": "textlen"}, "model": "tiny", "method": m, "seed": 2021, "train": {"lr": 1e-5}}
-             for m in ("influence-tuning", "finetune")}
-    grids = {"influence-tuning": {"influence.interval": [25, 50]}, "finetune": {}}
-    body = spec_form.sweep_body(None, specs, grids, [1, 2])
-    assert body == {"name": "dashboard sweep", "kind": "sweep", "methods": ["influence-tuning"], "seeds": [1, 2],
-                    "base": {"dataset": {"name": "textlen"}, "model": "tiny", "train": {"lr": 1e-5}},
-                    "grid": {"influence.interval": [25, 50]},
+def test_the_forms_experiment_body_gives_each_method_its_own_spec():
+    tuned = {"dataset": {"name": "textlen"}, "model": "tiny", "method": "influence-tuning", "seed": 2021,
+             "train": {"lr": 1e-5}, "influence": {"interval": 10}}
+    plain = {"dataset": {"name": "textlen"}, "model": "tiny", "method": "finetune", "seed": 2021, "train": {"lr": 1e-5}}
+    # finetune first: the influence-tuning part still carries its rounds, and nothing of it leaks
+    # into finetuning (the fault was one base, the first method's, for every method).
+    body = spec_form.experiment_body(None, {"finetune": plain, "influence-tuning": tuned}, [1, 2])
+    assert body == {"name": "dashboard experiment", "kind": "compare", "base": {}, "methods": [], "seeds": [1, 2],
                     "parts": [{"base": {"dataset": {"name": "textlen"}, "model": "tiny", "train": {"lr": 1e-5}},
-                               "methods": ["finetune"], "grid": {}}]}
+                               "methods": ["finetune"], "grid": {}},
+                              {"base": {"dataset": {"name": "textlen"}, "model": "tiny", "train": {"lr": 1e-5},
+                                        "influence": {"interval": 10}}, "methods": ["influence-tuning"], "grid": {}}]}
+    grids = {"influence-tuning": {"influence.interval": [25, 50]}, "finetune": {}}
+    sweep = spec_form.experiment_body("s", {"influence-tuning": tuned, "finetune": plain}, [1], grids)
+    assert sweep["kind"] == "sweep" and sweep["name"] == "s" and sweep["methods"] == []
+    assert [(p["methods"], p["grid"]) for p in sweep["parts"]] == [(["influence-tuning"], {"influence.interval": [25, 50]}),
+                                                                   (["finetune"], {})]
 
 
 def test_the_papers_search_space_fills_the_form():

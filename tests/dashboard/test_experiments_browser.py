@@ -69,7 +69,8 @@ def test_a_sweep_from_the_form_runs_to_its_selected_row(browser, api):
     experiment_id = int(link.text.removeprefix("experiment #"))
     experiment = api.get(f"/api/experiments/{experiment_id}").json()
     assert experiment["kind"] == "sweep" and len(experiment["job_ids"]) == 4
-    assert experiment["grid"]["grid"] == {"train.lr": [0.004, 0.006]} and experiment["grid"]["seeds"] == [2021, 2022]
+    assert [part["grid"] for part in experiment["grid"]["parts"]] == [{"train.lr": [0.004, 0.006]}]
+    assert experiment["grid"]["seeds"] == [2021, 2022]
     assert api.get(f"/api/jobs/{experiment['job_ids'][0]}").json()["spec"]["train"]["max_steps"] == 16
 
     # Its view: progress polled until 4/4, then Table 2 with the row selected on dev.
