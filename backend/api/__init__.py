@@ -29,7 +29,7 @@ from jobs.spec import JobSpec
 
 def _openapi_with_job_spec(app: FastAPI):
     """The job routes read their body by hand (see backend.submission); publish JobSpec's schema
-    so /docs still shows it."""
+    so /docs still shows it, also as the shape of a job's `spec`."""
     def openapi():
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
@@ -38,6 +38,9 @@ def _openapi_with_job_spec(app: FastAPI):
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(spec_schema.pop("$defs", {}))
             components["JobSpec"] = spec_schema
+            # A job's stored spec is a dict (older specs must still load) but has JobSpec's shape.
+            job_out = components["JobOut"]["properties"]
+            job_out["spec"] = {"$ref": "#/components/schemas/JobSpec", "description": job_out["spec"]["description"]}
             app.openapi_schema = schema
         return app.openapi_schema
     return openapi
