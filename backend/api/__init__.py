@@ -1,4 +1,5 @@
-"""The REST API (FastAPI; OpenAPI docs at /docs). Routes live in one module per resource."""
+"""The REST API (FastAPI; OpenAPI docs at /docs and /redoc, served without a CDN). Routes live in
+one module per resource."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from backend.api import (
     catalogue,
@@ -58,7 +60,9 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
         yield
         db.dispose()
 
-    app = FastAPI(title="deconfound", version="0.1.0", lifespan=lifespan,
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc (ReDoc) load their scripts and
+    # styles from the package, served under /static-offline-docs, not from a CDN: offline they render.
+    app = FastAPIOffline(title="deconfound", version="0.1.0", lifespan=lifespan,
                   description="Jobs that diagnose (CID) and remove spurious confounds in BERT text classifiers. "
                               "Mutating endpoints need `Authorization: Bearer <token>` when the server "
                               "sets DECONFOUND_API_TOKEN.")
