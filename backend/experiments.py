@@ -22,6 +22,7 @@ from typing import Any
 from scipy import stats
 
 from backend.models import FINISHED_STATUSES
+from backend.submission import spelled_out
 from jobs.presets import SCALES
 from jobs.recorder import CID_PHASES
 
@@ -50,10 +51,11 @@ def expand_grid(base: dict[str, Any], methods: list[str], seeds: list[int], data
     count = max(len(datasets), 1) * len(methods) * len(seeds) * math.prod(len(grid[k]) for k in keys)
     if count > MAX_JOBS:
         raise GridTooLarge(f"the grid makes {count} jobs; at most {MAX_JOBS} per experiment")
-    base_dataset = base.get("dataset") if isinstance(base.get("dataset"), dict) else {}
+    base_dataset = spelled_out(base.get("dataset", {}))  # "msgs", "upload:3" or DatasetSpec fields
+    base_dataset = base_dataset if isinstance(base_dataset, dict) else {}
     expanded = []
     for dataset in datasets or [base_dataset]:
-        dataset_spec = {**base_dataset, **({"name": dataset} if isinstance(dataset, str) else dataset)}
+        dataset_spec = {**base_dataset, **spelled_out(dataset)}
         for method, seed, values in itertools.product(methods, seeds, itertools.product(*(grid[k] for k in keys))):
             spec = copy.deepcopy(base)
             spec.update(dataset=copy.deepcopy(dataset_spec), method=method, seed=seed)

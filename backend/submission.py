@@ -10,6 +10,9 @@ file, a file under the data directory, or hf:<name> when a hub is reachable); mo
 built-ins, plus any Hugging Face name when a hub is reachable, plus model directories under the
 data directory; methods = jobs.spec.METHODS; presets = jobs.presets.PRESET_NAMES. NeuronTune's
 parent model (neurontune.parent_artifact) is "job:<id>" or a model directory under the data directory.
+
+What users type: a dataset may be given by its name alone ("textlen"), and an upload by the name
+the dashboard shows ("upload:3", alone or as dataset.name) for the custom dataset with that path.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from jobs.methods.loop import total_label_steps
 from jobs.models import BUILTIN_MODELS
 from jobs.presets import PRESET_NAMES, preset_for
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
-from jobs.spec import DEFAULT_MODEL, METHODS, JobSpec
+from jobs.spec import DEFAULT_MODEL, METHODS, JobSpec, dataset_by_name
 
 CUSTOM = "custom"
 UPLOAD_PREFIX = "upload:"
@@ -49,6 +52,27 @@ def dataset_choices() -> list[str]:
     return [*BUILTIN_DATASETS, CUSTOM]
 
 
+def spelled_out(dataset: Any) -> Any:
+    """A dataset as a user types it, as DatasetSpec fields: "textlen" -> {"name": "textlen"}, and
+    "upload:3" (alone or as the name) -> {"name": "custom", "path": "upload:3"}. Anything else,
+    an upload's name with another path included, is returned as it is for check_spec to judge."""
+    dataset = dataset_by_name(dataset)
+    if not isinstance(dataset, dict):
+        return dataset
+    name = dataset.get("name")
+    if not (isinstance(name, str) and name.startswith(UPLOAD_PREFIX)) or dataset.get("path") not in (None, name):
+        return dataset
+    return {**dataset, "name": CUSTOM, "path": name}
+
+
+def _upload_field(dataset: Any) -> str:
+    """Where a spec names its upload: the dataset itself ("upload:3"), its name, or its path."""
+    if isinstance(dataset, str):
+        return "dataset"
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    return "dataset.name" if isinstance(name, str) and name.startswith(UPLOAD_PREFIX) else "dataset.path"
+
+
 def model_is_local_path(model: str, data_dir: Path) -> bool:
     """Is a non-built-in model name meant as a directory (rather than a hub name)?"""
     path = Path(model)
@@ -62,8 +86,11 @@ def _check_choices(raw: dict[str, Any], data_dir: Path) -> None:
         raise Rejected(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
     dataset = raw.get("dataset") or {}
     name = dataset.get("name", "textlen") if isinstance(dataset, dict) else None
+    if isinstance(name, str) and name.startswith(UPLOAD_PREFIX):  # left so by spelled_out: a path as well
+        raise Rejected(f"dataset.name '{name}' names an upload and dataset.path '{dataset.get('path')}' another "
+                       f"file: give one (an upload by its name alone, or name 'custom' with a path)")
     if isinstance(name, str) and name not in dataset_choices():
-        raise Rejected(f"unknown dataset '{name}'; valid: {', '.join(dataset_choices())}")
+        raise Rejected(f"unknown dataset '{name}'; valid: {', '.join(dataset_choices())}, {UPLOAD_PREFIX}<id>")
     preset = raw.get("preset")
     if isinstance(preset, str) and preset:
         if preset not in PRESET_NAMES:
@@ -87,8 +114,9 @@ def _check_choices(raw: dict[str, Any], data_dir: Path) -> None:
                            f"under the data directory (the Hugging Face hub is offline)")
 
 
-def _confine_files(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
-    """The spec with its files checked and made relative to the data directory."""
+def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field: str) -> JobSpec:
+    """The spec with its files checked and made relative to the data directory; upload_field is
+    where the spec named its upload (for the error when there is no such upload)."""
     dataset = spec.dataset
     updates: dict[str, Any] = {}
     path = dataset.path
@@ -96,7 +124,7 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
         raise Rejected("a custom dataset needs dataset.path: 'upload:<id>' of an uploaded file "
                        "(POST /api/datasets), or a file under the data directory")
     if path and path.startswith(UPLOAD_PREFIX):
-        upload = _uploaded(session, path)
+        upload = _uploaded(session, path, upload_field)
         updates["path"] = upload.path
         # The upload's column names apply unless the spec names its own.
         for key, value in upload.columns.items():
@@ -139,13 +167,13 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
     return _existing(data_dir, artifact.path, "neurontune.parent_artifact")
 
 
-def _uploaded(session: Session, path: str) -> UploadedDataset:
+def _uploaded(session: Session, path: str, field: str) -> UploadedDataset:
     key = path[len(UPLOAD_PREFIX):]
     upload = session.get(UploadedDataset, int(key)) if key.isdigit() else None
     if upload is None:
         ids = session.query(UploadedDataset.id).order_by(UploadedDataset.id).limit(20).all()
         valid = ", ".join(f"upload:{i}" for (i,) in ids) or "none uploaded yet (POST /api/datasets)"
-        raise Rejected(f"no uploaded dataset '{path}'; valid: {valid}")
+        raise Rejected(f"{field}: no uploaded dataset '{path}'; valid: {valid}")
     return upload
 
 
@@ -162,6 +190,10 @@ def _existing(data_dir: Path, value: str, what: str) -> str:
 def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
     """A submitted spec, validated and with its files confined. Raises Rejected (400) or
     pydantic's ValidationError (422)."""
+    upload_field = "dataset.path"
+    if isinstance(raw, dict) and "dataset" in raw:
+        upload_field = _upload_field(raw["dataset"])
+        raw = {**raw, "dataset": spelled_out(raw["dataset"])}
     if isinstance(raw, dict):
         preset = raw.get("preset")
         if preset is not None and not isinstance(preset, str):
@@ -177,7 +209,7 @@ def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
                  if not 0 <= value <= MAX_SEED]
     if bad_seeds:
         raise ValidationError.from_exception_data("JobSpec", bad_seeds)
-    spec = _confine_files(spec, Path(data_dir), session)
+    spec = _confine_files(spec, Path(data_dir), session, upload_field)
     _check_rounds(spec, Path(data_dir))
     return spec
 
@@ -199,4 +231,4 @@ def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
         raise Rejected(reason)
 
 
-__all__ = ["Rejected", "ValidationError", "check_spec", "dataset_choices", "hub_reachable"]
+__all__ = ["Rejected", "ValidationError", "check_spec", "dataset_choices", "hub_reachable", "spelled_out"]

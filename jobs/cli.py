@@ -36,10 +36,10 @@ def _set_dotted(spec: dict, dotted: str, value: Any) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """JobSpec from CLI flags: a base spec file, then the named flags, then --set overrides."""
-    from jobs.spec import JobSpec
+    from jobs.spec import JobSpec, dataset_by_name
 
     raw: dict[str, Any] = json.loads(Path(args.spec).read_text()) if args.spec else {}
-    raw.setdefault("dataset", {})
+    raw["dataset"] = dataset_by_name(raw.get("dataset", {}))  # a spec file may say "dataset": "msgs"
     for flag, dotted in (("dataset", "dataset.name"), ("data_path", "dataset.path"),
                          ("access_rate", "dataset.access_rate"), ("model", "model"), ("method", "method"),
                          ("preset", "preset"), ("seed", "seed"), ("device", "device"),

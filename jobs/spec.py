@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune")
 SCOPES = ("all", "top", "head")
@@ -37,6 +37,11 @@ class DatasetSpec(_Strict):
     access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
     seed: int = Field(2021, description="seed of the dataset's own sampling (the paper uses 2021)")
     options: dict[str, Any] = Field(default_factory=dict, description="source-specific parameters, e.g. TextLen sizes")
+
+
+def dataset_by_name(value: Any) -> Any:
+    """A dataset given by its name alone ("textlen") as the DatasetSpec fields it stands for."""
+    return {"name": value} if isinstance(value, str) else value
 
 
 class TrainSpec(_Strict):
@@ -133,7 +138,8 @@ def _model_default_lr(data: Any) -> Any:
 class JobSpec(_Strict):
     """Everything that defines a run. Units: steps are label (optimiser) steps."""
 
-    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec,
+                                 description='which data; a built-in may be given by its name alone: "textlen"')
     model: str = Field(DEFAULT_MODEL, description=(
         "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
         "or a local path"))
@@ -153,10 +159,19 @@ class JobSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):  # the preset reads its name
+            data = {**data, "dataset": dataset_by_name(data["dataset"])}
         if isinstance(data, dict) and data.get("preset"):
             from jobs.presets import apply_preset
             data = apply_preset(data["preset"], data)
         return _model_default_lr(data)
+
+    @field_validator("dataset", mode="before", json_schema_input_type=DatasetSpec | str)
+    @classmethod
+    def _dataset_by_name(cls, value: Any) -> Any:
+        """`"dataset": "textlen"` is short for `{"name": "textlen"}`: this puts the string form in the
+        JSON schema (/docs); _apply_preset has already spelled it out for a preset to read."""
+        return dataset_by_name(value)
 
     @model_validator(mode="after")
     def _check_method(self) -> JobSpec:

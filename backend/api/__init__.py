@@ -1,4 +1,5 @@
-"""The REST API (FastAPI; OpenAPI docs at /docs). Routes live in one module per resource."""
+"""The REST API (FastAPI; OpenAPI docs at /docs and /redoc, served without a CDN). Routes live in
+one module per resource."""
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -8,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from backend.api import (
     catalogue,
@@ -29,7 +31,7 @@ from jobs.spec import JobSpec
 
 def _openapi_with_job_spec(app: FastAPI):
     """The job routes read their body by hand (see backend.submission); publish JobSpec's schema
-    so /docs still shows it."""
+    so /docs still shows it, also as the shape of a job's `spec`."""
     def openapi():
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
@@ -38,6 +40,9 @@ def _openapi_with_job_spec(app: FastAPI):
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(spec_schema.pop("$defs", {}))
             components["JobSpec"] = spec_schema
+            # A job's stored spec is a dict (older specs must still load) but has JobSpec's shape.
+            job_out = components["JobOut"]["properties"]
+            job_out["spec"] = {"$ref": "#/components/schemas/JobSpec", "description": job_out["spec"]["description"]}
             app.openapi_schema = schema
         return app.openapi_schema
     return openapi
@@ -55,7 +60,9 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
         yield
         db.dispose()
 
-    app = FastAPI(title="deconfound", version="0.1.0", lifespan=lifespan,
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc (ReDoc) load their scripts and
+    # styles from the package, served under /static-offline-docs, not from a CDN: offline they render.
+    app = FastAPIOffline(title="deconfound", version="0.1.0", lifespan=lifespan,
                   description="Jobs that diagnose (CID) and remove spurious confounds in BERT text classifiers. "
                               "Mutating endpoints need `Authorization: Bearer <token>` when the server "
                               "sets DECONFOUND_API_TOKEN.")

@@ -8,7 +8,9 @@ and confound, B the group with its label and another confound.
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +22,7 @@ from backend.api.schemas import Example
 from backend.catalogue import job_dataset
 from backend.models import InfluenceList
 from backend.settings import Settings
+from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
 
@@ -40,12 +43,26 @@ class ProbeExamplesOut(BaseModel):
 
 
 @router.get("/{job_id}/influence/examples", response_model=ProbeExamplesOut,
-            responses={404: {"description": "no lists for this probe / step"}})
-def probe_examples(job_id: int, probe: int, step: int, k: int = Query(5, ge=1, le=100),
-                   phase: str | None = Query(None, description="default: the step's latest (post-round at a round)"),
-                   session: Session = Depends(get_session),
-                   settings: Settings = Depends(get_settings)) -> ProbeExamplesOut:
-    """The k most and k least influential A and B examples of `probe` at `step` (and `phase`), with text."""
+            responses={404: {"description": "no such job, or no lists for this probe at this step and phase"},
+                       422: {"description": "a parameter missing or out of its bounds"}})
+def probe_examples(
+        job_id: int = Path(ge=1, description="the job's id (`GET /api/jobs`)", examples=[1]),
+        probe: int = Query(ge=0, description="the probe: its row of the training split, one of the `probes` "
+                                             "that `GET /api/jobs/{job_id}/influence` lists", examples=[3]),
+        step: int = Query(ge=0, description="the label step of the lists: one of the `steps` that `GET "
+                                            "/api/jobs/{job_id}/influence?probe=` lists for this probe",
+                          examples=[0]),
+        k: int = Query(5, ge=1, le=100, description="examples from each end of each group's ranking: the k "
+                                                    "most and the k least influential A and B examples"),
+        phase: Literal[CID_PHASES] | None = Query(  # type: ignore[valid-type]
+            None, description="the CID phase of the lists (a round's step has a pre-round and a post-round "
+                              "snapshot); default: the step's latest, post-round at a round"),
+        session: Session = Depends(get_session),
+        settings: Settings = Depends(get_settings)) -> ProbeExamplesOut:
+    """The k most and k least influential A and B examples of `probe` at `step` (and `phase`), with text.
+
+    A is the training examples with the probe's label and confound, B those with its label and
+    another confound. Example: `GET /api/jobs/1/influence/examples?probe=3&step=0&k=2`."""
     job = get_job(session, job_id)
     mine = (InfluenceList.job_id == job_id, InfluenceList.attempt == job.attempt)
     phases = [s.phase for s in influence_snapshots(session, mine, probe) if s.step == step]

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from jobs.spec import dataset_by_name
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(timespec="milliseconds") + "Z", return_type=str)]
@@ -24,8 +26,10 @@ class JobOut(BaseModel):
     params: dict[str, Any] = Field(description="the experiment grid point that made this job")
     status: str = Field(description="queued, running, succeeded, failed, cancelled or collapsed")
     cancel_requested: bool
-    spec: dict[str, Any]
-    dataset: str
+    spec: dict[str, Any] = Field(description="the spec as run (JobSpec's shape): every default filled in, "
+                                             "the dataset always an object")
+    dataset: str = Field(description="spec.dataset.name: a built-in dataset or 'custom'; a spec may name a "
+                                     "built-in by this string alone (\"dataset\": \"textlen\")")
     method: str
     model: str
     seed: int
@@ -155,13 +159,22 @@ class UploadOut(BaseModel):
 EXPERIMENT_KINDS = ("compare", "sweep", "reproduce")
 
 
+def _dataset_by_name(fragment: dict[str, Any]) -> dict[str, Any]:
+    """A spec fragment whose `"dataset": "msgs"` is spelled out, so that a part's dataset fields
+    merge into it rather than replace it."""
+    return {**fragment, "dataset": dataset_by_name(fragment["dataset"])} if "dataset" in fragment else fragment
+
+
+SpecFragment = Annotated[dict[str, Any], AfterValidator(_dataset_by_name)]
+
+
 class ExperimentPart(BaseModel):
     """One more grid of an experiment; left-out fields are the experiment's own."""
 
     model_config = ConfigDict(extra="forbid")
 
-    base: dict[str, Any] = Field(default_factory=dict,
-                                 description="spec fields merged over the experiment's base for this part")
+    base: SpecFragment = Field(default_factory=dict,
+                               description="spec fields merged over the experiment's base for this part")
     methods: list[str] | None = Field(None, min_length=1)
     seeds: list[int] | None = Field(None, min_length=1)
     datasets: list[str | dict[str, Any]] | None = None
@@ -181,7 +194,7 @@ class ExperimentIn(BaseModel):
                                "reproduce: the paper's protocol (`deconfound reproduce`)")
     protocol: str | None = Field(None, max_length=50, description="reproduce: the dataset whose protocol this is")
     scale: str | None = Field(None, max_length=50, description="reproduce: paper, cpu or tiny (jobs/presets.py)")
-    base: dict[str, Any] = Field(default_factory=dict, description="spec fields every job shares")
+    base: SpecFragment = Field(default_factory=dict, description="spec fields every job shares")
     methods: list[str] = Field(
         default_factory=lambda: ["finetune"], max_length=20,
         description="empty only with parts: an experiment made of its parts alone (each method with its "

@@ -49,19 +49,26 @@ def ensure_browser() -> None:
         raise RuntimeError(f"{CHROMIUM} or {CHROMEDRIVER} still missing after installing")
 
 
-def start_browser(download_dir: Path | None = None, width: int = 1400, height: int = 1000):
+def start_browser(download_dir: Path | None = None, width: int = 1400, height: int = 1000,
+                  extra_flags: tuple[str, ...] = ()):
     """Headless Chromium through chromedriver (both from Debian); downloads go to download_dir."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in (*BROWSER_FLAGS, f"--window-size={width},{height}"):
+    for flag in (*BROWSER_FLAGS, f"--window-size={width},{height}", *extra_flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     if download_dir is not None:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
     return driver
+
+
+# Flags that cut a browser off every host but this machine: names resolve to nothing, and any
+# other request goes to a proxy that is not there (Chromium never proxies loopback addresses).
+OFFLINE_FLAGS = ("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                 "--proxy-server=http://127.0.0.1:9")
 
 
 def full_page_screenshot(driver, path: Path) -> None:

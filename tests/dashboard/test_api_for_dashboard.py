@@ -114,7 +114,8 @@ def test_probe_examples_rank_both_groups_with_text(api, finished_experiment):
     assert all(e["label"] == probe["label"] for e in answer["a"]["most"] + answer["b"]["most"])
     assert all(e["confound"] == probe["confound"] for e in answer["a"]["most"])
     assert all(e["confound"] != probe["confound"] for e in answer["b"]["most"])
-    assert api.get(f"/api/jobs/{job_id}/influence/examples", params={"probe": -5, "step": 0}).status_code == 404
+    assert api.get(f"/api/jobs/{job_id}/influence/examples", params={"probe": 10**6, "step": 0}).status_code == 404
+    assert api.get(f"/api/jobs/{job_id}/influence/examples", params={"probe": -5, "step": 0}).status_code == 422
 
 
 def test_dataset_samples_and_their_errors(stack):
