@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from dash import dcc, html
 
+from dashboard import semantics
 from dashboard.spec_form import format_duration
 
 
@@ -60,4 +61,6 @@ def progress_bar(step: int | None, total: int | None, eta_s: float | None, statu
 
 
 def status_badge(status: str) -> html.Span:
-    return html.Span(status, className=f"badge badge-{status}")
+    """The status as a badge; "collapsed" says what it means when hovered."""
+    return html.Span(status, className=f"badge badge-{status}",
+                     title=semantics.COLLAPSED if status == "collapsed" else None)

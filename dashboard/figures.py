@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy import stats
 
+from dashboard import semantics
+
 A_COLOR = "#e8743b"  # group A, same confound as the probe (orange, as in the paper's Figure 1)
 B_COLOR = "#3b7dd8"  # group B, the other confound
 RUN_COLORS = ("#3b7dd8", "#e8743b", "#2e9e5b", "#9b59b6", "#c0392b", "#7f8c8d", "#d4ac0d", "#16a085")
@@ -62,6 +64,21 @@ def _finite(value) -> bool:
     return value is not None and isinstance(value, int | float) and math.isfinite(value)
 
 
+def value_range(values: Iterable, include_zero: bool = True) -> list[float] | None:
+    """A y range that fits the finite values (and 0, where a zero line is drawn) with a little
+    room: Plotly pads a single value (or equal ones) out to ±1, which makes one CID point of
+    2e-6 look like a scale from −1 to 1."""
+    finite = [float(v) for v in values if _finite(v)]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    if include_zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    span = high - low
+    pad = 0.08 * span if span > 0 else max(abs(high), 0.01)
+    return [low - pad, high + pad]
+
+
 def round_steps(points: Iterable[dict]) -> list[int]:
     """Label steps at which an influence-tuning round ran (those with a pre- or post-round point)."""
     return sorted({p["step"] for p in points if p["phase"] in ("pre-round", "post-round")})
@@ -95,7 +112,8 @@ def cid_figure(points: Sequence[dict], title: str = "CID over training (Figure 3
                 hovertemplate=f"{name}<br>step %{{x}}<br>CID %{{y:.4f}}<extra></extra>"))
     shapes = [_vline(step) for step in round_steps(points)] + [_zero_line()]
     figure.update_layout(shapes=shapes, title=title, xaxis_title="label step", yaxis_title="CID (mean over probes)",
-                         margin=MARGIN, template=STYLE, height=380, legend={"orientation": "h", "y": -0.2})
+                         margin=MARGIN, template=STYLE, height=380, legend={"orientation": "h", "y": -0.2},
+                         yaxis_range=value_range(values))
     return figure
 
 
@@ -112,7 +130,8 @@ def compare_cid_figure(runs: Sequence[dict], title: str = "CID of several runs (
                                     hovertemplate=f"{run['label']}<br>step %{{x}}<br>CID %{{y:.4f}}<extra></extra>"))
     figure.update_layout(shapes=[_zero_line()], title=title, xaxis_title="label step",
                          yaxis_title="CID (mean over probes)", margin=MARGIN, template=STYLE, height=420,
-                         legend={"orientation": "h", "y": -0.2})
+                         legend={"orientation": "h", "y": -0.2},
+                         yaxis_range=value_range(p["value"] for run in drawn for p in run["points"]))
     return figure
 
 
@@ -139,7 +158,8 @@ def experiment_cid_figure(rows: Sequence[dict], title: str = "Mean CID per metho
                           f"%{{customdata[1]}} runs<extra></extra>"))
     figure.update_layout(shapes=[_zero_line()], title=title, xaxis_title="label step",
                          yaxis_title="CID (mean over probes and seeds)", margin=MARGIN, template=STYLE, height=420,
-                         legend={"orientation": "h", "y": -0.2})
+                         legend={"orientation": "h", "y": -0.2},
+                         yaxis_range=value_range(p[2] for points in lines.values() for p in points))
     return figure
 
 
@@ -201,28 +221,34 @@ def histogram_figure(a_scores: Sequence[float | None], b_scores: Sequence[float 
 
 
 def curves_figure(series: dict[str, dict], names: Sequence[str], title: str, yaxis_title: str,
-                  xaxis_title: str = "label step", empty: str = "No points yet.") -> go.Figure:
-    """The named series ({"steps", "values"}) of a run as lines; names without points are left out."""
+                  xaxis_title: str = "label step", empty: str = "No points yet.", percent: bool = False) -> go.Figure:
+    """The named series ({"steps", "values"}) of a run as lines; names without points are left out.
+    percent: the values are shares, drawn in % on a 0-100 axis (as the tables show accuracy)."""
     drawn = [n for n in names if series.get(n) and series[n]["steps"]]
     if not drawn:
         return empty_figure(empty, title)
     figure = go.Figure()
     for i, name in enumerate(drawn):
         s = series[name]
-        figure.add_trace(go.Scatter(x=s["steps"], y=s["values"], mode=_mode(len(s["steps"])), name=name,
+        values = [100 * v if percent and _finite(v) else v for v in s["values"]]
+        figure.add_trace(go.Scatter(x=s["steps"], y=values, mode=_mode(len(s["steps"])), name=name,
                                     line={"color": RUN_COLORS[i % len(RUN_COLORS)], "width": 1.5}))
     figure.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title, margin=MARGIN,
                          template=STYLE, height=320, legend={"orientation": "h", "y": -0.25})
+    if percent:
+        figure.update_yaxes(range=[0, 100], ticksuffix="%")
     return figure
 
 
-def table2_figure(rows: Sequence[dict], title: str = "Test accuracy by method (Table 2)") -> go.Figure:
+def table2_figure(rows: Sequence[dict], title: str = "Test accuracy by method (Table 2)",
+                  progress: dict | None = None) -> go.Figure:
     """Table-2 rows (the API's /experiments/{id}/table) as bars: mean test accuracy over seeds
     with the sample standard deviation as error bars, one group of bars per dataset, and the
     p-value against finetuning written on each bar."""
     shown = [r for r in rows if r.get("test_acc_mean") is not None]
     if not shown:
-        return empty_figure("No finished jobs in this experiment yet.", title)
+        return empty_figure(semantics.no_results(progress) if progress else "No finished jobs in this experiment yet.",
+                            title)
     figure = go.Figure()
     methods = list(dict.fromkeys(_row_label(r) for r in shown))
     for i, method in enumerate(methods):

@@ -43,3 +43,22 @@ TABLE3 = ("Table 3: test accuracy % of the selected grid point, mean over seeds 
           "method may use the confound label of only that share of train.")
 EXPERIMENT_CID = ("Figure 3 over seeds: each method's CID averaged over its succeeded full-access runs at every "
                   "label step; influence and embedding tuning show a drop at each round (before -> after).")
+
+COLLAPSED = ("Collapsed: training accuracy ended at chance, so the model learned neither the task nor the confound "
+             "and its CID means nothing. Usual cause: a learning rate wrong for the model (the random 'tiny' model "
+             "needs about 1e-3, a pretrained one like minilm about 2e-5) or too few label steps. Rerun with another "
+             "train.lr or more steps, or set retry_collapsed to retry with the next seed.")
+
+
+def no_results(progress: dict | None) -> str:
+    """Why an experiment's Table 2 is empty, from its progress counts: still running, or every
+    job ended without a result (collapsed, failed, cancelled)."""
+    progress = progress or {}
+    total, done = progress.get("total") or 0, progress.get("done") or 0
+    if not total:
+        return "This experiment has no jobs."
+    if done < total or progress.get("succeeded"):
+        return "No finished jobs in this experiment yet."
+    ended = ", ".join(f"{progress[s]} {s}" for s in ("collapsed", "failed", "cancelled") if progress.get(s))
+    advice = " " + COLLAPSED if progress.get("collapsed") else ""
+    return f"No job of this experiment succeeded: all {total} ended without a result ({ended}).{advice}"

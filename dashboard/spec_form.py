@@ -170,8 +170,8 @@ def describe_estimate(estimate: dict, jobs: int = 1) -> str:
     if estimate.get("train_size") is None:
         return "Cost unknown: " + estimate.get("basis", "the dataset could not be loaded") + "."
     parts = estimate.get("example_gradients", {})
-    words = (f"{estimate['label_steps']} label steps on {estimate['train_size']} training examples, "
-             f"{estimate['rounds']} influence rounds, {estimate['cid_points']} CID points: "
+    words = (f"{plural(estimate['label_steps'], 'label step')} on {estimate['train_size']} training examples, "
+             f"{plural(estimate['rounds'], 'influence round')}, {plural(estimate['cid_points'], 'CID point')}: "
              f"about {estimate['total_example_gradients']:,} example gradients "
              f"({', '.join(f'{k} {v:,}' for k, v in parts.items() if v)}).")
     seconds = estimate.get("seconds")
@@ -181,6 +181,11 @@ def describe_estimate(estimate: dict, jobs: int = 1) -> str:
     if jobs > 1:
         per += f", {format_duration(seconds * jobs)} for all {jobs}"
     return words + f" Time: {per} (from {estimate.get('basis', '')})."
+
+
+def plural(count: int, noun: str) -> str:
+    """1 -> "1 influence round", 2 -> "2 influence rounds"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_duration(seconds: float | None) -> str:

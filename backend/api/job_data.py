@@ -19,6 +19,7 @@ from backend.api.schemas import (
     InfluenceOut,
     LogOut,
     MetricsOut,
+    ProbeChoice,
     ResultRow,
     ResultsOut,
     Series,
@@ -126,6 +127,15 @@ def influence_snapshots(session: Session, mine: tuple, probe: int) -> list[Snaps
     return [Snapshot(step=s, phase=p) for s, p in sorted(pairs, key=lambda sp: (sp[0], PHASE_ORDER.get(sp[1], 9)))]
 
 
+def _probe_choice(dataset, index: int) -> ProbeChoice:
+    """A probe with the names of its label and confound (None where the dataset is gone)."""
+    train = dataset.train if dataset is not None else None
+    if train is None or not 0 <= index < len(train):
+        return ProbeChoice(index=index, label=None, confound=None)
+    return ProbeChoice(index=index, label=dataset.label_names[int(train.labels[index])],
+                       confound=dataset.confound_names[int(train.confounds[index])])
+
+
 @router.get("/{job_id}/influence", response_model=InfluenceOut,
             responses={404: {"description": "no lists recorded for this probe / step (names those that are)"}})
 def read_influence(job_id: int, probe: int | None = Query(None, description="default: the first probe recorded"),
@@ -159,7 +169,7 @@ def read_influence(job_id: int, probe: int | None = Query(None, description="def
     lists = session.scalars(select(InfluenceList).where(*mine, InfluenceList.probe == probe, InfluenceList.step == step,
                                                         InfluenceList.phase == phase)
                             .order_by(InfluenceList.id.desc()).limit(1)).one()
-    dataset = job_dataset(job.spec, settings.data_dir) if k else None
+    dataset = job_dataset(job.spec, settings.data_dir)  # cached: also names each probe's label and confound
 
     def describe(index: int, score: float | None) -> Example:
         train = dataset.train if dataset is not None else None
@@ -178,7 +188,7 @@ def read_influence(job_id: int, probe: int | None = Query(None, description="def
         probe_text = dataset.train.texts[probe]
     return _json(InfluenceOut(
         job_id=job_id, attempt=job.attempt, step=step, phase=phase, probe=probe, probe_text=probe_text, steps=steps,
-        snapshots=snapshots, probes=probes,
+        snapshots=snapshots, probes=probes, probe_choices=[_probe_choice(dataset, p) for p in probes],
         a_index=lists.a_index, a_scores=lists.a_scores, b_index=lists.b_index, b_scores=lists.b_scores,
         top_a=top(lists.a_index, lists.a_scores), top_b=top(lists.b_index, lists.b_scores)))
 

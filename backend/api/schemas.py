@@ -97,6 +97,12 @@ class Snapshot(BaseModel):
     phase: str = Field(description="the CID phase the lists were measured in (live, pre-round, post-round, final)")
 
 
+class ProbeChoice(BaseModel):
+    index: int = Field(description="the probe's row in train")
+    label: str | None = Field(description="its label's name (None: the dataset could not be loaded)")
+    confound: str | None = Field(description="its confound's name")
+
+
 class InfluenceOut(BaseModel):
     job_id: int
     attempt: int
@@ -108,6 +114,8 @@ class InfluenceOut(BaseModel):
     snapshots: list[Snapshot] = Field(description="(step, phase) of this probe's lists in training order: a "
                                                   "round's step has a pre-round and a post-round snapshot")
     probes: list[int] = Field(description="probes with lists at any step")
+    probe_choices: list[ProbeChoice] = Field(default_factory=list,
+                                             description="those probes with their label and confound")
     a_index: list[int]
     a_scores: list[float | None]
     b_index: list[int]

@@ -44,7 +44,7 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
                 listing.append(api().job(job_id))
             except ApiError:
                 pass  # an unknown id shows as an error beside the plot
-    job_options = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
+    job_options = [{"label": run_option(j),
                     "value": j["id"]} for j in listing]
     experiment_options = [{"label": f"#{e['id']} {e['kind']} · {e['name']} ({e['progress']['total']} jobs)",
                            "value": e["id"]} for e in experiments]
@@ -95,7 +95,16 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
 dash.register_page(__name__, path="/compare", name="Compare", title="deconfound · compare", order=1, layout=layout)
 
 def _label(job: dict) -> str:
-    return f"#{job['id']} {job['method']} (seed {job['seed']})"
+    """A run as the figure's legend and the table name it: the model too (a minilm and a tiny run
+    of one method and seed are different runs)."""
+    model = f" · {job['model']}" if job.get("model") else ""
+    return f"#{job['id']} {job['method']}{model} (seed {job['seed']})"
+
+
+def run_option(job: dict) -> str:
+    """A run in the run picker."""
+    return (f"#{job['id']} {job['method']} · {job.get('model', '?')} · {job['dataset']} · seed {job['seed']} "
+            f"({job['status']})")
 
 
 @callback(Output("compare-cache", "data"), Input("compare-jobs", "value"), Input("compare-poll", "n_intervals"),
@@ -125,7 +134,8 @@ def fetch_runs(job_ids, _n, cache):
     return cache
 
 
-BEHAVIOUR_COLUMNS = [("run", "run"), ("status", "status"), ("dataset", "dataset"), ("cid", "final CID"),
+BEHAVIOUR_COLUMNS = [("run", "run"), ("status", "status"), ("dataset", "dataset"),
+                     ("cid", "CID (final; latest while running)"),
                      ("acc", "test acc %"), ("worst", "worst group %"), ("gap", "agree − disagree"),
                      ("flip", "flip rate %")]
 
@@ -148,10 +158,17 @@ def draw_runs(cache, job_ids):
         g = gap(test) if test else None
         cid = [p for p in h["points"] if p["value"] is not None]
         rows.append({"run": _label(h["job"]), "status": h["job"]["status"], "dataset": h["job"].get("dataset", ""),
-                     "cid": num((h.get("metrics") or {}).get("cid", cid[-1]["value"] if cid else None)),
+                     "cid": _cid_shown(h, cid),
                      "acc": pct(test.get("acc")), "worst": pct(test.get("worst_group_acc")),
                      "gap": "" if g is None else f"{100 * g:+.1f}", "flip": pct(test.get("flip_rate"))})
     return figure, html.Div([*problems, records_table(BEHAVIOUR_COLUMNS, rows, "compare-behaviour-table")])
+
+
+def _cid_shown(held: dict, cid: list[dict]) -> str:
+    """A finished run's final CID; an unfinished run's latest value, marked so."""
+    if held["job"]["status"] in FINISHED:
+        return num((held.get("metrics") or {}).get("cid"))
+    return f"{num(cid[-1]['value'])} (latest, step {cid[-1]['step']})" if cid else ""
 
 
 @callback(Output("compare-cid-csv-file", "data"), Input("compare-cid-csv", "n_clicks"), State("compare-jobs", "value"),
@@ -212,9 +229,16 @@ def show_table(held, selected_only):
         columns3, records3 = table3_rows(rows)
         table3 = records_table(columns3, records3, "table3", empty="No run at reduced access has finished yet.")
     return (experiment_progress(held["experiment"]["progress"], "experiment-progress"),
-            records_table(columns, records, "table2", empty="This experiment has no jobs."),
-            figures.table2_figure(shown), table3, None if table3 else hidden,
+            html.Div([*_no_results_note(held["experiment"]["progress"]),
+                      records_table(columns, records, "table2", empty=semantics.no_results(held["experiment"]["progress"]))]),
+            figures.table2_figure(shown, progress=held["experiment"]["progress"]), table3, None if table3 else hidden,
             figures.experiment_cid_figure(held.get("cid") or []))
+
+
+def _no_results_note(progress: dict) -> list:
+    """Above Table 2 when every job has ended and none succeeded (e.g. all collapsed): why its cells are empty."""
+    done_without = progress.get("total") and progress.get("done") == progress["total"] and not progress.get("succeeded")
+    return [html.Div(semantics.no_results(progress), className="note", id="compare-no-results")] if done_without else []
 
 
 @callback(Output("compare-table-csv-file", "data"), Input("compare-table-csv", "n_clicks"),
@@ -246,6 +270,6 @@ def overlay_experiment(_clicks, experiment_id, options):
     except ApiError:
         return no_update, no_update
     known = {o["value"] for o in options or []}
-    extra = [{"label": f"#{j['id']} {j['method']} · {j['dataset']} · seed {j['seed']} ({j['status']})",
+    extra = [{"label": run_option(j),
               "value": j["id"]} for j in job_ids if j["id"] not in known]
     return [j["id"] for j in job_ids], [*(options or []), *extra]

@@ -106,6 +106,8 @@ def _summary(job: dict, held: dict) -> list:
     parts.append(html.Span(" · ".join(facts), className="facts"))
     if job.get("error"):
         parts.append(error_box(f"The job failed: {job['error'].strip().splitlines()[-1]}"))
+    if job["status"] == "collapsed":
+        parts.append(html.Div(semantics.COLLAPSED, className="note", id="run-collapsed-note"))
     return parts
 
 
@@ -141,7 +143,7 @@ def draw(held: dict) -> tuple:
     series = held["series"]
     cid = figures.cid_figure(held["cid"])
     loss = figures.curves_figure(series, LOSS_NAMES, "Training loss", "loss")
-    acc = figures.curves_figure(series, ACC_NAMES, "Accuracy per split", "accuracy",
+    acc = figures.curves_figure(series, ACC_NAMES, "Accuracy per split", "accuracy %", percent=True,
                                 empty="No accuracy yet: measured every train.eval_every steps.")
     if not series.get("loss/influence"):
         return cid, loss, acc, {}, {"display": "none"}, _behaviour(held)  # hidden: nothing to draw
@@ -165,6 +167,13 @@ def _behaviour(held: dict):
         html.H5("Test accuracy per group"),
         records_table(group_columns, groups, empty="No groups."),
     ])
+
+
+def probe_label(choice: dict) -> str:
+    """A probe in the picker: its row and, where known, its label and confound ("probe 12 · label
+    positive · confound Positive .")."""
+    known = [f"{what} {choice[what]}" for what in ("label", "confound") if choice.get(what) is not None]
+    return " · ".join([f"probe {choice['index']}", *known])
 
 
 PHASE_MARKS = {"pre-round": " pre", "post-round": " post"}
@@ -205,7 +214,8 @@ def influence_choices(count, probe, job_id, old_snapshots, chosen):
     last = len(snapshots) - 1
     at_newest = (_snapshot(old_snapshots, chosen) is None or chosen == len(old_snapshots) - 1
                  or ctx.triggered_id == "run-probe")
-    options = [{"label": f"probe {p}", "value": p} for p in answer["probes"]]
+    options = [{"label": probe_label(choice), "value": choice["index"]}
+               for choice in answer.get("probe_choices") or [{"index": p} for p in answer["probes"]]]
     return options, answer["probe"], snapshots, 0, last, _marks(snapshots), last if at_newest else chosen
 
 
