@@ -126,3 +126,62 @@ def db_logs(db, job_id: int, pattern: str) -> list[str]:
 
 def db_log(db, job_id: int, pattern: str) -> str | None:
     return next(iter(db_logs(db, job_id, pattern)), None)
+
+
+def round_job() -> dict:
+    """A tiny influence-tuning job of 12 label steps whose one round (after step 6: 3 passes of
+    32 probes, one per update, 96 updates) takes most of its time, so a stop lands inside it."""
+    job = long_job(12)
+    return {**job, "method": "influence-tuning", "train": {**job["train"], "lr": 5e-3},
+            "influence": {"interval": 6, "probes_per_round": 32, "round_epochs": 3, "tuples_per_update": 1, "k": 2}}
+
+
+ROUND_UPDATES = 96
+
+
+def influence_rows(db, job_id: int) -> list[tuple[int, int, int]]:
+    """(row id, update, attempt) of every loss/influence row the job has, in the store itself."""
+    with db.session() as session:
+        return [tuple(row) for row in session.execute(
+            select(ScalarPoint.id, ScalarPoint.step, ScalarPoint.attempt)
+            .where(ScalarPoint.job_id == job_id, ScalarPoint.name == "loss/influence").order_by(ScalarPoint.id))]
+
+
+def test_sigterm_inside_an_influence_round_requeues_the_job_and_it_resumes_at_the_next_update(
+        client, settings, db, spawn_worker):
+    from .conftest import make_settings
+
+    # Checkpoints only when stopped: what the resume finds is the stop's own save, inside the round.
+    settings = make_settings(settings.data_dir, settings.database_url, checkpoint_s=3600)
+    job_id = client.post("/api/jobs", json=round_job()).json()["id"]
+    first = spawn_worker(settings, "--max-jobs", "1")
+    wait_for(lambda: len(influence_rows(db, job_id)) >= 8, 120, "the round's first updates")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=120) == 0, worker_log(first)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert (job["status"], job["worker_id"]) == ("queued", None), job  # back in the queue, not left running
+    assert db_log(db, job_id, "stopped at step 6 of 12"), worker_log(first)
+    done_before = [step for _, step, _ in influence_rows(db, job_id)]
+    assert done_before == list(range(1, len(done_before) + 1)) and 8 <= len(done_before) < ROUND_UPDATES
+    last_row_before = influence_rows(db, job_id)[-1][0]
+
+    twin = client.post("/api/jobs", json=round_job()).json()["id"]  # the same spec, run straight through
+    second = spawn_worker(settings, "--exit-when-idle")
+    assert second.wait(timeout=300) == 0, worker_log(second)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] in ("succeeded", "collapsed") and job["attempt"] == 2, job
+    assert db_log(db, job_id, "resumed from the checkpoint after step 6 of 12 (partway through "
+                              "influence-tuning's work after it)"), worker_log(second)
+    # The updates done before the stop were kept, not taken again: the resume went on from the next one.
+    rows = influence_rows(db, job_id)
+    assert [step for row_id, step, _ in rows if row_id <= last_row_before] == done_before
+    assert [step for row_id, step, _ in rows if row_id > last_row_before] == \
+        list(range(len(done_before) + 1, ROUND_UPDATES + 1))
+    assert {attempt for _, _, attempt in rows} == {2}
+    # The numbers of the twin that ran straight through.
+    assert _series(client, job_id, "loss/influence") == _series(client, twin, "loss/influence")
+    assert [s for s, _ in _series(client, job_id)] == list(range(1, 13))
+    assert _series(client, job_id) == _series(client, twin)
+    assert _final(client, job_id) == _final(client, twin)
+    assert client.get(f"/api/jobs/{job_id}/cid").json()["points"] == client.get(f"/api/jobs/{twin}/cid").json()["points"]
+    assert not settings.checkpoint_dir(job_id).exists()
