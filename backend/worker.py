@@ -189,7 +189,8 @@ def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = 
     worker.db.migrate()
 
     def on_signal(signum, _frame):
-        print(f"worker {worker.worker_id}: {signal.Signals(signum).name}, stopping", flush=True)
+        print(f"worker {worker.worker_id}: {signal.Signals(signum).name}, stopping: a running job saves at its next "
+              "label step or influence update and goes back to the queue", flush=True)
         worker.shutdown.set()
 
     signal.signal(signal.SIGTERM, on_signal)
