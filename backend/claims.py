@@ -13,6 +13,7 @@ worker id): a worker that lost its lease cannot touch the job again.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -93,6 +94,33 @@ def release(db: Database, claim: Claim) -> bool:
     with db.writing() as session:
         return bool(session.execute(update(Job).where(_owned(claim)).values(
             status="queued", worker_id=None, heartbeat_at=None, started_at=None)).rowcount)
+
+
+def requeue_lost(db: Database, is_gone: Callable[[str], bool], max_attempts: int | None = None) -> list[int]:
+    """Running jobs whose worker `is_gone(worker_id)` (known dead: killed, its machine restarted)
+    go back to the queue now, without waiting for their lease to expire; they resume from their
+    last checkpoint. As at lease expiry, a cancel asked for meanwhile wins, and with
+    `max_attempts` a job lost that many times fails. Returns the ids put back in the queue."""
+    now, requeued = utcnow(), []
+    with db.writing() as session:
+        rows = session.execute(select(Job.id, Job.worker_id, Job.attempt, Job.cancel_requested)
+                               .where(Job.status == "running")).all()
+        for row in rows:
+            if not row.worker_id or not is_gone(row.worker_id):
+                continue
+            if row.cancel_requested:
+                values = dict(status="cancelled", finished_at=now)
+            elif max_attempts is not None and row.attempt >= max_attempts:
+                values = dict(status="failed", finished_at=now,
+                              error=f"the job's worker was lost {max_attempts} times (killed, out of memory?)")
+            else:
+                values = dict(status="queued", heartbeat_at=None, started_at=None)
+            taken = session.execute(update(Job).where(Job.id == row.id, Job.status == "running",
+                                                      Job.worker_id == row.worker_id, Job.attempt == row.attempt)
+                                    .values(worker_id=None, **values)).rowcount
+            if taken and values["status"] == "queued":
+                requeued.append(row.id)
+    return requeued
 
 
 def unfinished(db: Database, experiment_id: int | None = None) -> int:

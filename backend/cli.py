@@ -23,7 +23,8 @@ def _settings(args: argparse.Namespace):
     return load_settings().with_overrides(
         data_dir=getattr(args, "data_dir", None), database_url=getattr(args, "database_url", None),
         host=getattr(args, "host", None), port=getattr(args, "port", None),
-        lease_s=getattr(args, "lease_s", None), heartbeat_s=getattr(args, "heartbeat_s", None))
+        lease_s=getattr(args, "lease_s", None), heartbeat_s=getattr(args, "heartbeat_s", None),
+        grace_s=getattr(args, "grace_s", None))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -187,6 +188,10 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--workers", type=int, help="CPU workers (default: one per GPU, else 1)")
     up.add_argument("--device", help="device of every worker (default: one worker per GPU, else cpu)")
     up.add_argument("--no-dashboard", dest="no_dashboard", action="store_true")
+    up.add_argument("--grace", dest="grace_s", type=float,
+                    help="seconds Ctrl-C waits for the workers to save their job at its next label step or "
+                         "influence update before killing them (default $DECONFOUND_GRACE_S or 180); "
+                         "a second Ctrl-C kills at once. Jobs of killed workers go back to the queue")
     up.add_argument("--dashboard-port", dest="dashboard_port", type=int,
                     default=int(os.environ.get("DECONFOUND_DASHBOARD_PORT") or 8050), help="default 8050")
     up.set_defaults(func=cmd_up)

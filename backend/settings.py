@@ -11,6 +11,10 @@
     DECONFOUND_MAX_ATTEMPTS    claims of one job before a lost job is marked failed (3)
     DECONFOUND_CHECKPOINT_S    a running job saves its state this often, in seconds, and a job taken
                                up again resumes from it (300; 0: never, a re-run starts at step 0)
+    DECONFOUND_GRACE_S         how long `deconfound up` waits, on Ctrl-C, for workers to save their
+                               job at its next label step or influence update (180: one update of
+                               MiniLM on every parameter takes ~100 s on a CPU); later, it kills them
+                               and puts their jobs back in the queue from their last checkpoint
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class Settings:
     heartbeat_s: float = 1.0
     max_attempts: int = 3
     checkpoint_s: float = 300.0
+    grace_s: float = 180.0
 
     @property
     def uploads_dir(self) -> Path:
@@ -81,4 +86,5 @@ def load_settings() -> Settings:
         heartbeat_s=float(_env("DECONFOUND_HEARTBEAT_S", "1")),
         max_attempts=int(_env("DECONFOUND_MAX_ATTEMPTS", "3")),
         checkpoint_s=float(_env("DECONFOUND_CHECKPOINT_S", "300")),
+        grace_s=float(_env("DECONFOUND_GRACE_S", "180")),
     )

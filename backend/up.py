@@ -2,8 +2,12 @@
 
 Each part runs as its own child process (`deconfound api`, `deconfound worker`, `python -m
 dashboard`), all on the same data directory and database. The schema is migrated once before
-they start. Ctrl-C (or SIGTERM) stops them all: workers put their running job back in the
-queue, and anything still alive after a grace period is killed.
+they start. Ctrl-C (or SIGTERM) stops them all: workers save their running job at its next label
+step or influence update and put it back in the queue. Anything still alive after the grace
+period (`--grace`, DECONFOUND_GRACE_S; a second Ctrl-C ends it at once) is killed, and the jobs
+of killed workers go back to the queue from their last checkpoint. On start, jobs left running
+by workers of this machine that are gone (a killed `up`, a reboot) go back to the queue too,
+instead of waiting for their lease to expire.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ import sys
 import time
 import urllib.request
 
+from backend.claims import requeue_lost
 from backend.db import Database
 from backend.settings import Settings
+from backend.worker import worker_is_gone, worker_pid
 
-GRACE_S = 20.0
 DASHBOARD_PORT = 8050
 
 
@@ -44,24 +49,39 @@ def _wait_healthy(url: str, processes: list[subprocess.Popen], timeout_s: float 
     return False
 
 
-def stop_all(processes: list[subprocess.Popen], grace_s: float = GRACE_S) -> None:
-    """SIGTERM every child, wait up to grace_s for all of them, then SIGKILL what is left."""
+def stop_all(processes: list[subprocess.Popen], grace_s: float, hurry=lambda: False) -> list[subprocess.Popen]:
+    """SIGTERM every child, wait up to grace_s for all of them (less once hurry() is true), then
+    SIGKILL what is left; returns the killed ones."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    while any(p.poll() is None for p in processes) and time.monotonic() < deadline and not hurry():
+        time.sleep(0.2)
+    killed = [p for p in processes if p.poll() is None]
+    for process in killed:
+        process.kill()
+        process.wait()
+    return killed
+
+
+def requeue_jobs_of(db: Database, killed: list[subprocess.Popen]) -> list[int]:
+    """Put the jobs of the killed workers back in the queue (they stopped short of saving at a
+    boundary: they resume from their last checkpoint)."""
+    pids = {process.pid for process in killed}
+    return requeue_lost(db, lambda worker_id: worker_pid(worker_id) in pids) if pids else []
 
 
 def up(settings: Settings, workers: int | None = None, device: str | None = None, dashboard: bool = True,
        dashboard_port: int = DASHBOARD_PORT) -> int:
     """Start everything and wait; returns when interrupted or when a part dies."""
-    Database(settings.database_url).migrate()
+    db = Database(settings.database_url)
+    db.migrate()
+    # Jobs whose worker died with an earlier `up` (or machine): back to the queue, not left running.
+    orphans = requeue_lost(db, worker_is_gone, settings.max_attempts)
+    if orphans:
+        print(f"deconfound up: job(s) {', '.join(map(str, orphans))} back in the queue: their worker is gone "
+              "(they resume from their last checkpoint)", flush=True)
     env = {**os.environ, "DECONFOUND_DATA_DIR": str(settings.data_dir), "DECONFOUND_DATABASE_URL": settings.database_url,
            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "TOKENIZERS_PARALLELISM": "false"}
     cli = [sys.executable, "-m", "backend.cli"]
@@ -89,11 +109,11 @@ def up(settings: Settings, workers: int | None = None, device: str | None = None
                                {"DECONFOUND_API_URL": api_url, "DECONFOUND_DASHBOARD_HOST": settings.host,
                                 "DECONFOUND_DASHBOARD_PORT": str(dashboard_port)}))
 
-    stopping = False
+    signals = 0  # the first stops, a second one cuts the grace period short
 
     def on_signal(_signum, _frame):
-        nonlocal stopping
-        stopping = True
+        nonlocal signals
+        signals += 1
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -107,12 +127,19 @@ def up(settings: Settings, workers: int | None = None, device: str | None = None
               + (f"  dashboard  {dashboard_url}\n" if dashboard_url else "")
               + f"  workers    {len(processes) - 1 - bool(dashboard_url)}\n"
               "Ctrl-C stops everything.", flush=True)
-        while not stopping:
+        while not signals:
             if any(p.poll() is not None for p in processes):
                 print("deconfound up: a part stopped unexpectedly; stopping the rest", file=sys.stderr, flush=True)
                 return 1
             time.sleep(0.5)
-        print("deconfound up: stopping...", flush=True)
+        print(f"deconfound up: stopping; running jobs save at their next label step or influence update (waiting "
+              f"up to {settings.grace_s:.0f} s; Ctrl-C again to stop now, they then resume from their last "
+              "checkpoint)...", flush=True)
         return 0
     finally:
-        stop_all(processes)
+        killed = stop_all(processes, settings.grace_s, hurry=lambda: signals > 1)
+        requeued = requeue_jobs_of(db, killed)
+        if killed:
+            print(f"deconfound up: killed {len(killed)} process(es) still running after the grace period"
+                  + (f"; job(s) {', '.join(map(str, requeued))} back in the queue" if requeued else ""), flush=True)
+        db.dispose()

@@ -12,9 +12,14 @@ cancel every `heartbeat_s`; should_stop() turns true within that time after a ca
 worker runs one job at a time on one device (`--device`, or CUDA_VISIBLE_DEVICES), so one
 worker per GPU gives one job per GPU.
 
-SIGTERM / SIGINT stop the current job at its next step, save its checkpoint and put it back
-in the queue; the worker then exits. A worker killed outright (kill -9) leaves a running job whose heartbeat
-stops: after `lease_s` any worker takes it up again (backend.claims).
+SIGTERM / SIGINT stop the current job at its next label step, or inside an influence round at
+its next update, save its checkpoint there and put the job back in the queue; the worker then
+exits. One update can take minutes on a CPU (MiniLM, every parameter: ~100 s), so whoever sends
+the signal must wait that long (`deconfound up --grace`, docker's stop_grace_period). A worker
+killed outright (kill -9, a grace that ran out) leaves a running job whose heartbeat stops: after
+`lease_s` any worker takes it up again (backend.claims), and `deconfound up` puts the jobs of
+workers it killed, or that are gone from this machine when it starts, back in the queue at once
+(worker_is_gone). Either way the job resumes from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -36,6 +41,29 @@ from backend.store import StoreRecorder
 from backend.submission import hub_reachable, model_is_local_path
 
 MAX_ERROR_CHARS = 20_000
+
+
+def worker_pid(worker_id: str) -> int | None:
+    """The process id in a worker id ("host:pid" or "host:pid:device") when the worker ran on this
+    machine, else None."""
+    host, _, rest = worker_id.partition(":")
+    pid = rest.split(":")[0]
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
+
+
+def worker_is_gone(worker_id: str) -> bool:
+    """True when the worker ran on this machine and its process no longer exists. (A reused
+    process id reads as alive: its job then waits for the lease, never the other way round.)"""
+    pid = worker_pid(worker_id)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process: alive
+        return False
+    return False
 
 
 class LeaseKeeper(threading.Thread):
@@ -161,7 +189,8 @@ def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = 
     worker.db.migrate()
 
     def on_signal(signum, _frame):
-        print(f"worker {worker.worker_id}: {signal.Signals(signum).name}, stopping", flush=True)
+        print(f"worker {worker.worker_id}: {signal.Signals(signum).name}, stopping: a running job saves at its next "
+              "label step or influence update and goes back to the queue", flush=True)
         worker.shutdown.set()
 
     signal.signal(signal.SIGTERM, on_signal)

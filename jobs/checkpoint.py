@@ -3,12 +3,14 @@ step it last saved instead of from step 0.
 
     checkpointer = Checkpointer(directory, spec, every_s=300)
     state = checkpointer.latest()      # None, or what an earlier attempt of this job saved
-    ... run_method(..., checkpointer=checkpointer, resume=state)   # saves at label-step ends
+    ... run_method(..., checkpointer=checkpointer, resume=state)   # saves at step ends and round updates
 
-A checkpoint is taken after a whole label step (its method hook and diagnostics included), at
-most every `every_s` seconds and when the run is stopped between steps. It holds everything the
-rest of the run depends on: the trial's seed, the step, the model, the label optimiser and its
-schedule, the method's own state (an adversary, the influence rounds' random generator), the
+A checkpoint is taken after a whole label step (its method hook and diagnostics included), or
+inside a hook's long work between two of its updates (an influence round: "whole" is False
+then, and a resume goes on with the round's next update), at most every `every_s` seconds and
+when the run is stopped. It holds everything the rest of the run depends on: the trial's seed,
+the step, the model, the label optimiser and its schedule, the method's own state (an
+adversary, the influence rounds' random generator, a round under way with its optimiser), the
 torch random state (dropout) and the recorder's mark (what it had written by then), so that a
 resumed run gives the same numbers as one that never stopped. Files are written to a temporary
 name and renamed, so a process killed mid-write leaves the previous checkpoint whole.

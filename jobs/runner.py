@@ -128,7 +128,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         checkpointer.discard()
     metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
     if checkpointer is not None and status == "cancelled":
-        # Where a resume starts: a stop inside a round keeps the save before it.
+        # Where a resume starts (a stop inside a round saves there: the resume goes on with that step's round).
         metrics["checkpoint_step"] = checkpointer.saved_step if checkpointer.saves else (resumed_at or None)
     saved = None
     if artifact_dir is not None and status != "cancelled":

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -80,15 +81,61 @@ def test_a_run_stopped_between_steps_resumes_to_the_unstopped_numbers(tmp_path, 
     assert not (tmp_path / FILE_NAME).exists()  # ended: removed
 
 
-def test_a_run_stopped_inside_a_round_resumes_from_the_last_whole_step(tmp_path, unstopped):
-    recorder = MemoryRecorder()
-    # Saved after every step; stopped in the middle of the round after step 8: the round's state
-    # is partial, so the save after step 7 stands and steps 8 and its round run again.
-    stop = StopWhen(recorder, lambda r: len(r.series("loss/influence")) >= 5)
-    first = run(spec_for("influence-tuning"), recorder, stop, checkpoint_dir=tmp_path, checkpoint_every_s=0)
+class Killed(Exception):
+    """Stands for a kill -9: the run ends where it is, nothing saved on the way out."""
+
+
+@dataclass
+class CountingRecorder(MemoryRecorder):
+    """A MemoryRecorder that also keeps every loss/influence point as it is recorded (begin()
+    cuts the lists back to a checkpoint's mark; this does not), and that can die at one."""
+
+    recorded_updates: list[int] = field(default_factory=list)
+    die_at_update: int | None = None
+
+    def scalar(self, name, step, value):
+        if name == "loss/influence":
+            if step == self.die_at_update:
+                raise Killed(f"killed before update {step} was recorded")
+            self.recorded_updates.append(int(step))
+        super().scalar(name, step, value)
+
+
+# Rounds of SPEC: after steps 4 and 8, each 2 passes of 2 updates; updates 5-8 are the second round's.
+UPDATES = 8
+
+
+@pytest.mark.parametrize("updates_done", [5, 6, 8])
+def test_a_run_stopped_inside_a_round_resumes_at_its_next_update(tmp_path, unstopped, updates_done):
+    # Stopped after update 5 (mid-pass), 6 (between the round's passes) or 8 (the last one, before
+    # the post-round CID): the stop saves the round where it stands, and the resume goes on from
+    # the next update, without taking label step 8 or any update again.
+    recorder = CountingRecorder()
+    stop = StopWhen(recorder, lambda r: len(r.series("loss/influence")) >= updates_done)
+    first = run(spec_for("influence-tuning"), recorder, stop, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
     assert first.status == "cancelled" and first.metrics["steps"] == 8
+    assert first.metrics["checkpoint_step"] == 8
+    second = run(spec_for("influence-tuning"), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert ("resumed from the checkpoint after step 8 of 12 (partway through influence-tuning's work after it)"
+            in recorder.logs)
+    assert recorder.recorded_updates == list(range(1, UPDATES + 1))  # each update once, none taken again
+    assert [s for s, _ in recorder.series("loss/train")] == list(range(1, 13))
+    oracle, oracle_points = unstopped["influence-tuning"]
+    assert {k: second.metrics[k] for k in FINAL} == {k: oracle.metrics[k] for k in FINAL}
+    assert points(recorder) == oracle_points  # the pre-round CID once, the post-round one, the curves
+
+
+def test_a_run_killed_inside_a_round_resumes_from_the_update_it_last_saved(tmp_path, unstopped):
+    # Saves are due at every update boundary (every 0 s); the run dies while recording update 7:
+    # the save after update 6 stands, and the resume takes update 7 again, not the round.
+    recorder = CountingRecorder(die_at_update=7)
+    with pytest.raises(Killed):
+        run(spec_for("influence-tuning"), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=0)
+    assert recorder.recorded_updates == [1, 2, 3, 4, 5, 6]
+    recorder.die_at_update = None
     second = run(spec_for("influence-tuning"), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=0)
-    assert "resumed from the checkpoint after step 7 of 12" in recorder.logs
+    assert any(line.startswith("resumed from the checkpoint after step 8 of 12 (partway") for line in recorder.logs)
+    assert recorder.recorded_updates == list(range(1, UPDATES + 1))
     oracle, oracle_points = unstopped["influence-tuning"]
     assert {k: second.metrics[k] for k in FINAL} == {k: oracle.metrics[k] for k in FINAL}
     assert points(recorder) == oracle_points

@@ -10,11 +10,16 @@ A round (every `interval` label steps, while more than interval/2 steps remain):
     CID "post-round" -> model.train()
 The round has its own optimiser (no schedule), made fresh each round; with BertAdam the label
 optimiser's moments are reset after it, as the original did.
+
+A round can be paused between two updates (run.boundary): where it stands (RoundState: its
+probes, the pass and position in the pass's probe order, the losses so far, the round's
+optimiser) is part of state_dict(), so a checkpoint taken there resumes at the next update.
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -72,6 +77,32 @@ def influence_update(model, optimizer: torch.optim.Optimizer, train: Examples, p
     return mean_j
 
 
+@dataclass
+class RoundState:
+    """Where the running round stands between two updates: what a checkpoint inside it keeps.
+    The method's random generator (state_dict's "rng") holds the rest: the draws still to come."""
+
+    step: int                             # the label step the round follows
+    started: float                        # perf_counter() at its start (less the time before a resume)
+    probes: np.ndarray | None = None      # the round's probes; None until drawn (after the pre-round CID)
+    epoch: int = 0                        # passes over the probes completed
+    order: np.ndarray | None = None       # this pass's probe order; None until drawn
+    position: int = 0                     # where the next update's probes start in `order`
+    losses: list[float] = field(default_factory=list)  # J of each update so far
+    optimizer: dict | None = None         # a resumed round's optimiser state, loaded when the round goes on
+
+    def to_dict(self, optimizer: torch.optim.Optimizer | None) -> dict:
+        return {"step": self.step, "elapsed_s": time.perf_counter() - self.started, "probes": self.probes,
+                "epoch": self.epoch, "order": self.order, "position": self.position, "losses": list(self.losses),
+                "optimizer": optimizer.state_dict() if optimizer is not None else self.optimizer}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> RoundState:
+        return cls(step=state["step"], started=time.perf_counter() - state["elapsed_s"], probes=state["probes"],
+                   epoch=state["epoch"], order=state["order"], position=state["position"],
+                   losses=list(state["losses"]), optimizer=state["optimizer"])
+
+
 class InfluenceTuning(Method):
     """Finetuning with influence-loss rounds over the gradient-cosine score."""
 
@@ -83,16 +114,21 @@ class InfluenceTuning(Method):
         self.updates = 0  # influence-optimiser steps so far: the x axis of "loss/influence"
         self.update_seconds: list[float] = []  # wall time of each update, for the ETA
         self.round_seconds: list[float] = []   # wall time of each whole round, CID before and after included
+        self.round: RoundState | None = None   # the round under way (between label steps: None)
+        self.round_optimizer: torch.optim.Optimizer | None = None  # its optimiser, once made
         return []
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state, "updates": self.updates,
-                "update_seconds": list(self.update_seconds), "round_seconds": list(self.round_seconds)}
+                "update_seconds": list(self.update_seconds), "round_seconds": list(self.round_seconds),
+                "round": None if self.round is None else self.round.to_dict(self.round_optimizer)}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
         self.updates = state["updates"]
         self.update_seconds, self.round_seconds = list(state["update_seconds"]), list(state["round_seconds"])
+        self.round = RoundState.from_dict(state["round"]) if state.get("round") else None
+        self.round_optimizer = None
 
     def round_steps(self, run: Run) -> list[int]:
         """The label steps after which a round runs: every `interval`, while more than interval/2 remain."""
@@ -124,13 +160,15 @@ class InfluenceTuning(Method):
     def after_label_step(self, run: Run, step: int) -> bool:
         if step not in self.round_steps(run):
             return False
-        started = time.perf_counter()
-        run.cid.measure(run.model, step, "pre-round")
+        if self.round is None:  # a new round (one resumed from a checkpoint has its pre-round CID already)
+            self.round = RoundState(step, started=time.perf_counter())
+            run.cid.measure(run.model, step, "pre-round")
         if not self.influence_round(run, step):
-            run.interrupted = True  # stopped inside the round: the loop stops without saving this state
+            run.interrupted = True  # stopped between two updates: the round's state was saved there
             return True
         run.cid.measure(run.model, step, "post-round")
-        self.round_seconds.append(time.perf_counter() - started)
+        self.round_seconds.append(time.perf_counter() - self.round.started)
+        self.round, self.round_optimizer = None, None
         return True
 
     def report_round_progress(self, run: Run, step: int, done: int, total: int, j: float) -> None:
@@ -144,42 +182,55 @@ class InfluenceTuning(Method):
                                     "loss": j, "cid": run.cid.latest})
 
     def influence_round(self, run: Run, step: int) -> bool:
-        """One round at label step `step`; False if should_stop() cut it short."""
-        settings, model = run.spec.influence, run.model
-        started = time.perf_counter()
+        """The updates of the round at label step `step` (self.round: a new round, or one resumed
+        from a checkpoint, which goes on from its next update); False if a stop was asked: it
+        stops between two updates, where run.boundary saved the round's state."""
+        settings, model, state = run.spec.influence, run.model, self.round
+        assert state is not None and state.step == step, "a round resumed at another step"
         allowed = run.data.access_index()
         labels, confounds = run.data.train.labels, run.data.train.confounds
-        probes = self.rng.choice(allowed, size=min(settings.probes_per_round, len(allowed)), replace=False)
+        if state.probes is None:
+            state.probes = self.rng.choice(allowed, size=min(settings.probes_per_round, len(allowed)), replace=False)
         optimizer = make_optimizer(model.named_parameters(), settings.optimizer, settings.lr,
                                    run.spec.train.weight_decay, run.spec.train.grad_clip)
+        if state.optimizer is not None:  # resumed: the moments the round had built up
+            optimizer.load_state_dict(state.optimizer)
+            state.optimizer = None
+        self.round_optimizer = optimizer
         model.eval()
-        losses = []
         total_updates = self.updates_per_round(run)
         try:
-            for _ in range(settings.round_epochs):
-                order = self.rng.permutation(probes)
-                for start in range(0, len(order), settings.tuples_per_update):
-                    if run.should_stop():
-                        return False
-                    kept, a, b = sample_tuples(order[start:start + settings.tuples_per_update], labels, confounds,
-                                               allowed, settings.k, self.rng)
-                    if len(kept) == 0:
-                        continue
-                    update_start = time.perf_counter()
-                    j = influence_update(model, optimizer, run.train, kept, a, b, self.kind, settings.scope,
-                                         settings.top_layers, run.spec.train.grad_clip, run.spec.reference)
-                    self.update_seconds.append(time.perf_counter() - update_start)
-                    self.updates += 1
-                    losses.append(j)
-                    run.recorder.scalar("loss/influence", self.updates, j)
-                    self.report_round_progress(run, step, len(losses), total_updates, j)
+            while True:
+                # Between two updates the round's state is whole: saved when due, and when stopping.
+                if run.boundary(step):
+                    return False
+                if state.epoch == settings.round_epochs:
+                    break
+                if state.order is None:
+                    state.order = self.rng.permutation(state.probes)
+                start, state.position = state.position, state.position + settings.tuples_per_update
+                kept, a, b = sample_tuples(state.order[start:state.position], labels, confounds, allowed,
+                                           settings.k, self.rng)
+                if state.position >= len(state.order):  # the pass is done
+                    state.epoch, state.order, state.position = state.epoch + 1, None, 0
+                if len(kept) == 0:
+                    continue
+                update_start = time.perf_counter()
+                j = influence_update(model, optimizer, run.train, kept, a, b, self.kind, settings.scope,
+                                     settings.top_layers, run.spec.train.grad_clip, run.spec.reference)
+                self.update_seconds.append(time.perf_counter() - update_start)
+                self.updates += 1
+                state.losses.append(j)
+                run.recorder.scalar("loss/influence", self.updates, j)
+                self.report_round_progress(run, step, len(state.losses), total_updates, j)
         finally:
             model.train()
         if "bertadam" in (run.spec.train.optimizer, settings.optimizer):
             reset_moments(run.label_optimizer)
+        losses = state.losses
         if losses:
             run.recorder.log(f"{self.name} round at step {step}: {len(losses)} updates, J {losses[0]:.4g} -> "
-                             f"{losses[-1]:.4g}, {time.perf_counter() - started:.1f}s")
+                             f"{losses[-1]:.4g}, {time.perf_counter() - state.started:.1f}s")
         else:
             run.recorder.log(f"{self.name} round at step {step}: no probe had both an A and a B example "
                              "in the access set; nothing to tune")

@@ -6,6 +6,8 @@
                          method.after_label_step (influence rounds)
                          live CID / accuracy points / progress; checkpoint when due;
                          stop when asked (saving a checkpoint first)
+        (inside a hook's long work, an influence round, run.boundary() is a place to pause: a
+         checkpoint is saved there when due or when stopping, and a resume goes on from it)
     final accuracies (per group, worst group, flip rate) and the final CID
 
 A method changes the loop only through the hooks of `Method`; the defaults are finetuning.
@@ -65,7 +67,18 @@ class Run:
     total_steps: int
     label_optimizer: torch.optim.Optimizer | None = None
     label_step_s: float | None = None  # mean seconds of a label step so far (rounds excluded): for ETAs
-    interrupted: bool = False          # a hook cut its work short on should_stop(): the state is partial
+    interrupted: bool = False          # a hook stopped at a boundary on should_stop() (its state saved there)
+    # Saves the state inside the hook's work after label step `step` when due (or `stopping`); see boundary().
+    pause: Callable[[int, bool], None] | None = None
+
+    def boundary(self, step: int) -> bool:
+        """Call inside after_label_step (after label step `step`) wherever the method's state is
+        whole (state_dict() would resume from there): a checkpoint is saved when one is due or a
+        stop was asked. True when the method should stop here (then set `interrupted`)."""
+        stopping = self.should_stop()
+        if self.pause is not None:
+            self.pause(step, stopping)
+        return stopping
 
 
 class Method:
@@ -98,8 +111,10 @@ class Method:
         return F.cross_entropy(logits, batch.labels)
 
     def after_label_step(self, run: Run, step: int) -> bool:
-        """Runs after label step `step` (1-based); True if it measured CID at this step. A hook
-        that stops early on run.should_stop() sets run.interrupted (no checkpoint is saved then)."""
+        """Runs after label step `step` (1-based); True if it measured CID at this step. A long
+        hook calls run.boundary(step) where its state is whole and stops there when it says so,
+        setting run.interrupted. Resumed from a checkpoint taken at such a boundary, it is called
+        again with the same step and goes on from there (its state_dict said where)."""
         return False
 
     def seconds_left_beyond_steps(self, run: Run, step: int) -> float:
@@ -108,8 +123,9 @@ class Method:
         return 0.0
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps of the method between label steps (setup's modules, random
-        generators); {} for plain finetuning."""
+        """What a checkpoint keeps of the method between label steps, and at run.boundary()
+        inside its hook (setup's modules, random generators, a round under way); {} for plain
+        finetuning."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:
@@ -150,8 +166,9 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     When should_stop() turns true the run ends within a step with stopped=True and only
     "steps" and "wall_s" in the metrics. With a checkpointer, the state after a label step is
     saved when it is due and when the run is stopped (a stop asked for during a step lets that
-    step finish first, unless a hook cut its work short); `resume` (a saved state)
-    continues a run from its step, giving the numbers the run would have given unstopped."""
+    step finish first), and inside a hook's long work (an influence round) at run.boundary(),
+    between two updates, when due or stopping; `resume` (a saved state) continues a run from
+    where it was saved, giving the numbers the run would have given unstopped."""
     start_time = time.perf_counter()
     torch.manual_seed(spec.seed)
     model, device = loaded.model, loaded.device
@@ -188,60 +205,77 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     recorder.log(f"{method.name}: {len(train_split)} training examples, {total_steps} label steps, "
                  f"{len(live_cid.probe_index)} CID probes, pool {len(live_cid.pool_index)}")
 
-    def state_after(step: int) -> dict:
-        """Everything the rest of the run depends on, after label step `step` (jobs.checkpoint)."""
-        return {"step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(), "method": method.state_dict(), "random": torch_random_state(),
-                "cid_latest": live_cid.latest}
+    def state_after(step: int, whole: bool) -> dict:
+        """Everything the rest of the run depends on, after label step `step` (jobs.checkpoint);
+        whole=False: partway through the method's hook after it (at run.boundary)."""
+        return {"step": step, "whole": whole, "loss": loss_value, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "method": method.state_dict(), "random": torch_random_state(), "cid_latest": live_cid.latest}
 
-    def save_checkpoint(step: int) -> None:
+    def save_checkpoint(step: int, whole: bool = True) -> None:
+        nonlocal saved_point
         try:
-            checkpointer.save(state_after(step), recorder)
+            checkpointer.save(state_after(step, whole), recorder)
+            saved_point = (step, whole)
         except Exception as error:  # a full disk or a busy store: training goes on without it
             recorder.log(f"checkpoint after step {step} not saved: {type(error).__name__}: {error}")
 
+    def pause(step: int, stopping: bool) -> None:
+        if checkpointer is not None and (stopping or checkpointer.due()):
+            save_checkpoint(step, whole=False)
+
+    run.pause = pause
+
     def stopped(step: int, consistent: bool = True) -> TrainResult:
-        # Between steps the state is whole; inside a method's round it is not, and the last save stands.
-        if checkpointer is not None and consistent and step > first_step and checkpointer.saved_step != step:
+        # Between steps the state is whole and saved unless it was already; a hook that stopped at
+        # a boundary has saved its own (consistent=False).
+        if checkpointer is not None and consistent and saved_point != (step, True):
             save_checkpoint(step)
         recorder.log(f"stopped at step {step} of {total_steps}")
         return TrainResult({"steps": step, "wall_s": time.perf_counter() - start_time}, stopped=True,
                            collapsed=False, steps=step)
 
-    first_step = 0
+    first_step, loss_value = 0, float("nan")
+    pending = False  # resumed partway through the hook after first_step: that step's hook goes on first
     if resume is not None:
-        first_step = int(resume["step"])
+        first_step, loss_value = int(resume["step"]), float(resume.get("loss", float("nan")))
+        pending = not resume.get("whole", True)
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         schedule.load_state_dict(resume["schedule"])
         method.load_state_dict(resume["method"])
         set_torch_random_state(resume["random"])
         live_cid.latest = resume["cid_latest"]
-        recorder.log(f"resumed from the checkpoint after step {first_step} of {total_steps}")
+        recorder.log(f"resumed from the checkpoint after step {first_step} of {total_steps}"
+                     + (f" (partway through {method.name}'s work after it)" if pending else ""))
+    saved_point = (first_step, not pending)  # what the checkpoint on disk holds (at the start: nothing to add)
     if should_stop():
-        return stopped(first_step)
+        return stopped(first_step, consistent=not pending)
     if spec.diagnostics.cid_every and resume is None:
         live_cid.measure(model, 0, "live")
 
     step_times: deque[float] = deque(maxlen=ETA_WINDOW)
     step = first_step
     batches = batch_indices(len(train_split), spec.train.batch_size, total_steps, spec.seed)
-    for step, index in enumerate(itertools.islice(batches, first_step, None), start=first_step + 1):
-        if should_stop():
+    # A pending step took its label step before the checkpoint: only its hook and diagnostics are left.
+    for step, index in enumerate(itertools.islice(batches, first_step - pending, None),
+                                 start=first_step + 1 - pending):
+        label_step_done = pending and step == first_step
+        if not label_step_done and should_stop():
             return stopped(step - 1)
         step_start = time.perf_counter()
 
-        # One label step.
-        model.train()
-        loss = method.label_loss(run, train_examples.take(index), index, step)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_gradients(optimizer, spec.train.grad_clip)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = float(loss.detach())
-        recorder.scalar("loss/train", step, loss_value)
+        if not label_step_done:  # one label step
+            model.train()
+            loss = method.label_loss(run, train_examples.take(index), index, step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            clip_gradients(optimizer, spec.train.grad_clip)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = float(loss.detach())
+            recorder.scalar("loss/train", step, loss_value)
 
         # What the method does between label steps, then the diagnostics of this step.
         method_start = time.perf_counter()

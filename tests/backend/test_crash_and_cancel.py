@@ -126,3 +126,72 @@ def db_logs(db, job_id: int, pattern: str) -> list[str]:
 
 def db_log(db, job_id: int, pattern: str) -> str | None:
     return next(iter(db_logs(db, job_id, pattern)), None)
+
+
+def round_job() -> dict:
+    """A tiny influence-tuning job of 12 label steps whose one round (after step 6: 4 passes of
+    32 probes, one per update, 128 updates) takes most of its time, so stops land inside it."""
+    job = long_job(12)
+    return {**job, "method": "influence-tuning", "train": {**job["train"], "lr": 5e-3},
+            "influence": {"interval": 6, "probes_per_round": 32, "round_epochs": 4, "tuples_per_update": 1, "k": 2}}
+
+
+ROUND_UPDATES = 128
+
+
+def influence_rows(db, job_id: int) -> list[tuple[int, int, int]]:
+    """(row id, update, attempt) of every loss/influence row the job has, in the store itself."""
+    with db.session() as session:
+        return [tuple(row) for row in session.execute(
+            select(ScalarPoint.id, ScalarPoint.step, ScalarPoint.attempt)
+            .where(ScalarPoint.job_id == job_id, ScalarPoint.name == "loss/influence").order_by(ScalarPoint.id))]
+
+
+def test_a_job_stopped_inside_an_influence_round_resumes_at_its_next_update(client, settings, db, spawn_worker):
+    from .conftest import make_settings
+
+    settings = make_settings(settings.data_dir, settings.database_url, checkpoint_s=0.5)
+    job_id = client.post("/api/jobs", json=round_job()).json()["id"]
+
+    # kill -9 inside the round: the job stays running until its lease runs out, then the next
+    # worker resumes it from the last save that was due, inside the round.
+    first = spawn_worker(settings, "--max-jobs", "1")
+    wait_for(lambda: len(influence_rows(db, job_id)) >= 20, 120, "the round's first updates")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "running"
+    second = spawn_worker(settings, "--max-jobs", "1")
+    wait_for(lambda: db_log(db, job_id, "resumed from the checkpoint after step 6 of 12 (partway through "
+                                        "influence-tuning's work after it)"), 90, "the resume inside the round")
+
+    # SIGTERM inside the round: the job stops at its next update, saves there and goes back to the queue.
+    resumed_at = len(influence_rows(db, job_id))
+    wait_for(lambda: len(influence_rows(db, job_id)) >= resumed_at + 8, 90, "the second attempt's updates")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=120) == 0, worker_log(second)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert (job["status"], job["attempt"], job["worker_id"]) == ("queued", 2, None), job  # not left running
+    assert db_log(db, job_id, "stopped at step 6 of 12"), worker_log(second)
+    done_before = influence_rows(db, job_id)
+    assert [step for _, step, _ in done_before] == list(range(1, len(done_before) + 1))
+    assert resumed_at + 8 <= len(done_before) < ROUND_UPDATES
+
+    twin = client.post("/api/jobs", json=round_job()).json()["id"]  # the same spec, run straight through
+    third = spawn_worker(settings, "--exit-when-idle")
+    assert third.wait(timeout=300) == 0, worker_log(third)
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["status"] in ("succeeded", "collapsed") and job["attempt"] == 3, job
+    # The updates done before the stop were kept, not taken again: the third attempt went on from the next one.
+    rows = influence_rows(db, job_id)
+    last_row_before = done_before[-1][0]
+    assert [step for row_id, step, _ in rows if row_id <= last_row_before] == [step for _, step, _ in done_before]
+    assert [step for row_id, step, _ in rows if row_id > last_row_before] == \
+        list(range(len(done_before) + 1, ROUND_UPDATES + 1))
+    assert {attempt for _, _, attempt in rows} == {3}
+    # The numbers of the twin that ran straight through.
+    assert _series(client, job_id, "loss/influence") == _series(client, twin, "loss/influence")
+    assert [s for s, _ in _series(client, job_id)] == list(range(1, 13))
+    assert _series(client, job_id) == _series(client, twin)
+    assert _final(client, job_id) == _final(client, twin)
+    assert client.get(f"/api/jobs/{job_id}/cid").json()["points"] == client.get(f"/api/jobs/{twin}/cid").json()["points"]
+    assert not settings.checkpoint_dir(job_id).exists()

@@ -68,3 +68,76 @@ def test_up_serves_runs_and_stops_on_ctrl_c(tmp_path):
         job = session.get(Job, job_id)
         assert (job.status, job.attempt, job.worker_id) == ("queued", 1, None)
     db.dispose()
+
+
+def start_up(settings, port: int, *flags: str, **env: str) -> tuple[subprocess.Popen, str]:
+    """`deconfound up` with one worker on `settings`' data dir and database; returns it once its banner is out."""
+    up = subprocess.Popen([sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--workers", "1",
+                           "--no-dashboard", *flags], cwd=REPO, env={**worker_env(settings), **env},
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    banner = []
+    for line in up.stdout:
+        banner.append(line)
+        if "Ctrl-C" in line:
+            break
+    return up, "".join(banner)
+
+
+def test_up_puts_back_in_the_queue_the_jobs_of_workers_it_killed_or_finds_gone(tmp_path, spawn_worker):
+    # The lease never runs out in this test: only `up` can give these jobs back to the queue.
+    settings = make_settings(tmp_path / "var", lease_s=3600)
+    port = free_port()
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+    from backend.db import Database
+    from backend.models import Job
+    db = Database(settings.database_url)
+
+    def job() -> dict:
+        return api.get(f"/api/jobs/{job_id}").json()
+
+    def stored() -> tuple:
+        with db.session() as session:
+            row = session.get(Job, job_id)
+            return row.status, row.attempt, row.worker_id
+
+    up, banner = start_up(settings, port, DECONFOUND_GRACE_S="1")
+    try:
+        assert "Ctrl-C" in banner, banner + up.stdout.read()
+        job_id = api.post("/api/jobs", json=long_job(1_000_000)).json()["id"]
+        wait_for(lambda: job()["progress"]["step"], 90, "the worker to run the job")
+        # A worker that cannot reach its next step within the grace period (frozen here, as one in a
+        # long update would be busy): up kills it, and its job goes back to the queue, not left running.
+        worker_pid = int(job()["worker_id"].split(":")[1])
+        os.kill(worker_pid, signal.SIGSTOP)
+        up.send_signal(signal.SIGINT)
+        out, _ = up.communicate(timeout=120)
+        assert up.returncode == 0, out
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert stored() == ("queued", 1, None), out
+    assert "waiting up to 1 s" in out and f"job(s) {job_id} back in the queue" in out, out
+    assert not alive(worker_pid)
+
+    # A worker killed outright leaves its job running; the next `up` finds it gone and requeues it at once.
+    worker = spawn_worker(settings)
+    wait_for(lambda: stored()[:2] == ("running", 2), 90, "a worker to take the job")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert stored()[:2] == ("running", 2)
+    up, banner = start_up(settings, port, "--grace", "300")
+    try:
+        assert f"job(s) {job_id} back in the queue: their worker is gone" in banner, banner
+        wait_for(lambda: stored()[:2] == ("running", 3), 90, "up's worker to take the job")
+        up.send_signal(signal.SIGINT)
+        out, _ = up.communicate(timeout=300)
+        assert up.returncode == 0, out
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    assert "waiting up to 300 s" in out and "killed" not in out, out
+    assert stored() == ("queued", 3, None)  # this time its worker stopped it at its next step and gave it back
+    db.dispose()
