@@ -15,6 +15,11 @@ from typing import Any
 
 from jobs.spec import DEFAULT_MODEL, METHODS, TINY_LR
 
+COLLAPSED_ADVICE = ("collapsed: training accuracy ended at chance, so the model learned neither the task nor the "
+                    "confound and its CID means nothing. Train {model} at another learning rate (now {lr:g}; "
+                    "the random 'tiny' needs about 1e-3, a pretrained model about 2e-5) or for more steps, or "
+                    "add --retry-collapsed N to retry with the next seed.")
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -124,6 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     print_metrics(outcome.metrics, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
     print(f"status {outcome.status}, wall {outcome.wall_s:.1f} s, log {out}")
+    if outcome.status == "collapsed":
+        print(COLLAPSED_ADVICE.format(lr=spec.train.lr, model=spec.model), file=sys.stderr)
     return 0 if outcome.status in ("succeeded", "collapsed") else 1
 
 

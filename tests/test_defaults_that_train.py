@@ -78,3 +78,12 @@ def test_tiny_with_its_default_learning_rate_fits_train_where_the_old_default_co
     trained = fit()
     assert trained.status == "succeeded" and trained.metrics["train"]["acc"] > 0.8
     assert fit(lr=2e-5).status == "collapsed"
+
+
+def test_the_cli_says_what_collapsed_means_and_what_to_do(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", "--model", "tiny", "--max-steps", "3",
+                           "--cid-every", "0", "--set", "train.lr=1e-7", "--set", "dataset.options.train_size=64",
+                           "--set", "dataset.options.dev_size=32", "--set", "dataset.options.test_size=32",
+                           "--out", str(tmp_path / "log.jsonl")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "status collapsed" in done.stdout
+    assert "training accuracy ended at chance" in done.stderr and "now 1e-07" in done.stderr
