@@ -4,35 +4,33 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 
+from tests.helpers import wait_for
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def postgres_up() -> bool:
     try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
+        psycopg.connect(PG_ADMIN, connect_timeout=10).close()
         return True
     except psycopg.OperationalError:
         return False
 
 
-def ensure_postgres(timeout_s: float = 30) -> None:
-    """Start the local PostgreSQL cluster if it is not running (as CI does)."""
+def ensure_postgres() -> None:
+    """Start the local PostgreSQL cluster if it is not running (as CI does), and wait until it
+    takes connections (up to the suite's ceiling, tests.helpers.WAIT_S)."""
     if postgres_up():
         return
     version = sorted(os.listdir("/etc/postgresql"))[-1]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=True)
-    deadline = time.monotonic() + timeout_s
-    while not postgres_up():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL did not start within {timeout_s:.0f} s")
-        time.sleep(0.2)
+    wait_for(postgres_up, "PostgreSQL to take connections")
 
 
 @contextmanager

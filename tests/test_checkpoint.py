@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from jobs.checkpoint import FILE_NAME, Checkpointer
 from jobs.recorder import MemoryRecorder
 from jobs.runner import run
 from jobs.spec import JobSpec
+from tests.helpers import communicate, wait_for
 
 # 12 label steps of 16; influence rounds after steps 4 and 8; CID and accuracy every 4 steps.
 SPEC = {
@@ -178,11 +178,10 @@ def test_ctrl_c_in_deconfound_run_saves_and_the_same_command_resumes(tmp_path):
     checkpoint = tmp_path / "state"
     resumable = ("--checkpoint-dir", str(checkpoint), "--checkpoint-every", "0")
     first = deconfound("run.jsonl", *resumable)
-    deadline = time.monotonic() + 120
-    while not (checkpoint / FILE_NAME).is_file() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: (checkpoint / FILE_NAME).is_file() or first.poll() is not None, "the first checkpoint",
+             every_s=0.1)
     first.send_signal(signal.SIGINT)
-    _, err = first.communicate(timeout=60)
+    _, err = communicate(first)
     assert first.returncode == 130, err
     assert "run the same command again to resume from step" in err
     stopped_at = int(err.split("resume from step ")[1].split()[0])
@@ -190,9 +189,10 @@ def test_ctrl_c_in_deconfound_run_saves_and_the_same_command_resumes(tmp_path):
 
     assert (checkpoint / FILE_NAME).is_file(), "no checkpoint after the stop"
     second = deconfound("run.jsonl", *resumable)
-    out, err = second.communicate(timeout=120)
+    out, err = communicate(second)
     assert second.returncode == 0, err
-    assert unbroken.wait(timeout=120) == 0
+    _, unbroken_err = communicate(unbroken)  # read its pipes: a full pipe would block it
+    assert unbroken.returncode == 0, unbroken_err
     log = (tmp_path / "run.jsonl").read_text()
     assert f"resumed from the checkpoint after step {stopped_at} of 150" in log, err[-2000:]
     assert _jsonl_points(tmp_path / "run.jsonl") == _jsonl_points(tmp_path / "unbroken.jsonl")

@@ -28,13 +28,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import WAIT_S, wait_for
 from tests.postgres import postgres_up, scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def compose(*args: str, files: tuple[Path, ...] = (COMPOSE_FILE,), env: dict[str
     command = [str(compose_binary()), "--env-file", str(env_file)]
     for file in files:
         command += ["-f", str(file)]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=WAIT_S,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(env or {})})
 
 
@@ -247,21 +247,21 @@ class LocalStack:
         test = [unescape(arg) for arg in self.model["services"][name]["healthcheck"]["test"]]
         command = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
         return subprocess.run(command, cwd=REPO, env=self.environment(name), capture_output=True, text=True,
-                              timeout=60)
+                              timeout=WAIT_S)
 
-    def wait_http(self, url: str, timeout_s: float = 90.0) -> httpx.Response:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+    def wait_http(self, url: str) -> httpx.Response:
+        """The first 200 answer of `url` (fails at once if a service exits, after the suite's
+        ceiling if it never answers)."""
+        def answer() -> httpx.Response | None:
             for name, process, _ in self.processes:
                 assert process.poll() is None, f"{name} exited with {process.returncode}\n{self.logs()}"
             try:
                 response = httpx.get(url, timeout=5)
-                if response.status_code == 200:
-                    return response
             except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError(f"{url} did not answer in {timeout_s:.0f}s\n{self.logs()}")
+                return None
+            return response if response.status_code == 200 else None
+
+        return wait_for(answer, f"{url} to answer", every_s=0.3)
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text()[-3000:]}" for _, _, path in self.processes)
@@ -278,18 +278,17 @@ class LocalStack:
                 process.wait()
 
 
-def run_tiny_job(stack: LocalStack, timeout_s: float = 120.0) -> dict:
-    api = httpx.Client(base_url=stack.url("api", 8000), timeout=15, headers={"Authorization": f"Bearer {TOKEN}"})
+def run_tiny_job(stack: LocalStack) -> dict:
+    api = httpx.Client(base_url=stack.url("api", 8000), timeout=WAIT_S,
+                       headers={"Authorization": f"Bearer {TOKEN}"})
     response = api.post("/api/jobs", json=TINY_JOB)
     assert response.status_code == 201, response.text
     job_id = response.json()["id"]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = api.get(f"/api/jobs/{job_id}").json()
-        if job["status"] in FINISHED:
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} did not finish in {timeout_s:.0f}s\n{stack.logs()}")
+    try:
+        return wait_for(lambda: (job := api.get(f"/api/jobs/{job_id}").json())["status"] in FINISHED and job,
+                        f"job {job_id} to finish", every_s=0.5)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{stack.logs()}") from None
 
 
 def dashboard_health_line(stack: LocalStack) -> str:
@@ -298,7 +297,7 @@ def dashboard_health_line(stack: LocalStack) -> str:
     body = {"output": "..api-health.children...api-health.className..", "outputs": outputs,
             "inputs": [{"id": "api-health-poll", "property": "n_intervals", "value": 1}],
             "changedPropIds": ["api-health-poll.n_intervals"], "state": []}
-    response = httpx.post(stack.url("dashboard", 8050, "/_dash-update-component"), json=body, timeout=30)
+    response = httpx.post(stack.url("dashboard", 8050, "/_dash-update-component"), json=body, timeout=WAIT_S)
     assert response.status_code == 200, response.text
     return response.json()["response"]["api-health"]["children"]
 

@@ -11,6 +11,7 @@ from jobs.recorder import NullRecorder
 from jobs.rounds import NoRounds, no_rounds_reason, round_interval, round_steps
 from jobs.runner import run
 from jobs.spec import DEFAULT_MODEL, TINY_LR, JobSpec
+from tests.helpers import WAIT_S
 
 SMALL_TEXTLEN = {"name": "textlen", "options": {"train_size": 320, "dev_size": 64, "test_size": 64}}
 
@@ -53,14 +54,14 @@ def test_the_engine_refuses_an_influence_tuning_run_without_rounds_before_traini
 def test_the_cli_refuses_it_in_one_line():
     done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", "--model", "tiny", "--method", "influence-tuning",
                            "--max-steps", "40", "--set", "influence.interval=50", "--out", "/dev/null"],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=WAIT_S)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: influence.interval 50: a run of 40 label steps")
 
 
 def test_run_help_lists_every_method_and_the_default_model():
     done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", "--help"], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=WAIT_S)
     text = " ".join(done.stdout.split())
     for method in ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune"):
         assert method in text
@@ -84,6 +85,6 @@ def test_the_cli_says_what_collapsed_means_and_what_to_do(tmp_path):
     done = subprocess.run([sys.executable, "-m", "jobs.cli", "run", "--model", "tiny", "--max-steps", "3",
                            "--cid-every", "0", "--set", "train.lr=1e-7", "--set", "dataset.options.train_size=64",
                            "--set", "dataset.options.dev_size=32", "--set", "dataset.options.test_size=32",
-                           "--out", str(tmp_path / "log.jsonl")], capture_output=True, text=True, timeout=600)
+                           "--out", str(tmp_path / "log.jsonl")], capture_output=True, text=True, timeout=WAIT_S)
     assert done.returncode == 0 and "status collapsed" in done.stdout
     assert "training accuracy ended at chance" in done.stderr and "now 1e-07" in done.stderr

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from backend.api import create_app
 from backend.db import Database
 from backend.settings import Settings, default_database_url, load_settings
+from tests import helpers
 from tests.postgres import postgres_up, scratch_database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -62,15 +62,11 @@ def db(settings, client) -> Iterator[Database]:
     database.dispose()
 
 
-def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.2):
-    """Poll until predicate() is truthy; return its value (fail the test after timeout_s)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+def wait_for(predicate: Callable[[], object], timeout_s: float | None = None, what: str = "the event",
+             every_s: float = 0.2):
+    """Poll until predicate() is truthy; return its value. The ceiling is the suite's
+    (tests.helpers.WAIT_S); timeout_s, kept from the old signature, can only raise it."""
+    return helpers.wait_for(predicate, what, timeout_s=timeout_s, every_s=every_s)
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

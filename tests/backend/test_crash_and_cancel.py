@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import signal
-import time
 
 from sqlalchemy import func, select
 
 from backend.models import CidPoint, LogLine, ScalarPoint
+from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, long_job, wait_for, worker_log
 
@@ -21,7 +21,7 @@ def test_kill_9_mid_job_then_a_second_worker_finishes_it_without_duplicates(clie
     first = spawn_worker(settings)
     wait_for(lambda: loss_points(client, job_id) >= 5, 90, "the first worker's points")
     first.send_signal(signal.SIGKILL)
-    first.wait()
+    wait_exit(first)
     stranded = client.get(f"/api/jobs/{job_id}").json()
     assert stranded["status"] == "running" and stranded["attempt"] == 1
     partial = loss_points(client, job_id)
@@ -29,7 +29,7 @@ def test_kill_9_mid_job_then_a_second_worker_finishes_it_without_duplicates(clie
 
     second = spawn_worker(settings, "--exit-when-idle")
     # It waits for the lease (4 s here) to expire, then starts the job again from step 0.
-    assert second.wait(timeout=120) == 0, worker_log(second)
+    assert wait_exit(second) == 0, worker_log(second)
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] in ("succeeded", "collapsed"), (job, worker_log(second))
     assert job["attempt"] == 2 and job["worker_id"] != stranded["worker_id"]
@@ -44,19 +44,17 @@ def test_kill_9_mid_job_then_a_second_worker_finishes_it_without_duplicates(clie
         assert session.scalar(select(func.count()).where(LogLine.message.like("attempt 1:%"))) == 1
 
 
-def test_cancel_stops_a_running_job_within_seconds_and_the_worker_goes_on(client, settings, spawn_worker):
+def test_cancel_stops_a_running_job_and_the_worker_goes_on(client, settings, spawn_worker):
     endless = client.post("/api/jobs", json=long_job(1_000_000)).json()["id"]
     after = client.post("/api/jobs", json=TINY_JOB).json()["id"]
     worker = spawn_worker(settings, "--exit-when-idle")
     wait_for(lambda: loss_points(client, endless) >= 3, 90, "the job to run")
-    asked = time.monotonic()
     response = client.post(f"/api/jobs/{endless}/cancel")
     assert response.status_code == 200 and response.json()["cancel_requested"]
-    wait_for(lambda: client.get(f"/api/jobs/{endless}").json()["status"] == "cancelled", 10, "the cancel")
-    took = time.monotonic() - asked
-    assert took < 5, f"cancel took {took:.1f}s"
+    # How soon it stops (the next heartbeat): benchmarks/service/cancel_latency.py
+    wait_for(lambda: client.get(f"/api/jobs/{endless}").json()["status"] == "cancelled", what="the cancel")
     steps_at_cancel = loss_points(client, endless)
-    assert worker.wait(timeout=90) == 0, worker_log(worker)
+    assert wait_exit(worker) == 0, worker_log(worker)
     assert client.get(f"/api/jobs/{after}").json()["status"] in ("succeeded", "collapsed")
     cancelled = client.get(f"/api/jobs/{endless}").json()
     assert cancelled["status"] == "cancelled" and loss_points(client, endless) == steps_at_cancel
@@ -85,7 +83,7 @@ def test_a_job_taken_up_again_resumes_from_its_checkpoint_to_the_numbers_of_an_u
     first = spawn_worker(settings, "--max-jobs", "1")
     wait_for(lambda: loss_points(client, job_id) >= 30, 90, "the first worker's points")
     first.send_signal(signal.SIGKILL)
-    first.wait()
+    wait_exit(first)
     assert (settings.checkpoint_dir(job_id) / "checkpoint.pt").is_file()
     second = spawn_worker(settings, "--max-jobs", "1")
     resumed = wait_for(lambda: db_log(db, job_id, "resumed from the checkpoint after step %"), 60, "the resume")
@@ -96,11 +94,11 @@ def test_a_job_taken_up_again_resumes_from_its_checkpoint_to_the_numbers_of_an_u
     wait_for(lambda: client.get(f"/api/jobs/{job_id}").json()["attempt"] == 2
              and loss_points(client, job_id) > resumed_at + 5, 60, "the second attempt to train")
     second.send_signal(signal.SIGTERM)
-    assert second.wait(timeout=60) == 0, worker_log(second)
+    assert wait_exit(second) == 0, worker_log(second)
     assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"
     twin = client.post("/api/jobs", json=long_job(120)).json()["id"]  # the same spec, run straight through
     third = spawn_worker(settings, "--exit-when-idle")
-    assert third.wait(timeout=120) == 0, worker_log(third)
+    assert wait_exit(third) == 0, worker_log(third)
 
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] in ("succeeded", "collapsed") and job["attempt"] == 3, job
@@ -168,7 +166,7 @@ def test_a_job_stopped_inside_an_influence_round_resumes_at_its_next_update(clie
     resumed_at = len(influence_rows(db, job_id))
     wait_for(lambda: len(influence_rows(db, job_id)) >= resumed_at + 8, 90, "the second attempt's updates")
     second.send_signal(signal.SIGTERM)
-    assert second.wait(timeout=120) == 0, worker_log(second)
+    assert wait_exit(second, "the SIGTERM'd worker") == 0, worker_log(second)
     job = client.get(f"/api/jobs/{job_id}").json()
     assert (job["status"], job["attempt"], job["worker_id"]) == ("queued", 2, None), job  # not left running
     assert db_log(db, job_id, "stopped at step 6 of 12"), worker_log(second)
@@ -178,7 +176,7 @@ def test_a_job_stopped_inside_an_influence_round_resumes_at_its_next_update(clie
 
     twin = client.post("/api/jobs", json=round_job()).json()["id"]  # the same spec, run straight through
     third = spawn_worker(settings, "--exit-when-idle")
-    assert third.wait(timeout=300) == 0, worker_log(third)
+    assert wait_exit(third, "the third worker") == 0, worker_log(third)
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] in ("succeeded", "collapsed") and job["attempt"] == 3, job
     # The updates done before the stop were kept, not taken again: the third attempt went on from the next one.

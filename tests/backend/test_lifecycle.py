@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from backend.models import POINT_TABLES
+from tests.helpers import wait_exit
 
 from .conftest import long_job, wait_for, worker_log
 
@@ -28,7 +29,7 @@ def test_submit_run_read_while_running_and_after(client, settings, db, spawn_wor
     assert running["progress"]["total"] == 60 and running["progress"]["step"] >= 1
     since = client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["last_step"]
 
-    assert worker.wait(timeout=120) == 0, worker_log(worker)
+    assert wait_exit(worker) == 0, worker_log(worker)
     job = client.get(f"/api/jobs/{job_id}").json()
     assert job["status"] in FINISHED, (job, worker_log(worker))
     assert job["finished_at"] and job["error"] is None and job["wall_s"] > 0
@@ -65,6 +66,6 @@ def test_a_job_that_cannot_load_its_data_fails_with_the_message(client, settings
     response = client.post("/api/jobs", json=spec)
     assert response.status_code == 201, response.text
     worker = spawn_worker(settings, "--exit-when-idle")
-    assert worker.wait(timeout=90) == 0, worker_log(worker)
+    assert wait_exit(worker) == 0, worker_log(worker)
     job = client.get(f"/api/jobs/{response.json()['id']}").json()
     assert job["status"] == "failed" and job["error"].splitlines()[0].startswith("DataError"), job["error"]

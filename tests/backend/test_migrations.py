@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 
 from backend.db import Database
 from backend.models import Base
+from tests.helpers import wait_exit
 
 from .conftest import REPO
 
@@ -36,7 +37,7 @@ def test_postgres_migrates_to_the_models_even_when_processes_race(pg_url):
     racers = [subprocess.Popen([sys.executable, "-c", script, pg_url], cwd=REPO, stderr=subprocess.PIPE, text=True)
               for _ in range(3)]
     for racer in racers:
-        assert racer.wait(timeout=60) == 0, racer.stderr.read()
+        assert wait_exit(racer) == 0, racer.stderr.read()
     db = Database(pg_url)
     assert schema_drift(db) == []
     assert "scalar_points" in inspect(db.engine).get_table_names()

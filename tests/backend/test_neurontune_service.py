@@ -18,8 +18,6 @@ from jobs.methods.neurontune import DIAGNOSTIC_NAMES
 
 from .conftest import TINY_JOB, make_settings, wait_for, worker_log
 
-pytestmark = pytest.mark.timeout(400)
-
 # TextLen where 40 steps at lr 1e-3 make the tiny model lean on the prefix (tests/test_neurontune.py).
 DATASET = {"name": "textlen", "options": {"train_size": 200, "dev_size": 100, "test_size": 100}}
 PARENT = {"model": "tiny", "method": "finetune", "device": "cpu", "dataset": DATASET,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from backend.api import create_app
 from backend.db import Database
 from backend.models import LogLine, ScalarPoint
+from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, make_settings, worker_log
 
@@ -20,7 +21,7 @@ def test_three_workers_drain_twelve_jobs_each_exactly_once(tmp_path, pg_url, spa
         job_ids = [client.post("/api/jobs", json={**TINY_JOB, "seed": seed}).json()["id"] for seed in range(12)]
         workers = [spawn_worker(settings, "--exit-when-idle") for _ in range(3)]
         for worker in workers:
-            assert worker.wait(timeout=240) == 0, worker_log(worker)
+            assert wait_exit(worker) == 0, worker_log(worker)
         jobs = client.get("/api/jobs?limit=100").json()["items"]
         assert sorted(j["id"] for j in jobs) == job_ids
         assert all(j["status"] in ("succeeded", "collapsed") and j["attempt"] == 1 for j in jobs), jobs

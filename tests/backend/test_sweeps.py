@@ -16,6 +16,7 @@ from backend.models import Job
 from backend.protocols import sweep_request
 from backend.worker import Worker
 from jobs.presets import SEARCH_SPACES
+from tests.helpers import WAIT_S
 
 from .conftest import TINY_JOB, make_settings, wait_for
 
@@ -119,7 +120,7 @@ def served(tmp_path):
     worker_thread.start()
     yield f"http://127.0.0.1:{server.config.port}"
     worker.shutdown.set()
-    worker_thread.join(timeout=60)
+    worker_thread.join(timeout=WAIT_S)
     server.should_exit = True
 
 

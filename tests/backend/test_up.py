@@ -9,6 +9,8 @@ import sys
 
 import httpx
 
+from tests.helpers import WAIT_S, communicate, wait_exit
+
 from .conftest import REPO, long_job, make_settings, wait_for, worker_env
 
 
@@ -44,7 +46,7 @@ def test_up_serves_runs_and_stops_on_ctrl_c(tmp_path):
         assert f"http://127.0.0.1:{port}/docs" in text and f"http://127.0.0.1:{port}/api/jobs" in text, text
         assert (tmp_path / "var" / "deconfound.db").is_file()  # SQLite under ./var by default
 
-        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=WAIT_S)
         assert api.get("/healthz").json()["status"] == "ok"
         job_id = api.post("/api/jobs", json=long_job(1_000_000)).json()["id"]
         wait_for(lambda: api.get(f"/api/jobs/{job_id}").json()["progress"]["step"], 90, "the worker to run the job")
@@ -53,7 +55,7 @@ def test_up_serves_runs_and_stops_on_ctrl_c(tmp_path):
         assert len(children) == 2  # the API and one worker
 
         up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=40) == 0
+        assert wait_exit(up) == 0
         assert not any(alive(pid) for pid in children)
     finally:
         if up.poll() is None:
@@ -111,7 +113,7 @@ def test_up_puts_back_in_the_queue_the_jobs_of_workers_it_killed_or_finds_gone(t
         worker_pid = int(job()["worker_id"].split(":")[1])
         os.kill(worker_pid, signal.SIGSTOP)
         up.send_signal(signal.SIGINT)
-        out, _ = up.communicate(timeout=120)
+        out, _ = communicate(up, "up after Ctrl-C")
         assert up.returncode == 0, out
     finally:
         if up.poll() is None:
@@ -132,7 +134,7 @@ def test_up_puts_back_in_the_queue_the_jobs_of_workers_it_killed_or_finds_gone(t
         assert f"job(s) {job_id} back in the queue: their worker is gone" in banner, banner
         wait_for(lambda: stored()[:2] == ("running", 3), 90, "up's worker to take the job")
         up.send_signal(signal.SIGINT)
-        out, _ = up.communicate(timeout=300)
+        out, _ = communicate(up, "up after Ctrl-C")
         assert up.returncode == 0, out
     finally:
         if up.poll() is None:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from jobs.cli import spec_from_args
+from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, worker_log
 from .test_uploads import csv_rows, upload
@@ -61,7 +62,7 @@ def test_a_job_on_an_upload_by_its_name_runs_on_it(client, settings, spawn_worke
     response = client.post("/api/jobs", json={**TINY_JOB, "dataset": f"upload:{upload_id}"})
     assert response.status_code == 201, response.text
     worker = spawn_worker(settings, "--exit-when-idle")
-    assert worker.wait(timeout=900) == 0, worker_log(worker)
+    assert wait_exit(worker, "the worker") == 0, worker_log(worker)
     job = client.get(f"/api/jobs/{response.json()['id']}").json()
     assert job["status"] in FINISHED, (job, worker_log(worker))
     assert client.get(f"/api/jobs/{job['id']}/results").json()["metrics"]["test"]["n"] == 8  # the upload's test rows

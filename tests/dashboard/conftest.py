@@ -9,11 +9,12 @@ test (and of any failure) go to tests/artifacts/dashboard/.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+
+from tests import helpers
 
 from .stack import FITTING, REPO, Stack, ensure_browser, full_page_screenshot, start_browser
 
@@ -21,20 +22,12 @@ ARTIFACTS = REPO / "tests" / "artifacts" / "dashboard"
 FINISHED = ("succeeded", "failed", "cancelled", "collapsed")
 
 
-def wait_until(predicate: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.25):
-    """Poll until predicate() is truthy and return it; fail after timeout_s saying what was awaited."""
-    deadline = time.monotonic() + timeout_s
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as error:  # a page still rendering: try again
-            last_error = error
-        time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}"
-                         + (f" (last error: {last_error!r})" if last_error else ""))
+def wait_until(predicate: Callable[[], object], timeout_s: float | None = None, what: str = "the page",
+               every_s: float = 0.25):
+    """Poll until predicate() is truthy and return it (an exception counts as "not yet": a page
+    still rendering); fail after the suite's ceiling (tests.helpers.WAIT_S) saying what was
+    awaited. timeout_s, kept from the old signature, can only raise the ceiling."""
+    return helpers.wait_for(predicate, what, timeout_s=timeout_s, every_s=every_s, retry_on=(Exception,))
 
 
 @pytest.fixture(scope="session")
@@ -51,11 +44,11 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def api(stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.api_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.api_url, timeout=helpers.WAIT_S) as client:
         yield client
 
 
-def wait_finished(api: httpx.Client, job_ids: list[int], timeout_s: float = 150) -> list[dict]:
+def wait_finished(api: httpx.Client, job_ids: list[int], timeout_s: float | None = None) -> list[dict]:
     def done():
         jobs = [api.get(f"/api/jobs/{i}").json() for i in job_ids]
         return jobs if all(j["status"] in FINISHED for j in jobs) else None

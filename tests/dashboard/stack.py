@@ -10,9 +10,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
+
+from tests.helpers import WAIT_S, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -42,7 +43,7 @@ def ensure_browser() -> None:
         raise RuntimeError(f"the browser tests need Chromium: run `{INSTALL_COMMAND}` as root")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium", "chromium-driver"]):
-        done = subprocess.run([*prefix, *command], env=env, capture_output=True, text=True, timeout=600)
+        done = subprocess.run([*prefix, *command], env=env, capture_output=True, text=True, timeout=WAIT_S)
         if done.returncode != 0:
             raise RuntimeError(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr[-800:]}")
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
@@ -60,6 +61,7 @@ def start_browser(download_dir: Path | None = None, width: int = 1400, height: i
     for flag in (*BROWSER_FLAGS, f"--window-size={width},{height}", *extra_flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT_S)  # chromedriver's own default is 300 s: a busy machine may need more
     if download_dir is not None:
         driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
     return driver
@@ -91,20 +93,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    """Wait until `url` answers 200 (fail early if the process died)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def wait_http(url: str, process: subprocess.Popen, timeout_s: float | None = None) -> None:
+    """Wait until `url` answers 200 (fail early if the process died; after the suite's ceiling,
+    tests.helpers.WAIT_S, if it never answers)."""
+    def answers() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args} exited with {process.returncode}; see {process.log_path}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status == 200
         except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f}s; see {process.log_path}")
+            return False
+
+    wait_for(answers, f"{url} to answer (see {process.log_path})", timeout_s=timeout_s, every_s=0.3)
 
 
 class Stack:
@@ -160,7 +161,7 @@ class Stack:
                 process.terminate()
         for process in self.processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=15)  # a grace period before the kill, not a check
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -14,8 +14,6 @@ from selenium.webdriver.common.by import By
 from .conftest import ARTIFACTS, wait_until
 from .stack import OFFLINE_FLAGS, REPO, Stack, ensure_browser, full_page_screenshot, start_browser
 
-pytestmark = pytest.mark.timeout(600)
-
 CDN_SCRIPT = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"  # FastAPI's default
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -17,8 +15,6 @@ from dashboard.series import DISPLAY_POINTS
 
 from .conftest import wait_until
 from .stack import TINY, TINY_DATASET, seed_large_run
-
-pytestmark = pytest.mark.timeout(300)
 
 
 def open_page(browser, path: str) -> None:
@@ -70,10 +66,18 @@ def rendered(browser, css: str) -> int:
     return len(browser.find_elements(By.CSS_SELECTOR, css))
 
 
-def downloaded(browser, name: str, timeout_s: float = 20) -> str:
-    path = browser.downloads / name
-    wait_until(lambda: path.exists() and path.stat().st_size > 0, timeout_s, f"download {name}")
-    time.sleep(0.3)  # let Chromium finish writing
+def downloaded(browser, name: str) -> str:
+    """The text of a finished download: the file is there, Chromium's .crdownload is gone, and its
+    size held still between two polls."""
+    path, sizes = browser.downloads / name, []
+
+    def complete() -> bool:
+        if not path.exists() or any(browser.downloads.glob("*.crdownload")):
+            return False
+        sizes.append(path.stat().st_size)
+        return len(sizes) >= 2 and sizes[-1] == sizes[-2] > 0
+
+    wait_until(complete, what=f"download {name}")
     return path.read_text()
 
 
@@ -274,15 +278,11 @@ def test_api_errors_are_shown_in_words(browser, stack):
 
 def test_a_50k_point_run_is_downsampled_for_display_and_complete_in_its_csv(browser, stack):
     job_id = seed_large_run(stack.database_url, points=50_000)
-    started = time.perf_counter()
-    open_page(browser, f"/run/{job_id}")
+    open_page(browser, f"/run/{job_id}")  # how fast it draws: benchmarks/dashboard/run_page_50k.py
     loss = wait_until(lambda: next((t for t in graph(browser, "run-loss-graph") or [] if t["name"] == "loss/train"),
-                                   None), 30, "the loss curve")
-    wait_until(lambda: (graph(browser, "run-cid-graph") or [{}])[0].get("n", 0) > 100, 30, "the CID curve")
-    seconds = time.perf_counter() - started
-    print(f"50k-point run page rendered in {seconds:.2f}s (see benchmarks/dashboard for the measured figure)")
+                                   None), what="the loss curve")
+    wait_until(lambda: (graph(browser, "run-cid-graph") or [{}])[0].get("n", 0) > 100, what="the CID curve")
     assert loss["n"] <= DISPLAY_POINTS + 1  # thinned on the server
-    assert seconds < 10  # generous for a loaded CI machine; the benchmark measures it properly
     element(browser, "#run-metrics-csv").click()
     lines = downloaded(browser, f"job{job_id}-metrics.csv").splitlines()
     assert sum(1 for line in lines if line.startswith("loss/train,")) == 50_000

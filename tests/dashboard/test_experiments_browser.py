@@ -7,14 +7,11 @@ import csv
 import io
 import json
 
-import pytest
 from selenium.webdriver.common.by import By
 
 from .conftest import ARTIFACTS, wait_until
 from .stack import TINY_DATASET, full_page_screenshot
 from .test_browser import downloaded, element, fill, graph, open_page, pattern_id, text_of
-
-pytestmark = pytest.mark.timeout(300)
 
 # Tiny jobs that fit train in 16 steps (the "tiny" scale's settings): selection needs dev accuracies.
 SWEEP_FIELDS = {"train.max_steps": 16, "train.eval_every": 8, "train.batch_size": 16, "diagnostics.cid_every": 8,

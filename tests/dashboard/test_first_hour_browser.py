@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from selenium.webdriver.common.by import By
+
+from tests.helpers import WAIT_S
 
 from .conftest import wait_finished, wait_until
 from .stack import TINY_DATASET
 from .test_browser import element, fill, open_page, pattern_id, text_of
-
-pytestmark = pytest.mark.timeout(900)
-
-# Generous: these wait on a worker that shares the machine with whatever else runs (load 20 happens).
-WAIT_S = 600
 
 # Influence tuning of the tiny model with one round after step 4 of 8 (rounds need more than
 # interval / 2 steps after them), fast on a CPU.

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from selenium.webdriver.common.by import By
 
 from .conftest import ARTIFACTS, wait_finished, wait_until
 from .stack import full_page_screenshot
 from .test_browser import element, graph, open_page, rendered, text_of
-
-pytestmark = pytest.mark.timeout(400)
 
 # TextLen where 40 steps at lr 1e-3 make the tiny model lean on the "Positive ."/"Negative ." prefix.
 PARENT = {"model": "tiny", "method": "finetune", "device": "cpu",
