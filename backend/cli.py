@@ -11,6 +11,8 @@ from jobs.cli import build_parser
 
 # The service's modules and their dependencies (the [service] extra) are imported inside the
 # commands that use them, so that an install of the engine alone runs `deconfound run`.
+ENGINE_COMMANDS = ("run", "datasets", "spec")
+EXTRA_OF_MODULE = {"psycopg": "postgres", "dash": "dashboard", "plotly": "dashboard", "flask": "dashboard"}
 
 
 def _add_service_flags(p: argparse.ArgumentParser) -> None:
@@ -262,7 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ModuleNotFoundError as error:  # an extra this command needs is not installed
+        top = (error.name or "").split(".")[0]
+        if args.command in ENGINE_COMMANDS or not top or top in ("jobs", "backend", "dashboard"):
+            raise
+        extra = EXTRA_OF_MODULE.get(top, "dashboard" if args.command == "dashboard" else "service")
+        raise SystemExit(f"error: `deconfound {args.command}` needs {top}, which is not installed: "
+                         f"pip install 'deconfound[{extra}]'") from None
 
 
 if __name__ == "__main__":
