@@ -34,16 +34,15 @@ RUN case "${TORCH_VARIANT}" in \
 
 WORKDIR /app
 
-# The dependencies of pyproject.toml next, so that a change of the code alone reuses this layer.
-# torch>=2.2 is already satisfied by the build above, which stays.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+# The dependencies next, so that a change of the code alone reuses this layer: those of the
+# service, the dashboard and PostgreSQL at the versions and hashes of requirements-up-lock.txt
+# (`make lock`; what `make up` installs too). The lock leaves torch out; the build above stays.
+COPY requirements-up-lock.txt ./
+RUN pip install --require-hashes -r requirements-up-lock.txt
 
 # Then the project itself, installed in place (editable): Alembic's migrations and the
 # dashboard's assets are read from beside the code.
+COPY pyproject.toml README.md ./
 COPY jobs ./jobs
 COPY backend ./backend
 COPY dashboard ./dashboard

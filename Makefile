@@ -6,21 +6,37 @@ BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
+comma   := ,
 
-.PHONY: up test install services lint clean
+.PHONY: up test install install-up services lint lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# torch first (the pin above), then the extras' dependencies at the versions and hashes of the lock
+# (the lock leaves torch out: the Makefile and the Dockerfile pick its build), then the project
+# without dependencies. Without the lock file, pip resolves the extras afresh.
+define install_locked
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test]" "$(TORCH)"
+	if [ -f $(1) ]; then $(BIN)/pip install -q --require-hashes -r $(1) && $(BIN)/pip install -q --no-deps -e .; \
+	else $(BIN)/pip install -q -e ".[$(2)]" "$(TORCH)"; fi
+endef
+
+# `make up`: what it runs, the service and the dashboard (requirements-up-lock.txt, as the image).
+$(VENV)/.installed-up: $(BIN)/python pyproject.toml $(wildcard requirements-up-lock.txt)
+	$(call install_locked,requirements-up-lock.txt,service$(comma)dashboard$(comma)postgres)
 	touch $@
 
+# `make test` (and CI): that and what the tests use (requirements-lock.txt).
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(wildcard requirements-lock.txt)
+	$(call install_locked,requirements-lock.txt,test)
+	touch $@ $(VENV)/.installed-up
+
+install-up: $(VENV)/.installed-up
 install: $(VENV)/.installed
 
-up: install
+up: install-up
 	$(BIN)/deconfound up
 
 # The whole suite, the MiniLM tier (`-m slow`, ~2 min) included: it fits in 10 min on a
@@ -43,6 +59,19 @@ services:
 
 lint: install
 	$(BIN)/ruff check .
+
+# Re-pin after a change of pyproject.toml's dependencies (tests/test_dependencies.py says when):
+# Linux x86_64, CPython 3.11, the CPU torch of $(TORCH_WHEELS) (left out of the files). The run
+# lock is the test lock less the test tools, at the same versions.
+TORCH_WHEELS ?= /opt/wheels
+LOCK_FLAGS = --generate-hashes --python-version 3.11 --find-links $(TORCH_WHEELS) -c $(VENV)/torch-cpu.txt \
+	--no-emit-package torch --custom-compile-command "make lock" -q
+lock: $(BIN)/python
+	$(BIN)/pip install -q uv
+	echo "$(TORCH)+cpu" > $(VENV)/torch-cpu.txt
+	$(BIN)/uv pip compile pyproject.toml --extra test $(LOCK_FLAGS) -o requirements-lock.txt
+	$(BIN)/uv pip compile pyproject.toml --extra service --extra dashboard --extra postgres $(LOCK_FLAGS) \
+		-c requirements-lock.txt -o requirements-up-lock.txt
 
 clean:
 	rm -rf $(VENV) var runs .pytest_cache

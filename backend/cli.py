@@ -3,12 +3,16 @@ experiment runners reproduce (the paper's Tables 2 and 3) and sweep (a grid with
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from dashboard.cli import add_dashboard_command
 from jobs.cli import build_parser
+
+# The service's modules and their dependencies (the [service] extra) are imported inside the
+# commands that use them, so that an install of the engine alone runs `deconfound run`.
+ENGINE_COMMANDS = ("run", "datasets", "spec")
+EXTRA_OF_MODULE = {"psycopg": "postgres", "dash": "dashboard", "plotly": "dashboard", "flask": "dashboard"}
 
 
 def _add_service_flags(p: argparse.ArgumentParser) -> None:
@@ -18,13 +22,16 @@ def _add_service_flags(p: argparse.ArgumentParser) -> None:
                    help="default $DECONFOUND_DATABASE_URL or sqlite:///<data dir>/deconfound.db")
 
 
-def _settings(args: argparse.Namespace):
-    from backend.settings import load_settings
-    return load_settings().with_overrides(
-        data_dir=getattr(args, "data_dir", None), database_url=getattr(args, "database_url", None),
-        host=getattr(args, "host", None), port=getattr(args, "port", None),
-        lease_s=getattr(args, "lease_s", None), heartbeat_s=getattr(args, "heartbeat_s", None),
-        grace_s=getattr(args, "grace_s", None))
+def _settings(args: argparse.Namespace | None = None):
+    """The environment's settings (backend.settings) under the command's flags; a value out of
+    its bounds ends the command with one line naming the variable."""
+    from backend.settings import SettingsError, load_settings
+
+    flags = ("data_dir", "database_url", "host", "port", "lease_s", "heartbeat_s", "grace_s", "dashboard_port")
+    try:
+        return load_settings().with_overrides(**{flag: getattr(args, flag, None) for flag in flags})
+    except SettingsError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -33,11 +40,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     import uvicorn
 
     from backend.api import create_app
 
-    settings = _settings(args)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         print(f"warning: listening on {settings.host} without DECONFOUND_API_TOKEN: anyone who can reach it "
               "can submit and delete jobs", file=sys.stderr)
@@ -48,8 +55,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from backend.up import up
-    return up(_settings(args), workers=args.workers, device=args.device, dashboard=not args.no_dashboard,
-              dashboard_port=args.dashboard_port)
+    settings = _settings(args)
+    return up(settings, workers=args.workers, device=args.device, dashboard=not args.no_dashboard,
+              dashboard_port=settings.dashboard_port)
 
 
 def _numbers(text: str, kind: type, flag: str) -> list:
@@ -77,7 +85,7 @@ def _run_experiment(args: argparse.Namespace, request) -> int:
     from backend.reproduce import LocalStore, RemoteApi, run_experiment
 
     if args.api:
-        backend = RemoteApi(args.api, args.token or os.environ.get("DECONFOUND_API_TOKEN"))
+        backend = RemoteApi(args.api, args.token or _settings().api_token)
     else:
         backend = LocalStore(_settings(args), device=args.device)
     try:
@@ -193,7 +201,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
                          "influence update before killing them (default $DECONFOUND_GRACE_S or 180); "
                          "a second Ctrl-C kills at once. Jobs of killed workers go back to the queue")
     up.add_argument("--dashboard-port", dest="dashboard_port", type=int,
-                    default=int(os.environ.get("DECONFOUND_DASHBOARD_PORT") or 8050), help="default 8050")
+                    help="default $DECONFOUND_DASHBOARD_PORT or 8050")
     up.set_defaults(func=cmd_up)
 
     reproduce = sub.add_parser(
@@ -256,7 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ModuleNotFoundError as error:  # an extra this command needs is not installed
+        top = (error.name or "").split(".")[0]
+        if args.command in ENGINE_COMMANDS or not top or top in ("jobs", "backend", "dashboard"):
+            raise
+        extra = EXTRA_OF_MODULE.get(top, "dashboard" if args.command == "dashboard" else "service")
+        raise SystemExit(f"error: `deconfound {args.command}` needs {top}, which is not installed: "
+                         f"pip install 'deconfound[{extra}]'") from None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""An experiment's tables on the terminal (rich): Table 2, with access rates Table 3, and for a
+"""An experiment's tables on the terminal (plain text, jobs/text_table.py): Table 2, with access rates Table 3, and for a
 reproduction Figure 3's CID trajectories as numbers.
 
 The tables take the rows of backend.experiments.table_rows (GET /api/experiments/{id}/table),
@@ -7,13 +7,12 @@ Accuracies are printed in percent, as the paper prints them.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import Any, TextIO
 
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS
+from jobs.text_table import text_table
 
 # The paper's column order; other methods follow by name.
 METHOD_ORDER = {m: i for i, m in enumerate(PROTOCOL_METHODS["textlen"])}
@@ -42,7 +41,7 @@ def _params(params: dict[str, Any]) -> str:
 
 @dataclass
 class Grid:
-    """A table before it is drawn: a rich Table on a terminal, or Markdown for a paper or docs."""
+    """A table before it is drawn: plain text on a terminal, or Markdown for a paper or docs."""
 
     title: str
     headers: list[str]
@@ -54,13 +53,8 @@ class Grid:
         self.rows.append(cells)
         self.bold.append(bold)
 
-    def rich(self) -> Table:
-        table = Table(title=self.title, title_justify="left")
-        for header in self.headers:
-            table.add_column(header, justify="right" if header in self.right else "left")
-        for cells, bold in zip(self.rows, self.bold, strict=True):
-            table.add_row(*cells, style="bold" if bold else None)
-        return table
+    def text(self) -> str:
+        return text_table(self.headers, self.rows, self.title, self.right)
 
     def markdown(self) -> str:
         def line(cells: list[str]) -> str:
@@ -128,17 +122,14 @@ def figure3(cid_rows: list[dict[str, Any]], title: str = "Figure 3: CID during t
     return grid
 
 
-def print_tables(rows: list[dict[str, Any]], kind: str, console: Console | None = None, name: str = "",
+def print_tables(rows: list[dict[str, Any]], kind: str, out: TextIO | None = None, name: str = "",
                  cid_rows: list[dict[str, Any]] | None = None, markdown: bool = False) -> None:
     """Table 2 (a sweep: every grid point, the selected ones marked), Table 3 when present, and
-    Figure 3's numbers when cid_rows are given; as rich tables, or as Markdown."""
-    console = console or Console()
+    Figure 3's numbers when cid_rows are given; as plain-text tables, or as Markdown."""
+    out = out or sys.stdout
     grids = [table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"), table3(rows),
              figure3(cid_rows) if cid_rows else None]
     for grid in grids:
         if grid is None:
             continue
-        if markdown:
-            console.print(grid.markdown(), markup=False, highlight=False, soft_wrap=True)
-        else:
-            console.print(grid.rich())
+        print(grid.markdown() if markdown else grid.text(), file=out, flush=True)

@@ -16,14 +16,14 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import select, update
+from tqdm import tqdm
 
 from backend.api.schemas import ExperimentIn
 from backend.db import Database
@@ -268,74 +268,78 @@ def _current(jobs: list[dict[str, Any]]) -> str:
 
 
 class ProgressView:
-    """Jobs done of total, the running job's step and the ETA: a live bar on a terminal; in a log,
-    a line whenever a job starts or ends and every LOG_EVERY_S seconds in between."""
+    """Jobs done of total, the running job's step and the ETA: a live bar (tqdm) on a terminal; in
+    a log, a line whenever a job starts or ends and every LOG_EVERY_S seconds in between."""
 
-    def __init__(self, console: Console, name: str, estimates_s: dict[str, float] | None = None,
+    def __init__(self, out: TextIO, name: str, estimates_s: dict[str, float] | None = None,
                  log_every_s: float = LOG_EVERY_S):
-        self.console, self.name, self.estimates_s = console, name, estimates_s or {}
-        self.live = console.is_terminal
+        self.out, self.name, self.estimates_s = out, name, estimates_s or {}
+        self.live = _is_terminal(out)
         self.log_every_s = log_every_s
         self._last_event: tuple = ()
         self._last_logged = -math.inf
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("jobs · {task.fields[eta]} · {task.fields[current]}"),
-                                 console=console, transient=False) if self.live else None
-        self.task = None
+        self.bar: tqdm | None = None
 
     def __enter__(self) -> ProgressView:
-        if self.progress is not None:
-            self.progress.start()
         return self
 
     def __exit__(self, *_exc) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        if self.bar is not None:
+            self.bar.close()
 
     def update(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
         summary = experiment_progress(jobs, self.estimates_s)
         eta, current = _duration(summary["eta_s"]), _current(jobs)
-        if self.progress is not None:
-            if self.task is None:
-                self.task = self.progress.add_task(self.name, total=summary["total"], eta=eta, current=current)
-            self.progress.update(self.task, completed=summary["done"], eta=eta, current=current)
+        if self.live:
+            if self.bar is None:
+                self.bar = tqdm(total=summary["total"], desc=self.name, file=self.out, dynamic_ncols=True,
+                                bar_format="{desc} {bar} {n_fmt}/{total_fmt} jobs{postfix}")  # ", ETA ..."
+            self.bar.n = summary["done"]
+            self.bar.set_postfix_str(f"{eta} · {current}" if current else eta)  # redraws
         else:
             event = (summary["done"], tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == "running"))
             now = time.monotonic()
             if event != self._last_event or now - self._last_logged >= self.log_every_s:
                 self._last_event, self._last_logged = event, now
                 line = f"[{summary['done']}/{summary['total']} jobs] {current or 'done'}"
-                self.console.print(f"{time.strftime('%H:%M:%S')} {line} · {eta}", highlight=False)
+                print(f"{time.strftime('%H:%M:%S')} {line} · {eta}", file=self.out, flush=True)
         return summary
 
 
-def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, console: Console | None = None,
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, out: TextIO | None = None,
                    wait: bool = True, retry_failed: bool = False, poll_s: float = POLL_S, markdown: bool = False) -> int:
-    """Submit (or resume) `request`, run it to the end, print its tables (rich, or Markdown).
-    Returns the exit code:
+    """Submit (or resume) `request`, run it to the end, print its tables (plain text, or Markdown)
+    to `out` (default stdout). Returns the exit code:
     0 all finished (failed jobs: 1), 130 interrupted, 2 refused."""
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # a log or a pipe: wide enough for the tables
-            console = Console(width=200)
+    out = out or sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
     try:
         experiment_id, created = backend.find_or_submit(request)
     except ExperimentError as error:
-        console.print(f"error: {error}", style="red", highlight=False)
+        say(f"error: {error}")
         return 2
     requeued = backend.requeue(experiment_id, failed_too=retry_failed)
     jobs = backend.jobs(experiment_id)
     done = experiment_progress(jobs)["done"]
-    console.print(f"experiment {experiment_id} '{request.name}': {len(jobs)} jobs, "
-                  + (("submitted" + (f", {done} of them copies of identical finished jobs" if done else ""))
-                     if created else f"resumed ({done} finished"
-                     + (f", {requeued} put back in the queue" if requeued else "") + ")"), highlight=False)
+    say(f"experiment {experiment_id} '{request.name}': {len(jobs)} jobs, "
+        + (("submitted" + (f", {done} of them copies of identical finished jobs" if done else ""))
+           if created else f"resumed ({done} finished" + (f", {requeued} put back in the queue" if requeued else "") + ")"))
     if not wait:
         return 0
     started = time.monotonic()
     interrupted = threading.Event()
     try:
-        with ProgressView(console, request.name, estimated_seconds(request.model_dump(mode="json"))) as view, \
+        with ProgressView(out, request.name, estimated_seconds(request.model_dump(mode="json"))) as view, \
                 ctrl_c_sets(interrupted):
             backend.start(experiment_id)
             summary = view.update(jobs)
@@ -345,19 +349,19 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, conso
                 raise KeyboardInterrupt
             summary = view.update(backend.jobs(experiment_id))
     except KeyboardInterrupt:
-        console.print("interrupted: stopping the running job (it saves its state and goes back to the queue)...", highlight=False)
+        say("interrupted: stopping the running job (it saves its state and goes back to the queue)...")
         backend.stop()
-        console.print("stopped; run the same command again to resume (the job from the step it reached)", highlight=False)
+        say("stopped; run the same command again to resume (the job from the step it reached)")
         return 130
     except ExperimentError as error:
         backend.stop()
-        console.print(f"error: {error}", style="red", highlight=False)
+        say(f"error: {error}")
         return 1
     backend.stop()
-    console.print(f"{summary['done']} of {summary['total']} jobs finished ({summary['succeeded']} succeeded, "
-                  f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
-                  f"after {time.monotonic() - started:.0f} s", highlight=False)
-    print_tables(backend.table(experiment_id), request.kind, console, name=request.name,
+    say(f"{summary['done']} of {summary['total']} jobs finished ({summary['succeeded']} succeeded, "
+        f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
+        f"after {time.monotonic() - started:.0f} s")
+    print_tables(backend.table(experiment_id), request.kind, out, name=request.name,
                  cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None, markdown=markdown)
     if summary["done"] < summary["total"]:
         return 1

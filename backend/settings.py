@@ -1,46 +1,87 @@
-"""The service's settings, read from the environment once; command-line flags override them.
+"""The service's settings: `DECONFOUND_*` environment variables, else an `.env` file in the working
+directory, else the defaults below; command-line flags override them (`with_overrides`).
 
-    DECONFOUND_DATA_DIR        where everything lives (default ./var): the SQLite file,
-                               uploads/, artifacts/
-    DECONFOUND_DATABASE_URL    default sqlite:///<data dir>/deconfound.db; postgresql://... works
-    DECONFOUND_API_TOKEN       when set, every mutating endpoint needs `Authorization: Bearer <token>`
-    DECONFOUND_HOST / _PORT    where the API listens (default 127.0.0.1:8000)
-    DECONFOUND_UPLOAD_LIMIT_MB largest accepted upload (default 20)
-    DECONFOUND_LEASE_S         a running job whose heartbeat is older than this is taken up again (60)
-    DECONFOUND_HEARTBEAT_S     how often a worker heartbeats, flushes points and checks for cancel (1)
-    DECONFOUND_MAX_ATTEMPTS    claims of one job before a lost job is marked failed (3)
-    DECONFOUND_CHECKPOINT_S    a running job saves its state this often, in seconds, and a job taken
-                               up again resumes from it (300; 0: never, a re-run starts at step 0)
-    DECONFOUND_GRACE_S         how long `deconfound up` waits, on Ctrl-C, for workers to save their
-                               job at its next label step or influence update (180: one update of
-                               MiniLM on every parameter takes ~100 s on a CPU); later, it kills them
-                               and puts their jobs back in the queue from their last checkpoint
+Every variable, its default and its bounds are in the README's "Settings" table (a test checks
+that it lists each one). An empty variable counts as unset (Compose passes
+`${VAR:-}`), and a bad value stops the command with one line naming the variable, e.g.
+`DECONFOUND_LEASE_S: Input should be greater than 0`.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "DECONFOUND_"
+MIB = 1024 * 1024
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
+class SettingsError(ValueError):
+    """A setting out of its bounds or of the wrong type; the message is one line naming the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    database_url: str
-    api_token: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    upload_limit_bytes: int = 20 * 1024 * 1024
-    lease_s: float = 60.0
-    heartbeat_s: float = 1.0
-    max_attempts: int = 3
-    checkpoint_s: float = 300.0
-    grace_s: float = 180.0
+def settings_error(error: ValidationError, prefix: str = ENV_PREFIX) -> SettingsError:
+    """`error` as one line: `DECONFOUND_PORT: Input should be less than or equal to 65535; ...`."""
+    parts = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        parts.append(f"{prefix}{field.upper()}: {item['msg']}" if field else item["msg"].removeprefix("Value error, "))
+    return SettingsError("; ".join(parts))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8",
+                                      env_ignore_empty=True, extra="ignore", frozen=True, allow_inf_nan=False)
+
+    data_dir: Path = Field(Path("var"), description="where everything lives: the SQLite file, uploads/, "
+                                                    "artifacts/, checkpoints/")
+    database_url: str = Field("", description="`sqlite:///<data dir>/deconfound.db` when unset; "
+                                              "`postgresql+psycopg://user:pw@host:5432/db` for many workers")
+    api_token: str | None = Field(None, description="when set, every mutating call needs "
+                                                    "`Authorization: Bearer <token>`")
+    host: str = Field("127.0.0.1", min_length=1, description="where the API listens")
+    port: int = Field(8000, ge=1, le=65535, description="the API's port")
+    upload_limit_mb: float = Field(20.0, gt=0, description="largest accepted upload, in MiB")
+    lease_s: float = Field(60.0, gt=0, description="a running job whose heartbeat is older than this is taken "
+                                                   "up again by another worker")
+    heartbeat_s: float = Field(1.0, gt=0, description="how often a worker heartbeats, flushes points and checks "
+                                                      "for cancel; shorter than the lease")
+    max_attempts: int = Field(3, ge=1, description="claims of one job before a lost job is marked failed")
+    checkpoint_s: float = Field(300.0, ge=0, description="a running job saves its state this often, and a job "
+                                                         "taken up again resumes from it; 0: never")
+    grace_s: float = Field(180.0, ge=0, description="how long `deconfound up` waits on Ctrl-C for workers to save "
+                                                    "their job (an update of MiniLM on every parameter takes "
+                                                    "~100 s on a CPU), then kills them and requeues their jobs")
+    dashboard_port: int = Field(8050, ge=1, le=65535, description="the dashboard's port (`deconfound up`, "
+                                                                  "`deconfound dashboard`)")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, data_dir: Path) -> Path:
+        return data_dir.resolve()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_database(cls, values: Any) -> Any:
+        """No database URL: the SQLite file inside the data dir."""
+        if isinstance(values, dict) and not values.get("database_url"):
+            data_dir = values.get("data_dir", cls.model_fields["data_dir"].default)
+            if isinstance(data_dir, str | Path):
+                values = {**values, "database_url": default_database_url(Path(data_dir).resolve())}
+        return values
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Settings:
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError(f"{ENV_PREFIX}HEARTBEAT_S ({self.heartbeat_s:g}) must be shorter than "
+                             f"{ENV_PREFIX}LEASE_S ({self.lease_s:g}), or live jobs are taken up again")
+        return self
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        return int(self.upload_limit_mb * MIB)
 
     @property
     def uploads_dir(self) -> Path:
@@ -58,33 +99,27 @@ class Settings:
         """Where a running job's checkpoint lives until the job ends (jobs.checkpoint)."""
         return self.data_dir / "checkpoints" / f"job-{job_id}"
 
-    def with_overrides(self, **changes) -> Settings:
-        """A copy with the non-None `changes` applied; a new data dir moves the default SQLite file too."""
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the non-None `changes` (command-line flags) applied and checked against the
+        same bounds; a new data dir moves the default SQLite file too. Raises SettingsError."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        if "data_dir" in changes:
-            changes["data_dir"] = Path(changes["data_dir"]).resolve()
-            if "database_url" not in changes and self.database_url == default_database_url(self.data_dir):
-                changes["database_url"] = default_database_url(changes["data_dir"])
-        return replace(self, **changes)
+        values = {**self.model_dump(), **changes}
+        if "data_dir" in changes and "database_url" not in changes \
+                and self.database_url == default_database_url(self.data_dir):
+            values["database_url"] = ""
+        try:
+            return type(self).model_validate(values)
+        except ValidationError as error:
+            raise settings_error(error) from None
 
 
 def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'deconfound.db'}"
 
 
-def load_settings() -> Settings:
-    """Settings from the environment (see the module docstring)."""
-    data_dir = Path(_env("DECONFOUND_DATA_DIR", "var")).resolve()
-    return Settings(
-        data_dir=data_dir,
-        database_url=_env("DECONFOUND_DATABASE_URL") or default_database_url(data_dir),
-        api_token=_env("DECONFOUND_API_TOKEN"),
-        host=_env("DECONFOUND_HOST", "127.0.0.1"),
-        port=int(_env("DECONFOUND_PORT", "8000")),
-        upload_limit_bytes=int(float(_env("DECONFOUND_UPLOAD_LIMIT_MB", "20")) * 1024 * 1024),
-        lease_s=float(_env("DECONFOUND_LEASE_S", "60")),
-        heartbeat_s=float(_env("DECONFOUND_HEARTBEAT_S", "1")),
-        max_attempts=int(_env("DECONFOUND_MAX_ATTEMPTS", "3")),
-        checkpoint_s=float(_env("DECONFOUND_CHECKPOINT_S", "300")),
-        grace_s=float(_env("DECONFOUND_GRACE_S", "180")),
-    )
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment and `.env`, `values` winning; raises SettingsError (one line)."""
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise settings_error(error) from None

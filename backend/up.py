@@ -103,7 +103,10 @@ def up(settings: Settings, workers: int | None = None, device: str | None = None
         processes += [start([*cli, "worker", *(["--device", device] if device else [])])
                       for _ in range(workers or 1)]
     dashboard_url = None
-    if dashboard and importlib.util.find_spec("dashboard.__main__") is not None:
+    if dashboard and importlib.util.find_spec("dash") is None:
+        print("deconfound up: no dashboard: its dependencies are not installed (pip install 'deconfound[dashboard]')",
+              flush=True)
+    elif dashboard:
         dashboard_url = f"http://{local}:{dashboard_port}"
         processes.append(start([sys.executable, "-m", "dashboard"],
                                {"DECONFOUND_API_URL": api_url, "DECONFOUND_DASHBOARD_HOST": settings.host,

@@ -3,13 +3,12 @@ that says whether the API answers.
 
     python -m dashboard          (or `deconfound dashboard`, or started by `deconfound up`)
 
-Environment: DECONFOUND_API_URL (default http://127.0.0.1:8000), DECONFOUND_DASHBOARD_HOST /
-DECONFOUND_DASHBOARD_PORT (default 127.0.0.1:8050), DECONFOUND_API_TOKEN (sent on mutating calls).
+Settings (dashboard/settings.py, the README's "Settings" table): DECONFOUND_API_URL,
+DECONFOUND_DASHBOARD_HOST / _PORT, DECONFOUND_API_TOKEN (sent on mutating calls).
 """
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import dash
@@ -64,7 +63,8 @@ def main(host: str = "127.0.0.1", port: int = 8050, api_url: str = DEFAULT_API_U
 
 
 def main_from_env() -> None:
-    """main() with the settings of the environment (what `deconfound up` passes)."""
-    main(host=os.environ.get("DECONFOUND_DASHBOARD_HOST") or "127.0.0.1",
-         port=int(os.environ.get("DECONFOUND_DASHBOARD_PORT") or 8050),
-         api_url=os.environ.get("DECONFOUND_API_URL") or DEFAULT_API_URL)
+    """main() with the settings of the environment and `.env` (what `deconfound up` passes)."""
+    from dashboard.settings import load_dashboard_settings
+
+    settings = load_dashboard_settings()
+    main(host=settings.dashboard_host, port=settings.dashboard_port, api_url=settings.api_url)

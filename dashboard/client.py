@@ -5,7 +5,6 @@ Failures become ApiError with a sentence fit to be shown on the page as it is.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
@@ -213,7 +212,9 @@ def api() -> ApiClient:
     """The client of the app serving the current request (its API URL is in the Flask config)."""
     from flask import current_app
 
+    from dashboard.settings import load_dashboard_settings
+
     url = current_app.config["DECONFOUND_API_URL"]
     if url not in _clients:
-        _clients[url] = ApiClient(url, token=os.environ.get("DECONFOUND_API_TOKEN") or None)
+        _clients[url] = ApiClient(url, token=load_dashboard_settings().api_token)
     return _clients[url]

@@ -2,7 +2,6 @@
 of its own per test), and real worker subprocesses."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -41,7 +40,7 @@ def make_settings(data_dir: Path, database_url: str | None = None, **changes) ->
     data_dir = Path(data_dir).resolve()
     defaults = {"data_dir": data_dir, "database_url": database_url or default_database_url(data_dir),
                 "api_token": None, "lease_s": 4.0, "heartbeat_s": 0.5}
-    return dataclasses.replace(load_settings(), **{**defaults, **changes})
+    return load_settings(**{**defaults, **changes})
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from rich.console import Console
 from sqlalchemy import func, select, update
 
 from backend.api.experiments import cid_rows
@@ -134,7 +133,7 @@ def test_ctrl_c_puts_the_running_job_back(settings):
     out = io.StringIO()
     before = signal.getsignal(signal.SIGINT)  # default, or ignored under nohup
     try:
-        code = run_experiment(request, store, console=Console(file=out, width=200), poll_s=0.2)
+        code = run_experiment(request, store, out=out, poll_s=0.2)
     finally:
         store.close()
     assert code == 130 and "run the same command again to resume" in out.getvalue(), out.getvalue()
