@@ -84,6 +84,7 @@ def downloaded(browser, name: str) -> str:
 def test_submit_a_tiny_job_through_the_form_and_see_it_finish(browser, api):
     open_page(browser, "/")
     element(browser, "#form-submit")
+    choose(browser, "#form-model", "tiny")  # the form's default is the pretrained minilm
     fill(browser, "#form-options", json.dumps(TINY_DATASET["options"]))
     for path, value in {"train.max_steps": 6, "train.eval_every": 2, "diagnostics.cid_every": 2,
                         "diagnostics.probes": 4, "diagnostics.sample": 4, "diagnostics.histogram_probes": 2}.items():
@@ -95,7 +96,7 @@ def test_submit_a_tiny_job_through_the_form_and_see_it_finish(browser, api):
     job_id = int(link.text.removeprefix("job #"))
     spec = api.get(f"/api/jobs/{job_id}").json()["spec"]
     assert spec["train"]["max_steps"] == 6 and spec["dataset"]["options"]["train_size"] == 64
-    assert spec["train"]["lr"] == 2e-5  # untouched fields keep their defaults
+    assert spec["model"] == "tiny" and spec["train"]["lr"] == 1e-3  # untouched: tiny's own default learning rate
 
     row = f"#job-row-{job_id}"
     wait_until(lambda: text_of(browser, f"{row} .badge") in ("succeeded", "collapsed"), 150,
@@ -105,6 +106,17 @@ def test_submit_a_tiny_job_through_the_form_and_see_it_finish(browser, api):
     assert text_of(browser, f"{row} .col-cid") and text_of(browser, f"{row} .col-flip_rate")
     assert text_of(browser, f"{row} .bar-label").startswith("6/6")
     assert rendered(browser, f"{row} button") == 1 and "Delete" in text_of(browser, f"{row} button")
+
+
+def choose(browser, css: str, option: str) -> None:
+    """Pick `option` in the Dash dropdown at css (a multi-select keeps what is already chosen)."""
+    element(browser, css).click()
+    found = wait_until(lambda: browser.find_elements(
+        By.XPATH, f"//*[@role='option' or @role='listbox']//*[normalize-space(text())='{option}']"), 20,
+        f"'{option}' in {css}")
+    found[-1].click()
+    browser.find_element(By.TAG_NAME, "h2").click()  # close the list
+    wait_until(lambda: option in text_of(browser, css), 20, f"{option} chosen in {css}")
 
 
 def test_validation_messages_from_the_api_appear_beside_their_fields(browser):

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 
 from .conftest import ARTIFACTS, wait_until
 from .stack import TINY_DATASET, full_page_screenshot
-from .test_browser import downloaded, element, fill, graph, open_page, pattern_id, text_of
+from .test_browser import choose, downloaded, element, fill, graph, open_page, pattern_id, text_of
 
 # Tiny jobs that fit train in 16 steps (the "tiny" scale's settings): selection needs dev accuracies.
 SWEEP_FIELDS = {"train.max_steps": 16, "train.eval_every": 8, "train.batch_size": 16, "diagnostics.cid_every": 8,
@@ -46,6 +46,7 @@ def test_a_sweep_from_the_form_runs_to_its_selected_row(browser, api):
     open_page(browser, "/")
     element(browser, "#form-submit")
     element(browser, "#form-mode input[value='sweep']").click()
+    choose(browser, "#form-model", "tiny")  # fits train at these learning rates; the default minilm would not
     fill(browser, "#form-options", json.dumps(TINY_DATASET["options"]))
     for path, value in SWEEP_FIELDS.items():
         fill(browser, pattern_id("spec-field", path), value)

@@ -13,7 +13,7 @@ from tests.helpers import WAIT_S
 
 from .conftest import wait_finished, wait_until
 from .stack import TINY_DATASET
-from .test_browser import element, fill, open_page, pattern_id, text_of
+from .test_browser import choose, element, fill, open_page, pattern_id, text_of
 
 # Influence tuning of the tiny model with one round after step 4 of 8 (rounds need more than
 # interval / 2 steps after them), fast on a CPU.
@@ -25,17 +25,6 @@ FORM = {"train.max_steps": 8, "train.batch_size": 16, "train.eval_every": 4, "in
 COLLAPSING = {"model": "tiny", "device": "cpu", "dataset": TINY_DATASET,
               "train": {"max_steps": 4, "lr": 1e-7, "eval_every": 2},
               "diagnostics": {"cid_every": 0, "probes": 4, "sample": 4, "histogram_probes": 2}}
-
-
-def choose(browser, css: str, option: str) -> None:
-    """Pick `option` in the Dash dropdown at css (a multi-select keeps what is already chosen)."""
-    element(browser, css).click()
-    found = wait_until(lambda: browser.find_elements(
-        By.XPATH, f"//*[@role='option' or @role='listbox']//*[normalize-space(text())='{option}']"), 20,
-        f"'{option}' in {css}")
-    found[-1].click()
-    browser.find_element(By.TAG_NAME, "h2").click()  # close the list
-    wait_until(lambda: option in text_of(browser, css), 20, f"{option} chosen in {css}")
 
 
 def plot_layout(browser, graph_id: str) -> dict | None:
