@@ -329,21 +329,50 @@ class TimedRecorder(MemoryRecorder):
         return out
 
 
+def test_the_plan_counts_the_units_the_run_then_runs():
+    """After every label step, what the progress counts as left (CID points, updates, accuracy
+    points, label steps) is what the run then records: live points where no round measures,
+    two per round, the final one."""
+    from jobs.methods.influence_tuning import InfluenceTuning
+
+    class Watching(InfluenceTuning):
+        def setup(self, run):
+            self.snapshots = []
+            return super().setup(run)
+
+        def after_label_step(self, run, step):
+            self.snapshots.append((step, run.progress.left(), len(recorder.cids), self.updates,
+                                   len(recorder.series("acc/dev"))))
+            return super().after_label_step(run, step)
+
+    recorder, method = MemoryRecorder(), Watching()
+    spec = small_spec("influence-tuning", train={"max_steps": 9, "eval_every": 4}, diagnostics={"cid_every": 2})
+    run_method(method, spec, toy_textlen(), tiny(), recorder)
+    assert [c["phase"] for c in recorder.cids if c["step"] == 6] == ["pre-round", "post-round"]  # no live one
+    for step, left, cids, updates, accuracies in method.snapshots:
+        assert left.get(Work.LABEL_STEP, 0) == 9 - step
+        assert left.get(Work.CID, 0) == len(recorder.cids) - cids, step
+        assert left.get(Work.UPDATE, 0) == method.updates - updates, step
+        assert left.get(Work.EVALUATION, 0) == len(recorder.series("acc/dev")) - 1 - accuracies, step  # - final
+        assert left[Work.FINAL_EVALUATION] == 1
+
+
 def test_influence_updates_are_guessed_from_a_training_example_until_timed():
     from types import SimpleNamespace
 
-    from jobs.methods.influence_tuning import GUESSED_UPDATE_COST, InfluenceTuning
+    from jobs.methods.influence_tuning import InfluenceTuning
 
-    spec = small_spec("influence-tuning", train={"max_steps": 9})
-    run = SimpleNamespace(spec=spec, data=toy_textlen(), total_steps=9,
+    spec = small_spec("influence-tuning", train={"max_steps": 9})  # scope: the top 1 of tiny's 2 layers
+    run = SimpleNamespace(spec=spec, data=toy_textlen(), total_steps=9, model=tiny().model,
                           progress=SimpleNamespace(label_example_s=lambda: Cost(0.02, False)))
     method = InfluenceTuning()
     method.setup(run)
     assert method.work_plan(run) == {3: {Work.UPDATE: 2, Work.CID: 2}, 6: {Work.UPDATE: 2, Work.CID: 2}}
-    # Before an update is timed: a guess per example of its tuples (2 tuples of a probe, 2 A, 2 B).
-    assert method.unit_cost(run, Work.UPDATE) == Cost(pytest.approx(GUESSED_UPDATE_COST["cosine"] * 2 * 5 * 0.02),
-                                                      True)
-    method.update_seconds = [1.0, 3.0]
+    # Before an update is timed: a guess per example of its tuples (2 tuples of a probe, 2 A, 2 B),
+    # a forward and a backward and double backward through half the layers: (1 + 7 / 2) / 3.
+    assert method.unit_cost(run, Work.UPDATE) == Cost(pytest.approx(1.5 * 2 * 5 * 0.02), True)
+    # Timed: the median of all but the first (a warm-up).
+    method.update_seconds = [9.0, 1.0, 3.0]
     assert method.unit_cost(run, Work.UPDATE) == Cost(2.0, False)
     assert method.unit_cost(run, Work.LABEL_STEP) is None
 

@@ -23,11 +23,15 @@ from jobs.influence import Examples, ab_groups
 from jobs.influence.fast.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
-from jobs.methods.run_progress import Cost, Units, Work
+from jobs.methods.run_progress import Cost, Units, Work, typical_seconds
 
-# Before any update is timed, an update is guessed at this many label-step-equivalents per distinct
-# example and batch (the benchmark's R1 and R4 on MiniLM: about 2.5 and 0.4); measured times replace it.
-GUESSED_UPDATE_COST = {"cosine": 3.0, "dot": 3.0, "embedding": 0.5}
+# Before any update is timed, an update is guessed at this many training examples' time (of a label
+# step) per example of its tuples (probe, A and B). Gradient scores: a forward, a backward that keeps
+# its graph and the double backward, those two only through the scope's share s of the layers:
+# about (1 + 7 s) / 3 (all: 2.7, measured 2.8 on tiny; top 2 of MiniLM's 6: 1.1, measured 1.06;
+# benchmarks/service/eta_error.py). The pooled-output score is first order (R4 of
+# benchmarks/influence: about 0.4-0.5). Timed updates replace the guess.
+GUESSED_EMBEDDING_UPDATE_COST = 0.5
 
 # Examples (probes + A + B) per influence_loss call: the gradient score keeps a differentiable
 # full gradient per example, so memory grows with this; the pooled-output score is light.
@@ -105,16 +109,26 @@ class InfluenceTuning(Method):
         return settings.round_epochs * math.ceil(probes / settings.tuples_per_update)
 
     def update_s(self, run: Run) -> Cost | None:
-        """Seconds per influence update: timed in this run, else guessed from a training
+        """Seconds per influence update before the run's progress has timed one (it times them
+        itself, jobs.methods.run_progress): as timed before a resume, else guessed from a training
         example's time (None before there is one)."""
         if self.update_seconds:
-            return Cost(float(np.mean(self.update_seconds[-20:])), False)
+            return Cost(typical_seconds(self.update_seconds[-20:]), False)
         per_example = run.progress.label_example_s()
         if per_example is None:
             return None
         settings = run.spec.influence
         examples = settings.tuples_per_update * (2 * settings.k + 1)
-        return Cost(GUESSED_UPDATE_COST[self.kind] * examples * per_example.seconds, True)
+        return Cost(self.guessed_update_cost(run) * examples * per_example.seconds, True)
+
+    def guessed_update_cost(self, run: Run) -> float:
+        """Training examples' time per example of an update's tuples, before one is timed."""
+        if self.kind == "embedding":
+            return GUESSED_EMBEDDING_UPDATE_COST
+        settings = run.spec.influence
+        layers = len(run.model.layer_names()) or 1
+        share = {"all": 1.0, "top": min(settings.top_layers / layers, 1.0), "head": 0.0}[settings.scope]
+        return (1 + 7 * share) / 3
 
     def work_plan(self, run: Run) -> dict[int, Units]:
         """A round's updates and its CID points before and after, at each round's step."""

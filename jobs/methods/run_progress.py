@@ -9,18 +9,20 @@ units of work, by label step:
                      method measured none); an accuracy point every eval_every steps
     the end          the final evaluation, the final CID point
 
-The ETA is what is left of the plan, each kind of unit at the seconds it took in this run: label
-steps, CID points and accuracy points are timed here, a method times its own units (influence
-updates). A kind not timed yet is guessed from one that is (GUESS_*), and the report says so
-(eta_guessed); with nothing timed at all the ETA is unknown (None). A CID point being measured
-counts as done in the share of its examples' tokens scored so far.
+The ETA is what is left of the plan, each kind of unit at the seconds it took in this run
+(Timings): label steps, CID points, accuracy points and influence updates are timed apart. A
+kind not timed yet is guessed from one that is (GUESS_*; a method guesses its own units, and
+gives the timings a checkpoint kept), and the report says so (eta_guessed); with nothing timed at
+all the ETA is unknown (None). A CID point being measured counts as done in the share of its
+examples' tokens scored so far.
 """
 from __future__ import annotations
 
 import math
+import statistics
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -44,14 +46,46 @@ Units = dict[Work, float]
 FLAGGED = (Work.LABEL_STEP, Work.CID, Work.UPDATE)
 
 # Guesses before a kind is timed, in seconds per example of the kind whose time is known
-# (benchmarks/eta_error.py; docs/performance.md): a CID example (one forward and backward that
-# keeps the factors, then dot products with the probes) against a training example of a label
-# step, and an evaluated example (forward only).
+# (benchmarks/service/eta_error.py; docs/performance.md): a CID example (one forward and backward
+# that keeps the factors, then dot products with the probes) against a training example of a
+# label step, and an evaluated example (forward only, in batches of 128: measured 0.11 on MiniLM,
+# 0.17 on tiny).
 GUESS_CID_PER_LABEL_EXAMPLE = 1.0
-GUESS_FORWARD_PER_LABEL_EXAMPLE = 1 / 3
+GUESS_FORWARD_PER_LABEL_EXAMPLE = 0.15
 
-# Recent label steps whose mean is the label-step time (the first steps warm up).
-WINDOW = 100
+# The latest units of a kind whose median is its time.
+RECENT_STEPS = 25
+RECENT_UNITS = 10
+
+
+def typical_seconds(samples: Sequence[float]) -> float:
+    """The time of a unit from those timed so far: the median of all but the first (a warm-up:
+    allocations and first calls made it two or three times the later ones on MiniLM) once there
+    are two; the median passes over a busy machine's spikes."""
+    return statistics.median(list(samples)[1:] if len(samples) > 1 else samples)
+
+
+class Timings:
+    """Seconds of each unit timed in this run, by kind; a kind's time is typical_seconds of its
+    latest units (RECENT_UNITS; label steps: RECENT_STEPS, enough to pass over a busy machine's
+    bursts, few enough to follow a lasting change of its load)."""
+
+    def __init__(self):
+        self.units: dict[Work, list[float]] = {kind: [] for kind in Work}
+
+    def add(self, kind: Work, seconds: float) -> None:
+        self.units[kind].append(seconds)
+
+    def timed(self, kind: Work) -> bool:
+        return bool(self.units[kind])
+
+    def seconds(self, kind: Work) -> float | None:
+        """One unit of `kind`; None before one is timed."""
+        units = self.units[kind]
+        if not units:
+            return None
+        recent = RECENT_STEPS if kind == Work.LABEL_STEP else RECENT_UNITS
+        return typical_seconds(units[:1] + units[1:][-recent:])
 
 
 @dataclass(frozen=True)
@@ -83,7 +117,8 @@ class RunProgress:
         self.cid_every, self.eval_every = cid_every, eval_every
         self.method_plan, self.method_cost = method_plan, method_cost
         self.rounds = sorted(s for s, units in method_plan.items() if units.get(Work.UPDATE))
-        self.timed: dict[Work, deque[float]] = {kind: deque(maxlen=WINDOW) for kind in Work}
+        self.timings = Timings()
+        self.last_end: float | None = None  # when the latest unit ended (an update is timed from it)
         self.step = 0              # the label step whose units are being worked through
         self.final = False         # in the final evaluation and CID
         self.done: Counter = Counter()  # units finished at self.step (or at the end)
@@ -120,17 +155,22 @@ class RunProgress:
         self._at(step)
         if seconds is None and self.current is not None and self.current[0] == kind:
             seconds = time.perf_counter() - self.current[1]
-        if seconds is not None and kind != Work.UPDATE:  # updates: the method's own timings
-            self.timed[kind].append(seconds)
+        if seconds is not None:
+            self.timings.add(kind, seconds)
         self.done[kind] += 1
-        self.current = None
+        self.current, self.last_end = None, time.perf_counter()
         if kind == Work.CID and not self.final and step in self.rounds and self.done[Work.CID] == 1:
             self.report(self.round_phase(step, 1))
 
     def updates_done(self, step: int, done: int) -> None:
-        """The method has run `done` updates of its round at label `step`."""
+        """The method has run `done` updates of its round at label `step`; the new ones are timed
+        from the end of the unit before (the round's first CID point, or the update before)."""
         self._at(step)
-        self.done[Work.UPDATE] = done
+        now, new = time.perf_counter(), done - self.done[Work.UPDATE]
+        if new > 0 and self.last_end is not None:
+            for _ in range(new):
+                self.timings.add(Work.UPDATE, (now - self.last_end) / new)
+        self.done[Work.UPDATE], self.last_end = done, now
 
     def report(self, phase: str) -> None:
         eta = self.eta()
@@ -206,8 +246,8 @@ class RunProgress:
 
     def cost(self, kind: Work) -> Cost | None:
         """Seconds of one unit of `kind`: timed in this run, else guessed; None if no basis yet."""
-        if self.timed[kind]:
-            return Cost(sum(self.timed[kind]) / len(self.timed[kind]), False)
+        if self.timings.timed(kind):
+            return Cost(self.timings.seconds(kind), False)
         if kind == Work.CID and (partial := self._partial(Work.CID)) is not None:
             return Cost(partial, True)
         method_cost = self.method_cost(kind)
@@ -220,7 +260,7 @@ class RunProgress:
             return None
         if kind == Work.CID:
             return Cost(per_example.seconds * GUESS_CID_PER_LABEL_EXAMPLE * self.sizes.cid, True)
-        if kind == Work.FINAL_EVALUATION and self.timed[Work.EVALUATION]:
+        if kind == Work.FINAL_EVALUATION and self.timings.timed(Work.EVALUATION):
             evaluation = self.cost(Work.EVALUATION).seconds
             return Cost(evaluation * self.sizes.final_evaluation / max(self.sizes.evaluation, 1), False)
         rows = self.sizes.final_evaluation if kind == Work.FINAL_EVALUATION else self.sizes.evaluation
@@ -228,11 +268,9 @@ class RunProgress:
 
     def label_example_s(self) -> Cost | None:
         """Seconds of one training example in a label step: timed, else guessed from a CID point's."""
-        if self.timed[Work.LABEL_STEP]:
-            steps = self.timed[Work.LABEL_STEP]
-            return Cost(sum(steps) / len(steps) / self.sizes.batch, False)
-        cid = self.timed[Work.CID] and sum(self.timed[Work.CID]) / len(self.timed[Work.CID])
-        cid = cid or self._partial(Work.CID)
+        if self.timings.timed(Work.LABEL_STEP):
+            return Cost(self.timings.seconds(Work.LABEL_STEP) / self.sizes.batch, False)
+        cid = self.timings.seconds(Work.CID) if self.timings.timed(Work.CID) else self._partial(Work.CID)
         if not cid:
             return None
         return Cost(cid / max(self.sizes.cid, 1) / GUESS_CID_PER_LABEL_EXAMPLE, True)
