@@ -61,7 +61,7 @@ def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int =
             update(Job).where(Job.id == row.id, Job.status == row.status, Job.attempt == row.attempt)
             .values(status="running", attempt=attempt, worker_id=worker_id, started_at=now, heartbeat_at=now,
                     finished_at=None, error=None, metrics=None, progress_step=None, progress_total=None,
-                    eta_s=None)).rowcount
+                    eta_s=None, progress_phase=None, eta_guessed=None)).rowcount
         if not taken:
             return None
         return Claim(row.id, attempt, worker_id, row.spec)

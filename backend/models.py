@@ -67,6 +67,9 @@ class Job(Base):
     progress_step: Mapped[int | None] = mapped_column(Integer)
     progress_total: Mapped[int | None] = mapped_column(Integer)
     eta_s: Mapped[float | None] = mapped_column(Float)
+    # What the running job is doing, in words ("measuring CID (step 0)", "influence round 2/4: update 5/16").
+    progress_phase: Mapped[str | None] = mapped_column(String(200))
+    eta_guessed: Mapped[bool | None] = mapped_column(Boolean)  # eta_s rests partly on a guess (not yet timed)
     error: Mapped[str | None] = mapped_column(Text)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the runner's final metrics
     wall_s: Mapped[float | None] = mapped_column(Float)

@@ -75,7 +75,8 @@ def job_view(job: dict[str, Any]) -> dict[str, Any]:
             "status": job["status"], "wall_s": job.get("wall_s"), "worker_id": job.get("worker_id"),
             "step": job.get("progress_step", progress.get("step")),
             "total": job.get("progress_total", progress.get("total")),
-            "eta_s": job.get("eta_s", progress.get("eta_s"))}
+            "eta_s": job.get("eta_s", progress.get("eta_s")),
+            "phase": job.get("progress_phase", progress.get("phase"))}
 
 
 class LocalStore:
@@ -143,7 +144,8 @@ class LocalStore:
     def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
         with self.db.session() as session:
             rows = session.execute(select(Job.id, Job.method, Job.seed, Job.params, Job.status, Job.wall_s,
-                                          Job.worker_id, Job.progress_step, Job.progress_total, Job.eta_s)
+                                          Job.worker_id, Job.progress_step, Job.progress_total, Job.eta_s,
+                                          Job.progress_phase)
                                    .where(Job.experiment_id == experiment_id).order_by(Job.id)).all()
         return [job_view(row._asdict()) for row in rows]
 
@@ -264,7 +266,13 @@ def _current(jobs: list[dict[str, Any]]) -> str:
         return "waiting for a worker" if any(j["status"] == "queued" for j in jobs) else ""
     return "; ".join(f"job {j['id']} {j['method']} seed {j['seed']}"
                      + (f" {j['params']}" if j["params"] else "")
-                     + (f": step {j['step']}/{j['total']}" if j["total"] else ": starting") for j in running)
+                     + _where(j) for j in running)
+
+
+def _where(job: dict[str, Any]) -> str:
+    """": step 10/60, influence round 1/4: update 2/16"; ": starting" before the job has said anything."""
+    parts = ([f"step {job['step']}/{job['total']}"] if job["total"] else []) + ([job["phase"]] if job["phase"] else [])
+    return ": " + ", ".join(parts) if parts else ": starting"
 
 
 class ProgressView:

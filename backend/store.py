@@ -35,6 +35,9 @@ from jobs.recorder import CID_PHASES, InfluenceLists
 # The rows a run writes while it trains: what a checkpoint's mark covers and a resumed run keeps.
 TRAINING_TABLES = (ScalarPoint, CidPoint, InfluenceList, LogLine, Diagnostic)
 
+# Job.progress_phase's length.
+PHASE_CHARS = 200
+
 # Metrics of one evaluated split (jobs.evaluate.accuracy_report) that become result rows.
 SPLIT_METRICS = ("acc", "worst_group_acc", "agree_acc", "disagree_acc", "flip_rate", "n")
 
@@ -86,7 +89,7 @@ class StoreRecorder:
         self._influences: deque = deque()
         self._logs: deque = deque()
         self._diagnostics: deque = deque()
-        self._progress: tuple[int, int, float | None] | None = None
+        self._progress: tuple[int, int, float | None, str | None, bool] | None = None
         self._metrics: dict[str, Any] | None = None
         self._flushing = threading.Lock()
         self.begun = False
@@ -106,8 +109,9 @@ class StoreRecorder:
     def influence(self, lists: InfluenceLists) -> None:
         self._influences.append(lists)
 
-    def progress(self, step, total, eta_s, info=None) -> None:
-        self._progress = (int(step), int(total), None if eta_s is None else float(eta_s))
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False) -> None:
+        self._progress = (int(step), int(total), None if eta_s is None else float(eta_s),
+                          None if phase is None else str(phase)[:PHASE_CHARS], bool(eta_guessed))
 
     def result(self, metrics: dict[str, Any]) -> None:
         self._metrics = metrics
@@ -195,7 +199,8 @@ class StoreRecorder:
         with self.db.writing() as session:
             job_values: dict[str, Any] = {"heartbeat_at": utcnow()}
             if progress is not None:
-                job_values.update(progress_step=progress[0], progress_total=progress[1], eta_s=_finite(progress[2]))
+                job_values.update(progress_step=progress[0], progress_total=progress[1], eta_s=_finite(progress[2]),
+                                  progress_phase=progress[3], eta_guessed=progress[4])
             if metrics is not None:
                 job_values["metrics"] = jsonable(metrics)
             owned = session.execute(

@@ -48,16 +48,33 @@ def records_table(columns: Sequence[tuple[str, str]], rows: Sequence[dict], tabl
     return html.Div(table, className="table-wrap")  # wide tables scroll instead of overflowing the card
 
 
-def progress_bar(step: int | None, total: int | None, eta_s: float | None, status: str) -> html.Div:
-    """Step of total as a bar, with the ETA while running."""
+def eta_words(progress: dict) -> str:
+    """A running job's ETA (the API's progress): "ETA 4 min 13 s"; "ETA ≈ 4 min 13 s (guess)" while
+    part of it rests on work the run has not timed yet; "ETA unknown" before anything is timed."""
+    if progress.get("eta_s") is None:
+        return "ETA unknown"
+    eta = format_duration(progress["eta_s"])
+    return f"ETA ≈ {eta} (guess)" if progress.get("eta_guessed") else f"ETA {eta}"
+
+
+def progress_bar(progress: dict | None, status: str) -> html.Div:
+    """A job's progress (the API's JobOut.progress): label steps done of total as a bar with the
+    ETA, and below it the phase (what a running job is doing now, in words)."""
+    progress = progress or {}
+    step, total = progress.get("step"), progress.get("total")
     if status in ("succeeded", "collapsed") and total:
         step = total
     share = (step or 0) / total if total else 0.0
     label = f"{step or 0}/{total}" if total else "–"
-    if status == "running" and eta_s is not None:
-        label += f" · ETA {format_duration(eta_s)}"
-    return html.Div([html.Div(className="bar-fill", style={"width": f"{100 * min(share, 1.0):.0f}%"}),
-                     html.Span(label, className="bar-label")], className="bar", title=label)
+    running = status == "running"
+    if running and total:
+        label += f" · {eta_words(progress)}"
+    bar = html.Div([html.Div(className="bar-fill", style={"width": f"{100 * min(share, 1.0):.0f}%"}),
+                    html.Span(label, className="bar-label")], className="bar", title=label)
+    if not running:
+        return bar
+    phase = progress.get("phase") or "starting"
+    return html.Div([bar, html.Div(phase, className="bar-phase", title=phase)], className="progress-cell")
 
 
 def status_badge(status: str) -> html.Span:

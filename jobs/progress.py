@@ -1,7 +1,8 @@
-"""A recorder that draws a terminal progress bar: step, loss, latest CID and ETA (tqdm).
+"""A recorder that draws a terminal progress bar: step, phase, loss, latest CID and ETA (tqdm).
 
-The ETA is the engine's (label steps and influence rounds timed apart), not tqdm's rate, which
-cannot know that a round of minutes follows every `interval` steps of a second each."""
+The ETA is the engine's (label steps, CID points and influence updates timed apart in this run:
+jobs.methods.run_progress), not tqdm's rate, which cannot know that a round of minutes follows
+every `interval` steps of a second each. "~" marks an ETA that still rests on a guess."""
 from __future__ import annotations
 
 import sys
@@ -37,17 +38,17 @@ class ProgressBarRecorder(NullRecorder):
     def cid(self, step, phase, value, per_probe=None, extra=None):
         self.latest_cid = value
 
-    def progress(self, step, total, eta_s, info=None):
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
         self._ensure(total)
         self.bar.n = step
         post = {}
+        if phase:
+            post["phase"] = phase
         if self.latest_loss is not None:
             post["loss"] = f"{self.latest_loss:.3f}"
         if self.latest_cid is not None:
             post["cid"] = f"{self.latest_cid:+.3f}"
-        if info and info.get("phase"):
-            post["phase"] = info["phase"]
-        post["ETA"] = "?" if eta_s is None else tqdm.format_interval(eta_s)
+        post["ETA"] = "?" if eta_s is None else ("~" if eta_guessed else "") + tqdm.format_interval(eta_s)
         self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
 

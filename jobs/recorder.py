@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 CID_PHASES = ("live", "pre-round", "post-round", "final")
 
@@ -31,6 +31,16 @@ class InfluenceLists:
     phase: str = "live"  # the CID phase measured with them (CID_PHASES)
 
 
+class ProgressReport(NamedTuple):
+    """One progress call, as MemoryRecorder keeps it."""
+
+    step: int
+    total: int
+    eta_s: float | None
+    phase: str | None
+    eta_guessed: bool
+
+
 class Recorder(Protocol):
     """What the engine calls. Every method must be cheap; implementations batch their I/O."""
 
@@ -44,8 +54,12 @@ class Recorder(Protocol):
     def influence(self, lists: InfluenceLists) -> None:
         """Per-probe A/B influence score lists (for histograms)."""
 
-    def progress(self, step: int, total: int, eta_s: float | None, info: dict[str, Any] | None = None) -> None:
-        """Where the job is: step of total, seconds left (None if unknown)."""
+    def progress(self, step: int, total: int, eta_s: float | None, phase: str | None = None,
+                 eta_guessed: bool = False) -> None:
+        """Where the job is: label step of total (0 of 0 before the total is known); seconds left
+        (None: unknown, nothing timed yet); the phase, what it is doing now in words ("measuring
+        CID (step 0)", "influence round 2/4: update 5/16", "training", "evaluating"); eta_guessed:
+        part of eta_s rests on a guess, a kind of work not yet timed in this run."""
 
     def result(self, metrics: dict[str, Any]) -> None:
         """Final metrics (accuracy per split, per group, worst group, CID, flip rates...)."""
@@ -75,7 +89,7 @@ class NullRecorder:
     def scalar(self, name, step, value): pass
     def cid(self, step, phase, value, per_probe=None, extra=None): pass
     def influence(self, lists): pass
-    def progress(self, step, total, eta_s, info=None): pass
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False): pass
     def result(self, metrics): pass
     def log(self, message): pass
     def diagnostic(self, name, payload): pass
@@ -96,6 +110,7 @@ class MemoryRecorder(NullRecorder):
     cids: list[dict[str, Any]] = field(default_factory=list)
     influences: list[InfluenceLists] = field(default_factory=list)
     progresses: list[tuple[int, int, float | None]] = field(default_factory=list)
+    reports: list[ProgressReport] = field(default_factory=list)  # the same calls, every argument
     results: list[dict[str, Any]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -111,8 +126,9 @@ class MemoryRecorder(NullRecorder):
     def influence(self, lists):
         self.influences.append(lists)
 
-    def progress(self, step, total, eta_s, info=None):
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
         self.progresses.append((int(step), int(total), eta_s))
+        self.reports.append(ProgressReport(int(step), int(total), eta_s, phase, bool(eta_guessed)))
 
     def result(self, metrics):
         self.results.append(metrics)
@@ -151,6 +167,7 @@ class JsonlRecorder(NullRecorder):
         self._f = self.path.open("a", encoding="utf-8")
         self._buf: list[str] = []
         self.flush_every = flush_every
+        self._phase: str | None = None  # of the last progress call
 
     def _write(self, kind: str, **data):
         self._buf.append(json.dumps({"kind": kind, "t": round(time.time(), 3), **data}))
@@ -167,10 +184,12 @@ class JsonlRecorder(NullRecorder):
     def influence(self, lists):
         self._write("influence", **asdict(lists))
 
-    def progress(self, step, total, eta_s, info=None):
-        # Progress is for live displays; the file keeps only every 10th to stay small.
-        if step % 10 == 0 or step == total:
-            self._write("progress", step=int(step), total=int(total), eta_s=eta_s)
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
+        # Progress is for live displays; the file keeps every 10th step and each change of phase.
+        if step % 10 == 0 or step == total or phase != self._phase:
+            self._write("progress", step=int(step), total=int(total), eta_s=eta_s, phase=phase,
+                        eta_guessed=bool(eta_guessed))
+        self._phase = phase
 
     def result(self, metrics):
         self._write("result", metrics=metrics)

@@ -93,6 +93,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     resume = checkpointer.latest() if checkpointer is not None else None
     recorder.begin(resume["recorder_mark"] if resume is not None else None)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
+    recorder.progress(0, 0, None, phase="loading the data")  # 0 of 0: the step count is not known yet
     data = load_dataset(spec.dataset)
     check_rounds(spec.method, spec.influence.interval,
                  total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
@@ -108,6 +109,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
             checkpointer.trial = {"seed": seed, "attempts": attempts}
             if resume is None:
                 checkpointer.discard()  # a new trial: an older trial's state must not be resumed
+        recorder.progress(0, 0, None, phase=f"loading model {spec.model}")
         loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
         recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
                      f"device {loaded.device}")

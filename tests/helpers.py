@@ -24,6 +24,12 @@ TEST_TIMEOUT_S = 3 * WAIT_S
 T = TypeVar("T")
 
 
+def event_clock() -> float:
+    """A monotonic timestamp for a test that checks the engine's own timing of events against
+    the events it timed (an ETA that must count a CID point's measured seconds), never a speed."""
+    return time.perf_counter()
+
+
 def ceiling(timeout_s: float | None = None) -> float:
     """How long a wait may last: WAIT_S, or more where a caller asks for more. A smaller number
     (the old per-call timeouts) never shortens it."""

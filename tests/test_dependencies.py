@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import WAIT_S
+
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,7 +218,7 @@ def test_a_command_without_its_extra_says_which_to_install(tmp_path, command, mi
     """On an install of the core alone (here: the module hidden), a service command names its extra."""
     code = (f"import sys; sys.modules[{missing!r}] = None\n"
             f"from backend.cli import main; main([{command!r}])")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=WAIT_S,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert done.returncode == 1 and done.stderr.strip() == \
         f"error: `deconfound {command}` needs {missing}, which is not installed: pip install 'deconfound[{extra}]'", \

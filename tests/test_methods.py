@@ -9,12 +9,15 @@ from jobs.data.dataset import ConfoundedDataset, Split
 from jobs.influence import Examples, influence_loss
 from jobs.methods import METHOD_DESCRIPTIONS, train
 from jobs.methods.adversarial import reverse_gradient
+from jobs.methods.finetune import Finetune
 from jobs.methods.influence_tuning import influence_update, sample_tuples
-from jobs.methods.loop import batch_indices, total_label_steps
+from jobs.methods.loop import batch_indices, run_method, total_label_steps
 from jobs.methods.optim import BertAdam, linear_schedule, make_optimizer
+from jobs.methods.run_progress import Cost, Work
 from jobs.models import encode, load_model
 from jobs.recorder import MemoryRecorder
 from jobs.spec import METHODS, AdversarialSpec, JobSpec
+from tests.helpers import event_clock
 
 WORDS = "the a of and to in is was for on that with as by at from it he she they we".split()
 PREFIXES = ("Negative .", "Positive .")
@@ -74,9 +77,12 @@ def test_every_method_runs_end_to_end(method):
     assert all(math.isfinite(v) for _, v in recorder.series("loss/train"))
     assert [s for s, _ in recorder.series("acc/dev")] == [3, 6]
     rounds = method in ("influence-tuning", "embedding-tuning")
-    in_round = [(3, 6)] * 2 if rounds else []  # one progress point per influence update, at the round's step
-    assert [p[:2] for p in recorder.progresses] == [(1, 6), (2, 6), *in_round, *[(s, 6) for s in range(3, 7)]]
-    assert recorder.progresses[-1][2] == 0.0 and recorder.progresses[0][2] > 0  # the ETA counts down
+    # A "training" point after the step-0 CID and after each label step; the round's updates at its step.
+    assert [(r.step, r.total) for r in recorder.reports if r.phase == "training"] == [(s, 6) for s in range(7)]
+    assert [(r.step, r.phase) for r in recorder.reports if "update" in (r.phase or "")] == (
+        [(3, "influence round 1/1: update 1/2"), (3, "influence round 1/1: update 2/2")] if rounds else [])
+    etas = [r.eta_s for r in recorder.reports if r.phase == "training"]
+    assert etas[1] > 0 and recorder.reports[-1].eta_s == 0.0  # the ETA counts down
 
     phases = [(c["step"], c["phase"]) for c in recorder.cids]
     assert phases[0] == (0, "live") and phases[-1] == (6, "final")
@@ -236,47 +242,139 @@ def test_an_influence_round_lowers_cid_on_minilm():
     assert cid["post-round"] < cid["pre-round"]
 
 
-class PhaseRecorder(MemoryRecorder):
-    """Keeps each progress point's info too (MemoryRecorder keeps step, total and ETA only)."""
+def test_progress_names_each_phase_of_the_run_in_order():
+    """The CID at step 0 says so before the first label step, and while it runs (per batch of its
+    pool); inside rounds the update under way and the rounds' count; then "evaluating"."""
+    recorder = MemoryRecorder()
+    spec = small_spec("influence-tuning", train={"max_steps": 9},
+                      diagnostics={"cid_every": 3, "probes": 4, "sample": 16, "scope": "all"})
+    train(spec, toy_textlen(), tiny(), recorder)
+    phases = [(r.step, r.phase) for r in recorder.reports]
+    assert phases[:2] == [(0, "tokenising"), (0, "measuring CID (step 0)")]
+    first_step = next(i for i, (step, _) in enumerate(phases) if step == 1)
+    during = [phase for step, phase in phases[2:first_step - 1]]
+    # The pool (16 per label and confound group; the two groups against the prefix hold 5 between them) is scored
+    # in batches of 32: a point after each.
+    assert during == ["measuring CID (step 0): 32/37 examples", "measuring CID (step 0): 37/37 examples"]
+    assert phases[first_step - 1] == (0, "training")
+    # Rounds after steps 3 and 6 (9 - 6 = 3 > interval / 2), 2 updates each (4 probes, 2 per update).
+    in_rounds = [(step, phase) for step, phase in phases if phase.startswith("influence round")
+                 and "examples" not in phase]
+    assert in_rounds == [(3, "influence round 1/2: measuring CID before"), (3, "influence round 1/2: update 1/2"),
+                         (3, "influence round 1/2: update 2/2"), (3, "influence round 1/2: measuring CID after"),
+                         (6, "influence round 2/2: measuring CID before"), (6, "influence round 2/2: update 1/2"),
+                         (6, "influence round 2/2: update 2/2"), (6, "influence round 2/2: measuring CID after")]
+    assert [phase for step, phase in phases if phase in ("evaluating", "measuring CID (final)", "finishing")] == [
+        "evaluating", "measuring CID (final)", "finishing"]
+    assert phases.index((9, "evaluating")) > phases.index((9, "training"))
+    # The ETA is unknown until something is timed, then never negative, and 0 at the end.
+    assert recorder.reports[0].eta_s is None and recorder.reports[1].eta_s is None
+    assert all(r.eta_s >= 0 for r in recorder.reports[first_step:]) and recorder.reports[-1].eta_s == 0.0
+
+
+class _WatchingFinetune(Finetune):
+    """Finetuning that keeps, after each label step, what the run's progress counts as left."""
+
+    def setup(self, run):
+        self.left = {}
+        return []
+
+    def after_label_step(self, run, step):
+        self.left[step] = run.progress.left()
+        return False
+
+
+def test_the_eta_counts_the_cid_points_still_to_come():
+    """With a CID point (about 150 pool examples, every parameter) costing many label steps of 4,
+    the ETA after step 2 holds the live point at step 4 and the final one, at this run's CID time.
+    (The ETA before counted label steps only: about 4 label steps here, well under 2 CID points.)"""
+    recorder = TimedRecorder()
+    spec = small_spec("finetune", train={"batch_size": 4, "eval_every": 100},
+                      diagnostics={"cid_every": 4, "probes": 4, "sample": 64, "scope": "all"})
+    method = _WatchingFinetune()
+    run_method(method, spec, toy_textlen(n_train=256), tiny(), recorder)
+    assert method.left[2][Work.CID] == 2 and method.left[2][Work.LABEL_STEP] == 4
+    # This run's CID times, from the recorder's clock: the phase's first point to the CID point.
+    cid_s = recorder.cid_seconds()
+    assert len(cid_s) == 3  # steps 0 and 4, final
+    after_step_2 = next(r for r in recorder.reports if r.step == 2 and r.phase == "training")
+    assert after_step_2.eta_s >= 2 * cid_s[0] * 0.95  # (5% for the few calls between the two clocks)
+    assert not after_step_2.eta_guessed  # label steps and CID points both timed by then
+
+
+class TimedRecorder(MemoryRecorder):
+    """Keeps the time of each progress report and CID point."""
 
     def __init__(self):
         super().__init__()
-        self.infos = []
+        self.times: list[tuple[float, str, object]] = []
 
-    def progress(self, step, total, eta_s, info=None):
-        super().progress(step, total, eta_s, info)
-        self.infos.append((step, eta_s, dict(info or {})))
+    def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
+        super().progress(step, total, eta_s, phase, eta_guessed)
+        self.times.append((event_clock(), "progress", phase))
+
+    def cid(self, step, phase, value, per_probe=None, extra=None):
+        super().cid(step, phase, value, per_probe, extra)
+        self.times.append((event_clock(), "cid", step))
+
+    def cid_seconds(self) -> list[float]:
+        """Seconds from each "measuring CID" phase's first report to its CID point."""
+        out, started = [], None
+        for t, kind, what in self.times:
+            if kind == "progress" and started is None and str(what).startswith("measuring CID"):
+                started = t
+            elif kind == "cid":
+                out.append(t - started)
+                started = None
+        return out
 
 
-def test_progress_inside_rounds_names_the_update_and_counts_the_rounds_left():
-    recorder = PhaseRecorder()
-    train(small_spec("influence-tuning", train={"max_steps": 9}), toy_textlen(), tiny(), recorder)
-    phases = [(step, info.get("phase")) for step, _, info in recorder.infos if info.get("phase")]
-    # Rounds after steps 3 and 6 (9 - 6 = 3 > interval / 2), 2 updates each (4 probes, 2 per update).
-    assert phases == [(3, "round 1/2: update 1/2"), (3, "round 1/2: update 2/2"),
-                      (6, "round 2/2: update 1/2"), (6, "round 2/2: update 2/2")]
-    assert all(eta is not None and eta >= 0 for _, eta, _ in recorder.infos)
+def test_the_plan_counts_the_units_the_run_then_runs():
+    """After every label step, what the progress counts as left (CID points, updates, accuracy
+    points, label steps) is what the run then records: live points where no round measures,
+    two per round, the final one."""
+    from jobs.methods.influence_tuning import InfluenceTuning
+
+    class Watching(InfluenceTuning):
+        def setup(self, run):
+            self.snapshots = []
+            return super().setup(run)
+
+        def after_label_step(self, run, step):
+            self.snapshots.append((step, run.progress.left(), len(recorder.cids), self.updates,
+                                   len(recorder.series("acc/dev"))))
+            return super().after_label_step(run, step)
+
+    recorder, method = MemoryRecorder(), Watching()
+    spec = small_spec("influence-tuning", train={"max_steps": 9, "eval_every": 4}, diagnostics={"cid_every": 2})
+    run_method(method, spec, toy_textlen(), tiny(), recorder)
+    assert [c["phase"] for c in recorder.cids if c["step"] == 6] == ["pre-round", "post-round"]  # no live one
+    for step, left, cids, updates, accuracies in method.snapshots:
+        assert left.get(Work.LABEL_STEP, 0) == 9 - step
+        assert left.get(Work.CID, 0) == len(recorder.cids) - cids, step
+        assert left.get(Work.UPDATE, 0) == method.updates - updates, step
+        assert left.get(Work.EVALUATION, 0) == len(recorder.series("acc/dev")) - 1 - accuracies, step  # - final
+        assert left[Work.FINAL_EVALUATION] == 1
 
 
-def test_eta_adds_the_rounds_still_to_come():
+def test_influence_updates_are_guessed_from_a_training_example_until_timed():
     from types import SimpleNamespace
 
-    from jobs.methods.influence_tuning import GUESSED_UPDATE_COST, InfluenceTuning
+    from jobs.methods.influence_tuning import InfluenceTuning
 
-    spec = small_spec("influence-tuning", train={"max_steps": 9})
-    data = toy_textlen()
-    run = SimpleNamespace(spec=spec, data=data, total_steps=9, label_step_s=0.32)
+    spec = small_spec("influence-tuning", train={"max_steps": 9})  # scope: the top 1 of tiny's 2 layers
+    run = SimpleNamespace(spec=spec, data=toy_textlen(), total_steps=9, model=tiny().model,
+                          progress=SimpleNamespace(label_example_s=lambda: Cost(0.02, False)))
     method = InfluenceTuning()
     method.setup(run)
-    assert method.round_steps(run) == [3, 6]
-    assert method.updates_per_round(run) == 2
-    # Before anything is timed: a guess from the label-step time, per distinct example of an update.
-    guessed_update = GUESSED_UPDATE_COST["cosine"] * 2 * (2 * 2 + 1) * 0.32 / 16
-    assert method.seconds_left_beyond_steps(run, 1) == pytest.approx(2 * 2 * guessed_update)
-    # Measured times replace the guess; rounds already run no longer count.
-    method.update_seconds, method.round_seconds = [1.0, 3.0], [7.0]
-    assert method.seconds_left_beyond_steps(run, 4) == pytest.approx(7.0)
-    assert method.seconds_left_beyond_steps(run, 6) == 0.0
+    assert method.work_plan(run) == {3: {Work.UPDATE: 2, Work.CID: 2}, 6: {Work.UPDATE: 2, Work.CID: 2}}
+    # Before an update is timed: a guess per example of its tuples (2 tuples of a probe, 2 A, 2 B),
+    # a forward and a backward and double backward through half the layers: (1 + 7 / 2) / 3.
+    assert method.unit_cost(run, Work.UPDATE) == Cost(pytest.approx(1.5 * 2 * 5 * 0.02), True)
+    # Timed: the median of all but the first (a warm-up).
+    method.update_seconds = [9.0, 1.0, 3.0]
+    assert method.unit_cost(run, Work.UPDATE) == Cost(2.0, False)
+    assert method.unit_cost(run, Work.LABEL_STEP) is None
 
 
 def test_learning_rates_by_prefix_get_groups_of_their_own_and_follow_the_schedule():

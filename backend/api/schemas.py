@@ -13,9 +13,15 @@ UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(timespec="mi
 
 
 class Progress(BaseModel):
-    step: int | None = None
-    total: int | None = None
-    eta_s: float | None = Field(None, description="seconds left, estimated by the engine")
+    step: int | None = Field(None, description="label steps done")
+    total: int | None = Field(None, description="label steps of the run (0 while the data loads)")
+    eta_s: float | None = Field(None, description="seconds left, estimated by the engine from the speeds measured in "
+                                                  "this run (label steps, CID points, influence updates); None "
+                                                  "until something has been timed")
+    eta_guessed: bool | None = Field(None, description="true while part of eta_s rests on a guess: a kind of work "
+                                                       "the run has not timed yet")
+    phase: str | None = Field(None, description="what the job is doing now, e.g. 'measuring CID (step 0)', "
+                                                "'training', 'influence round 2/4: update 5/16', 'evaluating'")
 
 
 class JobOut(BaseModel):
@@ -46,7 +52,8 @@ class JobOut(BaseModel):
     @classmethod
     def of(cls, job) -> JobOut:
         data = {name: getattr(job, name) for name in cls.model_fields if name != "progress"}
-        data["progress"] = Progress(step=job.progress_step, total=job.progress_total, eta_s=job.eta_s)
+        data["progress"] = Progress(step=job.progress_step, total=job.progress_total, eta_s=job.eta_s,
+                                    eta_guessed=job.eta_guessed, phase=job.progress_phase)
         return cls.model_validate(data)
 
 

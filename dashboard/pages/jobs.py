@@ -298,7 +298,7 @@ def _row(job: dict, outcome: dict | None) -> html.Tr:
         html.Td(status_badge(job["status"]), title=(error or "").splitlines()[0] if error else None),
         html.Td(job["dataset"]), html.Td(job["method"]), html.Td(job["model"]), html.Td(str(job["seed"])),
         html.Td(str(job["experiment_id"] or "")),
-        html.Td(progress_bar(progress.get("step"), progress.get("total"), progress.get("eta_s"), job["status"])),
+        html.Td(progress_bar(progress, job["status"])),
         *[html.Td(outcome.get(key, ""), className=f"col-{key}") for key in OUTCOME_KEYS],
         html.Td(actions),
     ], className=f"job-row status-{job['status']}", id=f"job-row-{job['id']}")

@@ -91,8 +91,7 @@ dash.register_page(__name__, path_template="/run/<job_id>", path="/run/none", na
 def _summary(job: dict, held: dict) -> list:
     progress = job.get("progress") or {}
     cid = [p for p in held["cid"] if p["value"] is not None]
-    parts = [status_badge(job["status"]), progress_bar(progress.get("step"), progress.get("total"),
-                                                       progress.get("eta_s"), job["status"])]
+    parts = [status_badge(job["status"]), progress_bar(progress, job["status"])]
     facts = []
     if cid:
         facts.append(f"latest CID {cid[-1]['value']:+.4f} at step {cid[-1]['step']} ({cid[-1]['phase']})")

@@ -21,7 +21,7 @@ from scipy import stats
 from torch import nn
 
 from jobs.influence.examples import Examples
-from jobs.influence.scores import pairwise_scores
+from jobs.influence.scores import ProgressSink, pairwise_scores
 
 
 @dataclass
@@ -118,11 +118,12 @@ def cid_pool(labels: np.ndarray, confounds: np.ndarray, per_group: int, seed: in
 
 def measure_cid(model: nn.Module, train: Examples, labels: np.ndarray, confounds: np.ndarray,
                 probe_index: np.ndarray, pool_index: np.ndarray, kind: str = "cosine", scope: str = "all",
-                top_layers: int = 2, reference: bool = False) -> CIDResult:
+                top_layers: int = 2, reference: bool = False, progress: ProgressSink | None = None) -> CIDResult:
     """The model's CID now: scores of the pool on the probes, split into A and B per probe.
 
     train: the whole training set tokenised (rows are training indices); probe_index and
-    pool_index index into it. Costs P + len(pool) backward passes (kind "embedding": forwards)."""
+    pool_index index into it. Costs P + len(pool) backward passes (kind "embedding": forwards).
+    progress: told of the pool examples scored (pairwise_scores)."""
     scores = pairwise_scores(model, train.take(probe_index), train.take(pool_index), kind=kind,
-                             scope=scope, top_layers=top_layers, reference=reference)
+                             scope=scope, top_layers=top_layers, reference=reference, progress=progress or False)
     return cid_from_scores(scores.double().numpy(), probe_index, pool_index, labels, confounds)

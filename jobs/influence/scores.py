@@ -11,6 +11,7 @@ paper does: a batch's mean loss would mix the examples' gradients.
 from __future__ import annotations
 
 import contextlib
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -103,7 +104,7 @@ def similarity(x: Tensor, y: Tensor, kind: str) -> Tensor:
 
 def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: str = "cosine",
                     scope: str = "all", top_layers: int = 2, reference: bool = False,
-                    progress: bool = False) -> Tensor:
+                    progress: bool | ProgressSink = False) -> Tensor:
     """Influence of every training example on every probe: a [P, N] tensor on the CPU.
 
     scores[i, n] = I(train[n], probes[i]). Dtype follows the model. The model is in eval mode
@@ -115,7 +116,8 @@ def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: s
     parameter has no fast rule it falls back to _gradient_scores: each probe's gradient once
     ([P, D] kept), then one backward per training example. kind "embedding" runs batched
     forwards only. reference=True is the plain per-pair loop with dense gradients, kept as the
-    fast paths' oracle. progress=True shows a tqdm bar over the training examples."""
+    fast paths' oracle. progress=True shows a tqdm bar over the training examples; a ProgressSink
+    is told instead (the live CID's progress reports)."""
     if kind not in KINDS:
         raise ValueError(f"unknown influence score '{kind}'; valid: {', '.join(KINDS)}")
     params = [p for _, p in scope_parameters(model, scope, top_layers)]
@@ -136,7 +138,8 @@ def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: s
         return _gradient_scores(model, probes, train, kind, params, progress)
 
 
-def _gradient_scores(model, probes: Examples, train: Examples, kind: str, params, progress: bool) -> Tensor:
+def _gradient_scores(model, probes: Examples, train: Examples, kind: str, params,
+                     progress: bool | ProgressSink) -> Tensor:
     vocabulary = token_vocabulary(probes, train)
     probe_grads = torch.stack([example_gradient(model, probes.take(i), params, vocabulary=vocabulary)
                                for i in range(len(probes))])                  # [P, D]
@@ -190,13 +193,20 @@ def _reference_scores(model, probes: Examples, train: Examples, kind: str, param
     return scores
 
 
+class ProgressSink(Protocol):
+    """What pairwise_scores tells of its progress: update(n) after n more training examples."""
+
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
 class _NoProgress:
     def update(self, n: int) -> None: pass
     def close(self) -> None: pass
 
 
-def _maybe_progress(total: int, progress: bool, desc: str):
-    if not progress:
-        return _NoProgress()
+def _maybe_progress(total: int, progress: bool | ProgressSink, desc: str):
+    if progress is not True:
+        return progress or _NoProgress()
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, leave=False)

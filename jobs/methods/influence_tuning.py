@@ -28,11 +28,16 @@ from jobs.influence import Examples, ab_groups
 from jobs.influence.fast.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
+from jobs.methods.run_progress import Cost, Units, Work, typical_seconds
 from jobs.rounds import round_steps
 
-# Before any update is timed, an update is guessed at this many label-step-equivalents per distinct
-# example and batch (the benchmark's R1 and R4 on MiniLM: about 2.5 and 0.4); measured times replace it.
-GUESSED_UPDATE_COST = {"cosine": 3.0, "dot": 3.0, "embedding": 0.5}
+# Before any update is timed, an update is guessed at this many training examples' time (of a label
+# step) per example of its tuples (probe, A and B). Gradient scores: a forward, a backward that keeps
+# its graph and the double backward, those two only through the scope's share s of the layers:
+# about (1 + 7 s) / 3 (all: 2.7, measured 2.8 on tiny; top 2 of MiniLM's 6: 1.1, measured 1.06;
+# benchmarks/service/eta_error.py). The pooled-output score is first order (R4 of
+# benchmarks/influence: about 0.4-0.5). Timed updates replace the guess.
+GUESSED_EMBEDDING_UPDATE_COST = 0.5
 
 # Examples (probes + A + B) per influence_loss call: the gradient score keeps a differentiable
 # full gradient per example, so memory grows with this; the pooled-output score is light.
@@ -139,23 +144,34 @@ class InfluenceTuning(Method):
         probes = min(settings.probes_per_round, len(run.data.access_index()))
         return settings.round_epochs * math.ceil(probes / settings.tuples_per_update)
 
-    def update_s(self, run: Run) -> float:
-        """Seconds per influence update: measured, or guessed from the label-step time."""
+    def update_s(self, run: Run) -> Cost | None:
+        """Seconds per influence update before the run's progress has timed one (it times them
+        itself, jobs.methods.run_progress): as timed before a resume, else guessed from a training
+        example's time (None before there is one)."""
         if self.update_seconds:
-            return float(np.mean(self.update_seconds[-20:]))
+            return Cost(typical_seconds(self.update_seconds[-20:]), False)
+        per_example = run.progress.label_example_s()
+        if per_example is None:
+            return None
         settings = run.spec.influence
         examples = settings.tuples_per_update * (2 * settings.k + 1)
-        per_example = (run.label_step_s or 0.0) / run.spec.train.batch_size
-        return GUESSED_UPDATE_COST[self.kind] * examples * per_example
+        return Cost(self.guessed_update_cost(run) * examples * per_example.seconds, True)
 
-    def round_s(self, run: Run) -> float:
-        """Seconds per round: measured, or the updates' estimate."""
-        if self.round_seconds:
-            return float(np.mean(self.round_seconds))
-        return self.updates_per_round(run) * self.update_s(run)
+    def guessed_update_cost(self, run: Run) -> float:
+        """Training examples' time per example of an update's tuples, before one is timed."""
+        if self.kind == "embedding":
+            return GUESSED_EMBEDDING_UPDATE_COST
+        settings = run.spec.influence
+        layers = len(run.model.layer_names()) or 1
+        share = {"all": 1.0, "top": min(settings.top_layers / layers, 1.0), "head": 0.0}[settings.scope]
+        return (1 + 7 * share) / 3
 
-    def seconds_left_beyond_steps(self, run: Run, step: int) -> float:
-        return sum(1 for s in self.round_steps(run) if s > step) * self.round_s(run)
+    def work_plan(self, run: Run) -> dict[int, Units]:
+        """A round's updates and its CID points before and after, at each round's step."""
+        return {step: {Work.UPDATE: self.updates_per_round(run), Work.CID: 2} for step in self.round_steps(run)}
+
+    def unit_cost(self, run: Run, kind: Work) -> Cost | None:
+        return self.update_s(run) if kind == Work.UPDATE else None
 
     def after_label_step(self, run: Run, step: int) -> bool:
         if step not in self.round_steps(run):
@@ -172,14 +188,12 @@ class InfluenceTuning(Method):
         return True
 
     def report_round_progress(self, run: Run, step: int, done: int, total: int, j: float) -> None:
-        """Progress inside a round: the label step stays, the phase says which update, the ETA
-        counts this round's remaining updates, the label steps left and the rounds after this one."""
-        number = self.round_steps(run).index(step) + 1
-        eta = ((total - done) * self.update_s(run) + (run.total_steps - step) * (run.label_step_s or 0.0)
-               + self.seconds_left_beyond_steps(run, step))
-        run.recorder.progress(step, run.total_steps, eta,
-                              info={"phase": f"round {number}/{len(self.round_steps(run))}: update {done}/{total}",
-                                    "loss": j, "cid": run.cid.latest})
+        """After `done` updates of the round at label `step`: the phase names the update under way
+        ("influence round 2/4: update 5/16"; the CID point after the last reports itself), the ETA
+        counts what is left of the round, then the rest of the run."""
+        run.progress.updates_done(step, done)
+        if done < total:
+            run.progress.report(run.progress.round_phase(step, done + 1))
 
     def influence_round(self, run: Run, step: int) -> bool:
         """The updates of the round at label step `step` (self.round: a new round, or one resumed

@@ -4,14 +4,37 @@ The paper measured CID afterwards from saved checkpoints; here it is measured wh
 trains, always on the same probes and the same candidate pool, so that the points of one run
 (and of runs with the same seed) compare like with like. Each point goes to the recorder with
 its per-probe values, the median Welch p-value, and the A/B lists of the first few probes.
+
+A point takes P + pool backward passes, minutes on a pretrained model: with a RunProgress it
+reports its phase ("measuring CID (step 0)") when it starts and after every batch of the pool
+(its share done weighted by tokens), so a display never sits without one.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from jobs.influence import Examples, cid_pool, measure_cid
+from jobs.methods.run_progress import RunProgress, Work
 from jobs.recorder import InfluenceLists, Recorder
 from jobs.spec import JobSpec
+
+
+class _PoolProgress:
+    """Turns pairwise_scores' "n more pool examples scored" into RunProgress.advance: the share
+    done is the share of tokens (the pool is scored shortest first, jobs.influence.fast.batching)."""
+
+    def __init__(self, progress: RunProgress, phase: str, probe_tokens: int, pool_lengths: np.ndarray):
+        self.progress, self.phase = progress, phase
+        self.cumulative = np.concatenate([[0], np.cumsum(np.sort(pool_lengths))]) + probe_tokens
+        self.scored = 0
+
+    def update(self, n: int) -> None:
+        self.scored = min(self.scored + int(n), len(self.cumulative) - 1)
+        share = float(self.cumulative[self.scored] / max(self.cumulative[-1], 1))
+        self.progress.advance(share, f"{self.phase}: {self.scored}/{len(self.cumulative) - 1} examples")
+
+    def close(self) -> None:
+        pass
 
 
 class LiveCID:
@@ -32,14 +55,24 @@ class LiveCID:
         self.pool_index = cid_pool(self.labels, self.confounds, per_group=diagnostics.sample, seed=spec.seed,
                                    allowed=allowed)
         self.latest: float | None = None
+        self.progress: RunProgress | None = None  # set by the loop: phase and ETA reports
 
     def measure(self, model, step: int, phase: str) -> float:
         """Measure CID now, record it under `phase` at label `step`, and return it (nan when no
         probe had both an A and a B group)."""
         diagnostics = self.spec.diagnostics
+        pool_progress = None
+        if self.progress is not None:
+            words = self.progress.cid_phase(step, phase)
+            self.progress.start(Work.CID, step, words)
+            lengths = self.train.attention_mask.sum(1).cpu().numpy()
+            pool_progress = _PoolProgress(self.progress, words, int(lengths[self.probe_index].sum()),
+                                          lengths[self.pool_index])
         result = measure_cid(model, self.train, self.labels, self.confounds, self.probe_index, self.pool_index,
                              kind=diagnostics.score, scope=diagnostics.scope, top_layers=diagnostics.top_layers,
-                             reference=self.spec.reference)
+                             reference=self.spec.reference, progress=pool_progress)
+        if self.progress is not None:
+            self.progress.finish(Work.CID, step)
         p_values = [p.p_value for p in result.per_probe if np.isfinite(p.p_value)]
         extra = {"p_median": float(np.median(p_values)) if p_values else None,
                  "probes": len(result.per_probe)}

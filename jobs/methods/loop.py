@@ -10,6 +10,8 @@
          checkpoint is saved there when due or when stopping, and a resume goes on from it)
     final accuracies (per group, worst group, flip rate) and the final CID
 
+Progress (the phase and the ETA from this run's own timings) goes through jobs.methods.run_progress.
+
 A method changes the loop only through the hooks of `Method`; the defaults are finetuning.
 Steps are label (optimiser) steps: ceil(N / batch) per epoch, every example seen once an epoch.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -33,12 +34,10 @@ from jobs.evaluate import evaluate_split, is_collapsed, predict
 from jobs.influence import Examples
 from jobs.methods.live_cid import LiveCID
 from jobs.methods.optim import clip_gradients, linear_schedule, make_optimizer
+from jobs.methods.run_progress import Cost, RunProgress, Sizes, Units, Work
 from jobs.models import Classifier, Encoded, LoadedModel, encode
 from jobs.recorder import Recorder
 from jobs.spec import JobSpec
-
-# Label steps whose wall times make up the ETA's moving average (rounds are timed apart).
-ETA_WINDOW = 100
 
 
 @dataclass
@@ -66,7 +65,7 @@ class Run:
     cid: LiveCID
     total_steps: int
     label_optimizer: torch.optim.Optimizer | None = None
-    label_step_s: float | None = None  # mean seconds of a label step so far (rounds excluded): for ETAs
+    progress: RunProgress | None = None  # reports the phase and the ETA (made after Method.setup)
     interrupted: bool = False          # a hook stopped at a boundary on should_stop() (its state saved there)
     # Saves the state inside the hook's work after label step `step` when due (or `stopping`); see boundary().
     pause: Callable[[int, bool], None] | None = None
@@ -117,10 +116,15 @@ class Method:
         again with the same step and goes on from there (its state_dict said where)."""
         return False
 
-    def seconds_left_beyond_steps(self, run: Run, step: int) -> float:
-        """Seconds the method will still spend in `after_label_step` after label step `step`
-        (influence rounds); part of the ETA. 0 for plain finetuning."""
-        return 0.0
+    def work_plan(self, run: Run) -> dict[int, Units]:
+        """The units of work `after_label_step` runs, by label step (an influence round: its
+        updates and its two CID points); for the ETA. {} for plain finetuning."""
+        return {}
+
+    def unit_cost(self, run: Run, kind: Work) -> Cost | None:
+        """Seconds of one unit of a kind of work the method times itself (influence updates), or
+        None for the loop's own kinds."""
+        return None
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the method between label steps, and at run.boundary()
@@ -183,6 +187,8 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     def tokenise(texts):
         return encode(loaded.tokenizer, texts, spec.train.max_length)
 
+    total_steps = total_label_steps(len(train_split), spec.train.batch_size, spec.train.epochs, spec.train.max_steps)
+    recorder.progress(0, total_steps, None, phase="tokenising")
     encodings = {name: tokenise(split.texts) for name, split in splits.items()}
     counterfactuals = {}
     if data.counterfactual is not None:
@@ -192,7 +198,6 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
 
     # The CID's groups are always the original train's labels and confounds.
     live_cid = LiveCID(spec, train_examples, data.train.labels, data.train.confounds, data.access_index(), recorder)
-    total_steps = total_label_steps(len(train_split), spec.train.batch_size, spec.train.epochs, spec.train.max_steps)
     run = Run(spec, data, model, device, recorder, should_stop, train_examples, live_cid, total_steps)
 
     # Optimiser over the classifier and whatever the method adds.
@@ -202,6 +207,12 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
                                lr_by_prefix=method.learning_rates(run))
     schedule = linear_schedule(optimizer, total_steps, spec.train.warmup)
     run.label_optimizer = optimizer
+    sizes = Sizes(batch=spec.train.batch_size, cid=len(live_cid.probe_index) + len(live_cid.pool_index),
+                  evaluation=sum(len(splits[name]) for name in ("train", "dev", "test")),
+                  final_evaluation=sum(len(split) for split in splits.values()) * (2 if counterfactuals else 1))
+    run.progress = live_cid.progress = RunProgress(
+        recorder, total_steps, spec.diagnostics.cid_every, spec.train.eval_every, sizes, method.work_plan(run),
+        lambda kind: method.unit_cost(run, kind))
     recorder.log(f"{method.name}: {len(train_split)} training examples, {total_steps} label steps, "
                  f"{len(live_cid.probe_index)} CID probes, pool {len(live_cid.pool_index)}")
 
@@ -254,7 +265,7 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
     if spec.diagnostics.cid_every and resume is None:
         live_cid.measure(model, 0, "live")
 
-    step_times: deque[float] = deque(maxlen=ETA_WINDOW)
+    run.progress.begin_steps(first_step)
     step = first_step
     batches = batch_indices(len(train_split), spec.train.batch_size, total_steps, spec.seed)
     # A pending step took its label step before the checkpoint: only its hook and diagnostics are left.
@@ -276,11 +287,10 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
             optimizer.zero_grad(set_to_none=True)
             loss_value = float(loss.detach())
             recorder.scalar("loss/train", step, loss_value)
+            run.progress.finish(Work.LABEL_STEP, step, time.perf_counter() - step_start)
 
         # What the method does between label steps, then the diagnostics of this step.
-        method_start = time.perf_counter()
         measured = method.after_label_step(run, step)
-        method_s = time.perf_counter() - method_start
         if should_stop() and run.interrupted:
             return stopped(step, consistent=False)
         if step < total_steps:
@@ -288,25 +298,25 @@ def run_method(method: Method, spec: JobSpec, data: ConfoundedDataset, loaded: L
             if every and step % every == 0 and not measured:
                 live_cid.measure(model, step, "live")
             if step % spec.train.eval_every == 0:
+                evaluation_start = time.perf_counter()
                 for name in ("train", "dev", "test"):
                     recorder.scalar(f"acc/{name}", step, _accuracy(model, encodings[name], splits[name]))
-
-        # The ETA counts label steps and the method's rounds apart: a round is minutes, a step a second.
-        step_times.append(time.perf_counter() - step_start - method_s)
-        run.label_step_s = float(np.mean(step_times))
-        eta_s = run.label_step_s * (total_steps - step) + method.seconds_left_beyond_steps(run, step)
-        recorder.progress(step, total_steps, eta_s, info={"loss": loss_value, "cid": live_cid.latest})
+                run.progress.finish(Work.EVALUATION, step, time.perf_counter() - evaluation_start)
+        run.progress.report("training")
         if checkpointer is not None and step < total_steps and checkpointer.due():
             save_checkpoint(step)
 
     # Final metrics.
+    run.progress.start(Work.FINAL_EVALUATION, step, "evaluating")
     metrics: dict = {}
     for name, split in splits.items():
         metrics[name] = evaluate_split(model, encodings[name], split, counterfactual_enc=counterfactuals.get(name),
                                        label_names=data.label_names, confound_names=data.confound_names)
+    run.progress.finish(Work.FINAL_EVALUATION, step)
     for name in ("train", "dev", "test"):
         recorder.scalar(f"acc/{name}", step, metrics[name]["acc"])
     metrics["cid"] = live_cid.measure(model, step, "final")
+    run.progress.report("finishing")
     collapsed = is_collapsed(metrics["train"]["acc"], data.num_labels)
     if collapsed:
         recorder.log(f"collapsed: train accuracy {metrics['train']['acc']:.3f} is at chance")

@@ -336,7 +336,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     # The parent, and its numbers with confounds (evaluation only).
     cid_before = None
     if opts.parent_artifact:
-        recorder.progress(0, 1, None)
+        recorder.progress(0, 1, None, phase="NeuronTune: loading the parent")
         load_parent(spec, loaded, data.num_labels)
         steps, source = 0, f"artifact {opts.parent_artifact}"
         recorder.log(f"neurontune: parent loaded from {opts.parent_artifact}")
@@ -354,9 +354,12 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     train = Examples.from_encoded(encode(loaded.tokenizer, data.train.texts, max_length), data.train.labels,
                                   device=loaded.device)
     cid = LiveCID(spec, train, data.train.labels, data.train.confounds, data.access_index(), recorder)
+    at, total = (steps, steps) if steps else (0, 1)  # progress: the parent's label steps, or 0 of 1
     if cid_before is None:
+        recorder.progress(at, total, None, phase="NeuronTune: measuring the parent's CID")
         cid_before = cid.measure(loaded.model, steps, "pre-round")
     parent.update(cid=cid_before, source=source, steps=steps)
+    recorder.progress(at, total, None, phase="NeuronTune: finding biased neurons and retraining the head")
 
     # NeuronTune sees class labels only.
     tuned = tune(loaded.model, loaded.tokenizer, data.without_confounds(), opts, max_length, spec.seed, recorder,
@@ -367,6 +370,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
                            steps=steps)
 
     # The tuned model, evaluated like the parent.
+    recorder.progress(at, total, None, phase="NeuronTune: evaluating the tuned model")
     metrics = evaluate_all(loaded.model, loaded.tokenizer, data, max_length)
     cid_after = cid.measure(loaded.model, steps, "final")
     collapsed = is_collapsed(metrics["train"]["acc"], data.num_labels) or is_collapsed(
@@ -377,8 +381,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     for name, payload in diagnostic_payloads(metrics["neurontune"]).items():
         recorder.diagnostic(name, payload)
     recorder.diagnostic("neurontune.before_after", before_after(parent, metrics))
-    if opts.parent_artifact:
-        recorder.progress(1, 1, 0.0)
+    recorder.progress(total, total, 0.0, phase="finishing")
     recorder.log(f"neurontune: worst-group test accuracy {parent['test']['worst_group_acc']} -> "
                  f"{metrics['test']['worst_group_acc']}, CID {cid_before:.4f} -> {cid_after:.4f}")
     return TrainResult(metrics, stopped=False, collapsed=collapsed, steps=steps)

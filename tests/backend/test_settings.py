@@ -14,6 +14,7 @@ import pytest
 from backend.cli import main
 from backend.settings import Settings, SettingsError, default_database_url, load_settings
 from dashboard.settings import DashboardSettings, load_dashboard_settings
+from tests.helpers import WAIT_S
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +125,7 @@ def test_the_cli_stops_with_one_line(clean_env, monkeypatch, capsys):
     done = subprocess.run([sys.executable, "-m", "backend.cli", "api"], capture_output=True, text=True, cwd=clean_env,
                           env={"PATH": "/usr/bin:/bin", "DECONFOUND_PORT": "99999",
                                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
-                          timeout=120)
+                          timeout=WAIT_S)
     assert done.returncode == 1 and done.stderr.strip() == \
         "error: DECONFOUND_PORT: Input should be less than or equal to 65535", done.stderr
 

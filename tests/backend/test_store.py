@@ -47,7 +47,8 @@ def test_recorder_batches_and_the_api_reads_back(client, db):
     assert count(db, ScalarPoint) == 3030 and count(db, CidPoint) == 3
 
     job = client.get(f"/api/jobs/{job_id}").json()
-    assert job["status"] == "running" and job["progress"] == {"step": 3000, "total": 3000, "eta_s": 1.5}
+    assert job["status"] == "running" and job["progress"] == {"step": 3000, "total": 3000, "eta_s": 1.5,
+                                                              "eta_guessed": False, "phase": None}
     metrics = client.get(f"/api/jobs/{job_id}/metrics").json()
     assert metrics["names"] == ["acc/dev", "loss/train"] and metrics["last_step"] == 3000
     assert metrics["series"]["loss/train"]["steps"] == list(range(1, 3001))
@@ -79,6 +80,35 @@ def test_recorder_batches_and_the_api_reads_back(client, db):
     assert rows == {("test", None, "acc"): 0.75, ("test", None, "worst_group_acc"): 0.5, ("test", "a|b", "acc"): 0.5,
                     (None, None, "cid"): 0.1, (None, None, "collapsed"): 0.0}
     assert results["metrics"]["note"] == "text is kept in metrics only"
+
+
+def test_the_rest_job_names_the_phase_while_the_step_0_cid_is_measured(client, db):
+    """A real run through the store recorder, read over REST in the middle of its first CID point:
+    the job says what it is doing, with the step count, before any CID point or label step exists."""
+    from jobs.runner import run
+    from jobs.spec import JobSpec
+
+    [job_id] = queue_jobs(client, 1)
+    claim = claim_next(db, "w1", lease_s=60)
+    seen: list[tuple[dict, list]] = []
+
+    class ReadingBack(StoreRecorder):
+        """Flushes at the first progress point inside the step-0 CID and reads the job back then."""
+
+        def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
+            super().progress(step, total, eta_s, phase, eta_guessed)
+            if not seen and (phase or "").startswith("measuring CID (step 0): "):
+                self.flush()
+                seen.append((client.get(f"/api/jobs/{job_id}").json()["progress"],
+                             client.get(f"/api/jobs/{job_id}/cid").json()["points"]))
+
+    spec = JobSpec(**{**claim.spec, "diagnostics": {"probes": 4, "sample": 16, "cid_every": 2}})
+    recorder = ReadingBack(db, claim.job_id, claim.attempt, "w1")
+    outcome = run(spec, recorder, should_stop=lambda: bool(seen))  # stops before the first label step
+    assert outcome.status == "cancelled" and seen
+    progress, cid_points = seen[0]
+    assert progress["phase"].startswith("measuring CID (step 0): ") and progress["phase"].endswith(" examples")
+    assert (progress["step"], progress["total"]) == (0, 4) and cid_points == []
 
 
 def test_a_full_queue_flushes_itself(client, db):

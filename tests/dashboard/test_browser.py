@@ -14,7 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from dashboard.series import DISPLAY_POINTS
 
 from .conftest import wait_until
-from .stack import TINY, TINY_DATASET, seed_large_run
+from .stack import TINY, TINY_DATASET, end_job, running_job, seed_large_run
 
 
 def open_page(browser, path: str) -> None:
@@ -228,6 +228,34 @@ def test_a_running_job_updates_live_and_can_be_cancelled(browser, api, finished_
     element(browser, "#run-cancel").click()
     wait_until(lambda: text_of(browser, "#run-summary .badge") == "cancelled", 30, "the job to be cancelled")
     assert api.get(f"/api/jobs/{job_id}").json()["status"] == "cancelled"
+
+
+def test_a_running_job_shows_its_phase_in_the_jobs_table_and_on_its_run_page(browser, stack):
+    """What a worker's recorder stores is what the pages say: the step-0 CID with its batches and
+    an unknown ETA, then a round's update with an ETA that is still a guess."""
+    db, job_id, recorder = running_job(stack.database_url)
+    try:
+        recorder.progress(0, 60, None, phase="measuring CID (step 0): 96/400 examples")
+        recorder.flush()
+        open_page(browser, "/")
+        row = f"#job-row-{job_id}"
+        wait_text(browser, f"{row} .bar-phase", "measuring CID (step 0): 96/400 examples")
+        assert text_of(browser, f"{row} .bar-label") == "0/60 · ETA unknown"
+        recorder.progress(15, 60, 754.0, phase="influence round 1/4: update 5/16", eta_guessed=True)
+        recorder.flush()
+        wait_text(browser, f"{row} .bar-phase", "influence round 1/4: update 5/16")  # the table polls
+        open_page(browser, f"/run/{job_id}")
+        wait_text(browser, "#run-summary .bar-phase", "influence round 1/4: update 5/16")
+        assert text_of(browser, "#run-summary .bar-label") == "15/60 · ETA ≈ 12 min 34 s (guess)"
+        recorder.progress(16, 60, 700.0, phase="training")
+        recorder.flush()
+        wait_text(browser, "#run-summary .bar-label", "16/60 · ETA 11 min 40 s")  # the run page polls
+        assert text_of(browser, "#run-summary .bar-phase") == "training"
+    finally:
+        end_job(db, job_id)
+    # Finished: no phase, no ETA.
+    wait_until(lambda: not browser.find_elements(By.CSS_SELECTOR, "#run-summary .bar-phase"), 20,
+               "the phase to go once the job has ended")
 
 
 def test_jobs_list_cancels_and_deletes(browser, api, finished_experiment):

@@ -6,6 +6,7 @@ import io
 
 from dashboard import export, series, spec_form, tables
 from dashboard.client import ApiError
+from dashboard.components import progress_bar
 
 SPLIT = {"acc": 0.75, "worst_group_acc": 0.5, "agree_acc": 0.9, "disagree_acc": 0.6, "flip_rate": 0.25, "n": 32,
          "per_group": {"short|Negative .": 0.9, "long|Negative .": 0.5}}
@@ -49,6 +50,33 @@ def test_table1_rows_from_the_datasets_endpoint():
     assert [r["name"] for r in rows] == ["textlen", "broken", "upload:3"]
     assert rows[0]["agree_train"] == "90.0" and rows[0]["train"] == "1500" and rows[0]["control"] == "yes"
     assert "no file" in rows[1]["description"] and rows[2]["control"] == "no"
+
+
+def _texts(component) -> list[str]:
+    """Every string in a Dash component tree, in order."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    children = children if isinstance(children, list) else [children] if children is not None else []
+    return [text for child in children for text in _texts(child)]
+
+
+def test_progress_bar_says_the_phase_and_whether_the_eta_is_measured():
+    def shown(progress, status="running"):
+        return _texts(progress_bar(progress, status))
+
+    assert shown({"step": None, "total": None}) == ["–", "starting"]  # claimed, nothing reported yet
+    assert shown({"step": 0, "total": 0, "phase": "loading model minilm"}) == ["–", "loading model minilm"]
+    assert shown({"step": 0, "total": 60, "eta_s": None, "phase": "measuring CID (step 0): 96/400 examples"}) == [
+        "0/60 · ETA unknown", "measuring CID (step 0): 96/400 examples"]
+    assert shown({"step": 15, "total": 60, "eta_s": 754.0, "eta_guessed": True,
+                  "phase": "influence round 1/4: update 5/16"}) == [
+        "15/60 · ETA ≈ 12 min 34 s (guess)", "influence round 1/4: update 5/16"]
+    assert shown({"step": 16, "total": 60, "eta_s": 700.0, "eta_guessed": False, "phase": "training"}) == [
+        "16/60 · ETA 11 min 40 s", "training"]
+    # Finished jobs: the bar full, no ETA, no phase (the last one reported is history).
+    assert shown({"step": 60, "total": 60, "eta_s": 0.0, "phase": "finishing"}, "succeeded") == ["60/60"]
+    assert shown({"step": 20, "total": 60, "eta_s": 80.0, "phase": "training"}, "cancelled") == ["20/60"]
 
 
 def test_build_spec_sends_only_what_was_typed_and_parses_numbers():
