@@ -57,9 +57,9 @@ class LiveCID:
         self.latest: float | None = None
         self.progress: RunProgress | None = None  # set by the loop: phase and ETA reports
 
-    def measure(self, model, step: int, phase: str) -> float:
-        """Measure CID now, record it under `phase` at label `step`, and return it (nan when no
-        probe had both an A and a B group)."""
+    def measure(self, model, step: int, phase: str, record_as: str | None = None) -> float:
+        """Measure CID now, record it under `phase` (or `record_as`, the progress still saying
+        `phase`) at label `step`, and return it (nan when no probe had both an A and a B group)."""
         diagnostics = self.spec.diagnostics
         pool_progress = None
         if self.progress is not None:
@@ -73,6 +73,7 @@ class LiveCID:
                              reference=self.spec.reference, progress=pool_progress)
         if self.progress is not None:
             self.progress.finish(Work.CID, step)
+        phase = record_as or phase
         p_values = [p.p_value for p in result.per_probe if np.isfinite(p.p_value)]
         extra = {"p_median": float(np.median(p_values)) if p_values else None,
                  "probes": len(result.per_probe)}
