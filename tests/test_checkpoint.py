@@ -81,6 +81,26 @@ def test_a_run_stopped_between_steps_resumes_to_the_unstopped_numbers(tmp_path, 
     assert not (tmp_path / FILE_NAME).exists()  # ended: removed
 
 
+def test_a_neurontune_parent_stopped_midway_resumes_to_the_unstopped_numbers(tmp_path):
+    # The parent finetuned here runs through the shared loop, checkpoints included: stopped after
+    # its label step 6, the job resumes there, and NeuronTune on the finished parent gives the
+    # numbers of a job never stopped (its before/after CID points included).
+    oracle_recorder = MemoryRecorder()
+    oracle = run(spec_for("neurontune"), oracle_recorder)
+    recorder = MemoryRecorder()
+    stop = StopWhen(recorder, lambda r: any(step >= 6 for step, _, _ in r.progresses))
+    first = run(spec_for("neurontune"), recorder, stop, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert first.status == "cancelled" and first.metrics["steps"] == 6 and first.metrics["checkpoint_step"] == 6
+    second = run(spec_for("neurontune"), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert "resumed from the checkpoint after step 6 of 12" in recorder.logs
+    compared = (*FINAL, "cid_before", "parent", "neurontune")
+    assert second.status == "succeeded"
+    assert {k: second.metrics[k] for k in compared} == {k: oracle.metrics[k] for k in compared}
+    assert points(recorder) == points(oracle_recorder)
+    assert [phase for _, phase, _, _ in points(recorder)["cids"]][-2:] == ["pre-round", "final"]
+    assert not (tmp_path / FILE_NAME).exists()
+
+
 class Killed(Exception):
     """Stands for a kill -9: the run ends where it is, nothing saved on the way out."""
 

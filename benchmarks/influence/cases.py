@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from benchmarks.influence.measure import measure
 from benchmarks.influence.workload import Workload, sample_tuples
 from jobs.influence import eval_mode, pairwise_scores, scope_parameters
-from jobs.influence.fast.update import accumulate_influence_gradient
 from jobs.influence.scores import _gradient_scores
+from jobs.influence.update import accumulate_influence_gradient
 
 
 @dataclass

@@ -12,6 +12,7 @@ from torch import nn
 
 from jobs.influence.examples import Examples
 from jobs.influence.fast.batching import distinct, stack
+from jobs.influence.loss import influence_loss  # the public entry point, fast path by default
 
 
 def pack_by_overlap(members: list[set[int]], per_call: int) -> list[list[int]]:
@@ -37,8 +38,6 @@ def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Example
 
     probes [P], a and b [P*k] as for influence_loss. Calls hold about examples_per_call
     examples (probe + 2k each; at least one tuple), grouped so shared examples share a call."""
-    from jobs.influence.loss import influence_loss  # the public entry point, fast path by default
-
     num_probes, k = len(probes), len(a) // len(probes)
     _, inverse = distinct(stack(probes, a, b))
     ids = inverse.cpu().tolist()

@@ -2,7 +2,9 @@
 
     result = train(spec, data, loaded, recorder, should_stop)
 
-Each method is a small set of hooks on `jobs.methods.loop` (one file each).
+Each method is a small set of hooks (`jobs.methods.method.Method`, one file each) on the shared
+loop (`jobs.methods.loop`), whose other concerns are callbacks (`jobs.methods.callbacks`).
+NeuronTune finetunes its parent through that loop, then runs its own post hoc course.
 """
 from __future__ import annotations
 
@@ -40,21 +42,28 @@ METHOD_DESCRIPTIONS: dict[str, str] = {
                   "retrain the head (NeuronTune); a saved parent model or finetuning first",
 }
 
-# Post hoc methods: they run their own course (around the shared loop) instead of hooking into it.
-POST_HOC: dict[str, Callable[..., TrainResult]] = {"neurontune": run_neurontune}
+# How each method runs: the shared loop with the method's hooks, or NeuronTune (its parent through
+# the shared loop, then its own post hoc course); all take train()'s arguments.
+Train = Callable[..., TrainResult]
+
+
+def _shared_loop(method: type[Method]) -> Train:
+    return lambda spec, *args: run_method(method(), spec, *args)
+
+
+RUNS: dict[str, Train] = {**{name: _shared_loop(method) for name, method in METHOD_CLASSES.items()},
+                          "neurontune": run_neurontune}
 
 
 def train(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
           should_stop: Callable[[], bool] = lambda: False, checkpointer: Checkpointer | None = None,
           resume: dict | None = None) -> TrainResult:
     """Train `loaded.model` in place with spec.method; see jobs.methods.loop.run_method for the
-    metrics and the checkpoints (post hoc methods take none: they are minutes on a saved model).
+    metrics and the checkpoints (NeuronTune: jobs.methods.neurontune.run_neurontune).
     Raises ValueError for a method the data cannot support (no-confound without a control)."""
-    if spec.method in POST_HOC:
-        return POST_HOC[spec.method](spec, data, loaded, recorder, should_stop)
-    if spec.method not in METHOD_CLASSES:
-        raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join([*METHOD_CLASSES, *POST_HOC])}")
-    return run_method(METHOD_CLASSES[spec.method](), spec, data, loaded, recorder, should_stop, checkpointer, resume)
+    if spec.method not in RUNS:
+        raise ValueError(f"unknown method '{spec.method}'; valid: {', '.join(RUNS)}")
+    return RUNS[spec.method](spec, data, loaded, recorder, should_stop, checkpointer, resume)
 
 
-__all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "POST_HOC", "TrainResult", "train"]
+__all__ = ["METHOD_CLASSES", "METHOD_DESCRIPTIONS", "RUNS", "TrainResult", "train"]

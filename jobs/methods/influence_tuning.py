@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from jobs.influence import Examples, ab_groups
-from jobs.influence.fast.update import accumulate_influence_gradient
+from jobs.influence.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
 from jobs.methods.run_progress import Cost, Units, Work, typical_seconds
@@ -70,7 +70,7 @@ def influence_update(model, optimizer: torch.optim.Optimizer, train: Examples, p
 
     train: the training set (rows = indices); probes [P], a and b [P, k] index it. The gradient
     is accumulated in memory-bounded calls that group tuples sharing examples (see
-    jobs.influence.fast.update); reference=True uses the slow per-example path (debugging).
+    jobs.influence.update); reference=True uses the slow per-example path (debugging).
     Returns J (the mean over the P probes, before the step)."""
     optimizer.zero_grad(set_to_none=True)
     mean_j = accumulate_influence_gradient(

@@ -23,12 +23,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from jobs.checkpoint import Checkpointer
 from jobs.data.dataset import ConfoundedDataset
 from jobs.discovery import Suggestion, suggest_confounds
 from jobs.evaluate import evaluate_split, is_collapsed
@@ -47,7 +48,8 @@ from jobs.neurons import (
     sfit,
     spuriousness,
 )
-from jobs.recorder import Recorder, TeeRecorder
+from jobs.recorder import Recorder
+from jobs.saved_model import load_saved_model
 from jobs.spec import JobSpec, NeuronTuneSpec
 
 # Head-loss points kept per candidate: every LOSS_EVERY-th step (and the last).
@@ -291,24 +293,15 @@ def evaluate_all(model: Classifier, tokenizer, data: ConfoundedDataset, max_leng
     return out
 
 
-class ParentPhases(TeeRecorder):
-    """The parent's finetuning as it reports, except that its final CID is NeuronTune's "before"
-    point (phase "pre-round"), so "final" is the tuned model's."""
+class NeuronTuneParent(Finetune):
+    """The parent, finetuned here through the shared loop (checkpoints included): plain finetuning
+    whose final CID is NeuronTune's "before" point (phase "pre-round"), so "final" is the tuned model's."""
 
-    def __init__(self, recorder: Recorder):
-        super().__init__(recorder)
-
-    def cid(self, step, phase, value, per_probe=None, extra=None):
-        super().cid(step, "pre-round" if phase == "final" else phase, value, per_probe=per_probe, extra=extra)
-
-    def influence(self, lists):
-        super().influence(replace(lists, phase="pre-round") if lists.phase == "final" else lists)
+    final_cid_phase = "pre-round"
 
 
 def load_parent(spec: JobSpec, loaded: LoadedModel, num_labels: int) -> None:
     """Replace `loaded`'s model and tokenizer with the saved parent's (same model name and labels)."""
-    from jobs.runner import load_saved_model
-
     dtype = next(loaded.model.parameters()).dtype
     parent, parent_spec = load_saved_model(spec.neurontune.parent_artifact, device=str(loaded.device), dtype=dtype)
     if parent_spec.model != spec.model:
@@ -320,14 +313,17 @@ def load_parent(spec: JobSpec, loaded: LoadedModel, num_labels: int) -> None:
 
 
 def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,
-                   should_stop: Callable[[], bool] = lambda: False) -> TrainResult:
+                   should_stop: Callable[[], bool] = lambda: False, checkpointer: Checkpointer | None = None,
+                   resume: dict | None = None) -> TrainResult:
     """The job: parent, NeuronTune on the confound-free view, then evaluation with confounds.
 
     loaded.model ends as the tuned model (loaded.model/tokenizer are the parent's when loaded from
     an artifact). Metrics: "train", "dev", "test" and "cid" (= "cid_after") of the tuned model,
     "cid_before", "parent" ({"train", "dev", "test", "cid", "source", "steps"}), "neurontune"
     (diagnostics()), "steps" (the parent's label steps here, 0 from an artifact), "collapsed",
-    "wall_s". The same findings go to recorder.diagnostic under DIAGNOSTIC_NAMES (what the store
+    "wall_s". A parent finetuned here takes checkpoints and resumes like any run of the shared loop
+    (checkpointer, resume: jobs.methods.loop.run_method); NeuronTune itself takes minutes and none.
+    The same findings go to recorder.diagnostic under DIAGNOSTIC_NAMES (what the store
     keeps and the dashboard draws)."""
     start = time.perf_counter()
     opts, max_length = spec.neurontune, spec.train.max_length
@@ -342,7 +338,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
         recorder.log(f"neurontune: parent loaded from {opts.parent_artifact}")
         parent = evaluate_all(loaded.model, loaded.tokenizer, data, max_length)
     else:
-        result = run_method(Finetune(), spec, data, loaded, ParentPhases(recorder), should_stop)
+        result = run_method(NeuronTuneParent(), spec, data, loaded, recorder, should_stop, checkpointer, resume)
         if result.stopped:
             return result
         if result.collapsed:  # tuned anyway, so the job reports like any other; the flag carries over
