@@ -1,0 +1,63 @@
+"""The layers import one way and jobs/ has no import cycles: the contracts of .importlinter
+(import-linter), checked here so that `make test` enforces them, and a module-level cycle search
+(grimp) that names the modules of any cycle, in-function and TYPE_CHECKING imports included."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import grimp
+from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m) & modules) for m in sorted(modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in edges[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_the_import_contracts_are_kept(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    status = lint_imports(config_filename=str(ROOT / ".importlinter"), no_cache=True, no_logo=True)
+    report = capsys.readouterr().out
+    assert status == EXIT_STATUS_SUCCESS, report
+    assert "Contracts: 3 kept, 0 broken." in report
+
+
+def test_no_module_of_jobs_is_in_an_import_cycle():
+    graph = grimp.build_graph("jobs", cache_dir=None)
+    assert module_cycles(graph, set(graph.modules)) == []
+
+
+def test_the_cycle_search_finds_a_cycle():
+    # The search itself: a graph with the cycle jobs/ once had (runner -> methods -> neurontune -> runner).
+    graph = grimp.ImportGraph()
+    for importer, imported in [("jobs.runner", "jobs.methods"), ("jobs.methods", "jobs.methods.neurontune"),
+                               ("jobs.methods.neurontune", "jobs.runner"), ("jobs.runner", "jobs.spec")]:
+        graph.add_import(importer=importer, imported=imported)
+    assert module_cycles(graph, set(graph.modules)) == [["jobs.methods", "jobs.methods.neurontune", "jobs.runner"]]
