@@ -3,14 +3,11 @@ step's are the final evaluation's: Training.finish), each point timed for the ET
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from jobs.evaluate import predict
 from jobs.methods.callbacks.base import Callback
 from jobs.methods.run_progress import Work
-
-if TYPE_CHECKING:
-    from jobs.methods.training import Training
+from jobs.methods.training import Training
 
 
 class AccuracyPoints(Callback):

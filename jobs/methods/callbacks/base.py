@@ -13,10 +13,8 @@ the callbacks after it (diagnostics, checkpoints) are skipped, as a stopped step
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from jobs.methods.training import Stop, Training
+from jobs.methods.training import Stop, Training
 
 
 class Callback:

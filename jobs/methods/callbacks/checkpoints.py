@@ -3,13 +3,9 @@ long work at run.boundary() when due or stopping, and on a stop between steps un
 is already saved. A failed save (a full disk, a busy store) is logged and training goes on."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from jobs.checkpoint import Checkpointer
 from jobs.methods.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from jobs.methods.training import Stop, Training
+from jobs.methods.training import Stop, Training
 
 
 class Checkpoints(Callback):

@@ -2,12 +2,8 @@
 where the method's hook measured none (the final point is the run's end: Training.finish)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from jobs.methods.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from jobs.methods.training import Training
+from jobs.methods.training import Training
 
 
 class LiveCIDPoints(Callback):

@@ -3,13 +3,10 @@ after each step's diagnostics."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from jobs.methods.callbacks.base import Callback
 from jobs.methods.run_progress import Work
-
-if TYPE_CHECKING:
-    from jobs.methods.training import Training
+from jobs.methods.training import Training
 
 
 class ProgressReport(Callback):

@@ -3,13 +3,9 @@ and after a hook that stopped at a boundary (run.interrupted)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from jobs.methods.callbacks.base import Callback
-from jobs.methods.training import Stop
-
-if TYPE_CHECKING:
-    from jobs.methods.training import Training
+from jobs.methods.training import Stop, Training
 
 
 class StopCheck(Callback):
