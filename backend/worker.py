@@ -142,7 +142,7 @@ class Worker:
                                 model_is_local_path(claim.spec.get("model", "tiny"), self.settings.data_dir))
             if self.device:
                 raw["device"] = self.device
-            spec = JobSpec.model_validate(raw)
+            spec = JobSpec.stored(raw)  # validated at the API; what can change is checked here and in run()
 
             def should_stop() -> bool:
                 return keeper.cancel.is_set() or keeper.lost.is_set() or self.shutdown.is_set()
