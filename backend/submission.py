@@ -145,7 +145,8 @@ def _existing(data_dir: Path, value: str, what: str) -> str:
 
 def in_one_line(error: ValidationError) -> str:
     """pydantic's errors as one line, each naming its field: "train.lr: Input should be ..."."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}" for e in error.errors())
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())
 
 
 def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:

@@ -16,7 +16,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from jobs.presets import PRESET_NAMES, apply_preset, preset_for
 
@@ -35,11 +34,6 @@ DATASET_NAMES = ("textlen", "msgs", CUSTOM)
 UPLOAD_PREFIX = "upload:"
 # The engine seeds NumPy and torch with these: both want a non-negative 32-bit value.
 MAX_SEED = 2**32 - 1
-
-
-def _refused(message: str) -> PydanticCustomError:
-    """A field's error with our own one-line message (no "Value error, " in front)."""
-    return PydanticCustomError("invalid_choice", message)
 
 
 class _Strict(BaseModel):
@@ -68,7 +62,7 @@ class DatasetSpec(_Strict):
     def _finite_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         """Options are free-form, so allow_inf_nan does not reach them: refuse NaN/Infinity here."""
         if bad := next(_non_finite(options), None):
-            raise _refused(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
+            raise ValueError(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
         return options
 
 
@@ -271,10 +265,10 @@ class JobSpec(_Strict):
     @classmethod
     def _check_dataset(cls, dataset: DatasetSpec) -> DatasetSpec:
         if dataset.name.startswith(UPLOAD_PREFIX):  # left so by spelled_out: a path as well
-            raise _refused(f"dataset.name '{dataset.name}' names an upload and dataset.path '{dataset.path}' "
+            raise ValueError(f"dataset.name '{dataset.name}' names an upload and dataset.path '{dataset.path}' "
                              f"another file: give one (an upload by its name alone, or name 'custom' with a path)")
         if dataset.name not in DATASET_NAMES:
-            raise _refused(f"unknown dataset '{dataset.name}'; valid: {', '.join(DATASET_NAMES)}, "
+            raise ValueError(f"unknown dataset '{dataset.name}'; valid: {', '.join(DATASET_NAMES)}, "
                              f"{UPLOAD_PREFIX}<id>")
         return dataset
 
@@ -282,7 +276,7 @@ class JobSpec(_Strict):
     @classmethod
     def _check_method(cls, method: str) -> str:
         if method not in METHODS:
-            raise _refused(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
+            raise ValueError(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
         return method
 
     @field_validator("preset")
@@ -293,11 +287,11 @@ class JobSpec(_Strict):
         if preset is None:
             return None
         if preset not in PRESET_NAMES:
-            raise _refused(f"unknown preset '{preset}'; valid: {', '.join(PRESET_NAMES)}")
+            raise ValueError(f"unknown preset '{preset}'; valid: {', '.join(PRESET_NAMES)}")
         dataset, method = info.data.get("dataset"), info.data.get("method")
         if dataset is not None and method is not None:
             try:
                 preset_for(preset, dataset.name, method)
             except ValueError as error:  # names the valid presets
-                raise _refused(str(error)) from None
+                raise ValueError(str(error)) from None
         return preset

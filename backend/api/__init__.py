@@ -26,6 +26,8 @@ from backend.db import Database
 from backend.settings import Settings, load_settings
 from backend.store import jsonable
 
+VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
+
 
 def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAPI:
     """The API over `settings` (default: from the environment); migrates the database first."""
@@ -48,8 +50,11 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     @app.exception_handler(RequestValidationError)
     async def _unprocessable(_request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler, except that NaN/Infinity echoed back in "input" become null
-        # (strict JSON cannot carry them, and they would turn a 422 into a 500).
-        return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(error.errors()))})
+        # (strict JSON cannot carry them, and they would turn a 422 into a 500), and that the
+        # model's own messages (unknown method, ...) lose pydantic's "Value error, " in front.
+        errors = [{**e, "msg": e["msg"].removeprefix(VALUE_ERROR)} if isinstance(e.get("msg"), str) else e
+                  for e in error.errors()]
+        return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(errors))})
 
     app.state.settings = settings
     app.state.db = db
