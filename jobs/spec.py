@@ -199,7 +199,8 @@ class JobSpec(_Strict):
     """Everything that defines a run. Units: steps are label (optimiser) steps."""
 
     dataset: DatasetSpec = Field(default_factory=DatasetSpec,
-                                 description='which data; a built-in may be given by its name alone: "textlen"')
+                                 description='which data; a built-in may be given by its name alone ("textlen"), '
+                                             'an uploaded file by the name the dashboard shows ("upload:3")')
     model: str = Field(DEFAULT_MODEL, description=(
         "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
         "or a local path"))
