@@ -17,7 +17,7 @@ from backend.db import Database
 from backend.models import FINISHED_STATUSES, JOB_STATUSES, POINT_TABLES, Job, utcnow
 from backend.paths import inside
 from backend.settings import Settings
-from backend.submission import Rejected, accepted_spec
+from backend.submission import Rejected, accepted_spec, check_spec
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -46,13 +46,14 @@ def accepted(spec: JobSpec, settings: Settings, session: Session) -> JobSpec:
 
 
 def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
-    """A spec given as a dict (a grid point, a follow-up) validated by JobSpec, then accepted: the
-    same checks as a typed body, with its 422s located under `prefix`."""
+    """A spec given as a dict (a grid point, a follow-up) through backend.submission.check_spec:
+    the same checks as a typed body, its 422s located under `prefix`, its refusals 400."""
     try:
-        spec = JobSpec.model_validate(raw)
+        return check_spec(raw, settings.data_dir, session)
     except ValidationError as error:
         raise validation_error(error, prefix) from None
-    return accepted(spec, settings, session)
+    except Rejected as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
 
 
 def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None = None) -> Job:
