@@ -22,9 +22,9 @@ from typing import Any
 from scipy import stats
 
 from backend.models import FINISHED_STATUSES
-from backend.submission import spelled_out
 from jobs.presets import SCALES
 from jobs.recorder import CID_PHASES
+from jobs.spec import spelled_out
 
 MAX_JOBS = 1000
 REFERENCE_METHOD = "finetune"

@@ -96,7 +96,7 @@ class LocalStore:
         from pydantic import ValidationError
 
         from backend.api.experiments import add_experiment
-        from backend.submission import Rejected, check_spec
+        from backend.submission import Rejected, check_spec, in_one_line
 
         with self.db.session() as session:
             found = session.scalars(select(Experiment).where(Experiment.name == request.name)
@@ -110,11 +110,7 @@ class LocalStore:
                 try:
                     return check_spec(raw, self.settings.data_dir, session)
                 except (Rejected, ValidationError) as error:
-                    if isinstance(error, ValidationError):
-                        first = error.errors()[0]
-                        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-                    else:
-                        detail = str(error)
+                    detail = in_one_line(error) if isinstance(error, ValidationError) else str(error)
                     raise ExperimentError(f"job {index} ({raw.get('method')}, seed {raw.get('seed')}, "
                                           f"{params or 'base'}): {detail}") from None
 

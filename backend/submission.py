@@ -1,18 +1,17 @@
-"""Checking a submitted job spec: unknown choices (400), malformed fields (422), files (400).
+"""Checking a submitted job spec against the server's state: models, files, uploads, hub, rounds (400).
 
-Order matters for the caller's status codes: the named choices (dataset, model, method, preset)
-are checked on the raw JSON first, so an unknown one is a 400 naming the valid values rather
-than one of pydantic's 422s; then the spec is validated with the engine's own JobSpec; then the
-files it names are confined to the data directory and stored relative to it.
+Everything about a spec's shape lives in the engine's JobSpec (jobs/spec.py): bounds, finite
+numbers, seeds, the named choices of dataset, method and preset (each a 422 naming the valid
+values), and the shorthands users type ("dataset": "textlen", "upload:3"). The routes take a
+JobSpec as their body, so FastAPI has validated it before accepted_spec sees it; what is left
+here needs this server: whether a model name is a directory under the data directory or a hub
+name (and the hub reachable), whether files and uploads exist (they are then stored relative to
+the data directory), and whether an influence-tuning run would have a round (the training set's
+size). NeuronTune's parent model (neurontune.parent_artifact) is "job:<id>" or a model
+directory under the data directory.
 
-Valid choices: datasets = the engine's built-ins + "custom" (path "upload:<id>" of an uploaded
-file, a file under the data directory, or hf:<name> when a hub is reachable); models = the
-built-ins, plus any Hugging Face name when a hub is reachable, plus model directories under the
-data directory; methods = jobs.spec.METHODS; presets = jobs.presets.PRESET_NAMES. NeuronTune's
-parent model (neurontune.parent_artifact) is "job:<id>" or a model directory under the data directory.
-
-What users type: a dataset may be given by its name alone ("textlen"), and an upload by the name
-the dashboard shows ("upload:3", alone or as dataset.name) for the custom dataset with that path.
+A raw dict (a grid point of an experiment, a follow-up spec) goes through check_spec: JobSpec,
+then the same accepted_spec.
 """
 from __future__ import annotations
 
@@ -26,17 +25,12 @@ from sqlalchemy.orm import Session
 
 from backend.models import Artifact, Job, UploadedDataset
 from backend.paths import HUB_PREFIX, OutsideDataDir, is_path_option, relative_inside
-from jobs.data import BUILTIN_DATASETS
 from jobs.methods.loop import total_label_steps
 from jobs.models import BUILTIN_MODELS
-from jobs.presets import PRESET_NAMES, preset_for
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
-from jobs.spec import DEFAULT_MODEL, METHODS, JobSpec, dataset_by_name
+from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 
-CUSTOM = "custom"
-UPLOAD_PREFIX = "upload:"
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
-MAX_SEED = 2**32 - 1
 
 
 class Rejected(ValueError):
@@ -49,28 +43,7 @@ def hub_reachable() -> bool:
 
 
 def dataset_choices() -> list[str]:
-    return [*BUILTIN_DATASETS, CUSTOM]
-
-
-def spelled_out(dataset: Any) -> Any:
-    """A dataset as a user types it, as DatasetSpec fields: "textlen" -> {"name": "textlen"}, and
-    "upload:3" (alone or as the name) -> {"name": "custom", "path": "upload:3"}. Anything else,
-    an upload's name with another path included, is returned as it is for check_spec to judge."""
-    dataset = dataset_by_name(dataset)
-    if not isinstance(dataset, dict):
-        return dataset
-    name = dataset.get("name")
-    if not (isinstance(name, str) and name.startswith(UPLOAD_PREFIX)) or dataset.get("path") not in (None, name):
-        return dataset
-    return {**dataset, "name": CUSTOM, "path": name}
-
-
-def _upload_field(dataset: Any) -> str:
-    """Where a spec names its upload: the dataset itself ("upload:3"), its name, or its path."""
-    if isinstance(dataset, str):
-        return "dataset"
-    name = dataset.get("name") if isinstance(dataset, dict) else None
-    return "dataset.name" if isinstance(name, str) and name.startswith(UPLOAD_PREFIX) else "dataset.path"
+    return list(DATASET_NAMES)
 
 
 def model_is_local_path(model: str, data_dir: Path) -> bool:
@@ -80,38 +53,21 @@ def model_is_local_path(model: str, data_dir: Path) -> bool:
             and (path.is_absolute() or model.startswith(".") or ".." in path.parts or (data_dir / path).exists()))
 
 
-def _check_choices(raw: dict[str, Any], data_dir: Path) -> None:
-    method = raw.get("method", "finetune")
-    if isinstance(method, str) and method not in METHODS:
-        raise Rejected(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
-    dataset = raw.get("dataset") or {}
-    name = dataset.get("name", "textlen") if isinstance(dataset, dict) else None
-    if isinstance(name, str) and name.startswith(UPLOAD_PREFIX):  # left so by spelled_out: a path as well
-        raise Rejected(f"dataset.name '{name}' names an upload and dataset.path '{dataset.get('path')}' another "
-                       f"file: give one (an upload by its name alone, or name 'custom' with a path)")
-    if isinstance(name, str) and name not in dataset_choices():
-        raise Rejected(f"unknown dataset '{name}'; valid: {', '.join(dataset_choices())}, {UPLOAD_PREFIX}<id>")
-    preset = raw.get("preset")
-    if isinstance(preset, str) and preset:
-        if preset not in PRESET_NAMES:
-            raise Rejected(f"unknown preset '{preset}'; valid: {', '.join(PRESET_NAMES)}")
-        if isinstance(name, str) and isinstance(method, str):
-            try:
-                preset_for(preset, name, method)
-            except ValueError as error:
-                raise Rejected(str(error)) from None
-    model = raw.get("model", DEFAULT_MODEL)
-    if isinstance(model, str) and model not in BUILTIN_MODELS:
-        if model_is_local_path(model, data_dir):
-            try:
-                relative = relative_inside(data_dir, model, "model")
-            except OutsideDataDir as error:
-                raise Rejected(str(error)) from None
-            if not (data_dir / relative).is_dir():
-                raise Rejected(f"model directory '{model}' does not exist under the data directory")
-        elif not hub_reachable():
-            raise Rejected(f"unknown model '{model}'; valid: {', '.join(BUILTIN_MODELS)}, or a model directory "
-                           f"under the data directory (the Hugging Face hub is offline)")
+def _check_model(model: str, data_dir: Path) -> None:
+    """A model that is no built-in is a directory under the data directory, or a hub name when
+    the hub is reachable."""
+    if model in BUILTIN_MODELS:
+        return
+    if model_is_local_path(model, data_dir):
+        try:
+            relative = relative_inside(data_dir, model, "model")
+        except OutsideDataDir as error:
+            raise Rejected(str(error)) from None
+        if not (data_dir / relative).is_dir():
+            raise Rejected(f"model directory '{model}' does not exist under the data directory")
+    elif not hub_reachable():
+        raise Rejected(f"unknown model '{model}'; valid: {', '.join(BUILTIN_MODELS)}, or a model directory "
+                       f"under the data directory (the Hugging Face hub is offline)")
 
 
 def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field: str) -> JobSpec:
@@ -187,31 +143,25 @@ def _existing(data_dir: Path, value: str, what: str) -> str:
     return relative
 
 
-def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
-    """A submitted spec, validated and with its files confined. Raises Rejected (400) or
-    pydantic's ValidationError (422)."""
-    upload_field = "dataset.path"
-    if isinstance(raw, dict) and "dataset" in raw:
-        upload_field = _upload_field(raw["dataset"])
-        raw = {**raw, "dataset": spelled_out(raw["dataset"])}
-    if isinstance(raw, dict):
-        preset = raw.get("preset")
-        if preset is not None and not isinstance(preset, str):
-            # JobSpec applies presets before its own field checks and would trip over this.
-            raise ValidationError.from_exception_data("JobSpec", [
-                {"type": "string_type", "loc": ("preset",), "input": preset}])
-        _check_choices(raw, Path(data_dir))
-    spec = JobSpec.model_validate(raw)
-    # The engine seeds NumPy and torch with these: both want a non-negative 32-bit value.
-    bad_seeds = [{"type": "less_than", "loc": loc, "input": value, "ctx": {"lt": MAX_SEED + 1}}
-                 if value > MAX_SEED else {"type": "greater_than_equal", "loc": loc, "input": value, "ctx": {"ge": 0}}
-                 for loc, value in ((("seed",), spec.seed), (("dataset", "seed"), spec.dataset.seed))
-                 if not 0 <= value <= MAX_SEED]
-    if bad_seeds:
-        raise ValidationError.from_exception_data("JobSpec", bad_seeds)
-    spec = _confine_files(spec, Path(data_dir), session, upload_field)
+def in_one_line(error: ValidationError) -> str:
+    """pydantic's errors as one line, each naming its field: "train.lr: Input should be ..."."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())
+
+
+def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
+    """A validated spec checked against this server and with its files confined (what is stored
+    and what the worker runs). Raises Rejected (400)."""
+    _check_model(spec.model, Path(data_dir))
+    spec = _confine_files(spec, Path(data_dir), session, spec._upload_field)
     _check_rounds(spec, Path(data_dir))
     return spec
+
+
+def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
+    """A spec given as a dict (an experiment's grid point): validated, then accepted_spec.
+    Raises pydantic's ValidationError (422) or Rejected (400)."""
+    return accepted_spec(JobSpec.model_validate(raw), data_dir, session)
 
 
 def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
@@ -231,4 +181,4 @@ def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
         raise Rejected(reason)
 
 
-__all__ = ["Rejected", "ValidationError", "check_spec", "dataset_choices", "hub_reachable", "spelled_out"]
+__all__ = ["CUSTOM", "UPLOAD_PREFIX", "Rejected", "accepted_spec", "check_spec", "dataset_choices", "hub_reachable", "in_one_line"]

@@ -31,11 +31,12 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from backend.claims import Claim, claim_next, finish, heartbeat, release, unfinished
 from backend.db import Database
 from backend.models import Artifact
-from backend.paths import absolute_spec, inside
+from backend.paths import absolute_spec, inside, spec_files
 from backend.settings import Settings
 from backend.store import StoreRecorder
 from backend.submission import hub_reachable, model_is_local_path
@@ -94,6 +95,24 @@ class LeaseKeeper(threading.Thread):
         self.join()
 
 
+class NotRunnableHere(RuntimeError):
+    """A stored spec that was valid when submitted but cannot run here now (a file gone, no GPU)."""
+
+
+def gone_since_submission(spec: dict, model_is_path: bool, cuda_available: bool) -> str | None:
+    """What may have changed since a spec was checked at submission, in one line (None: nothing):
+    the files it names (absolute here) and, for a CUDA device, whether this worker has one."""
+    files = [(".".join(location), value) for location, value in spec_files(spec)]
+    if model_is_path:
+        files.append(("model", spec["model"]))
+    gone = [f"{where} ({Path(value).name})" for where, value in files if not Path(value).exists()]
+    if gone:
+        return f"gone from the data directory since the job was submitted: {', '.join(gone)}"
+    if str(spec.get("device", "auto")).startswith("cuda") and not cuda_available:
+        return f"device '{spec['device']}' is not available on this worker (no CUDA)"
+    return None
+
+
 @dataclass
 class Worker:
     settings: Settings
@@ -125,6 +144,8 @@ class Worker:
 
     def run_claim(self, claim: Claim) -> str:
         """Run one claimed job to its end; returns the status recorded ("lost" / "requeued" too)."""
+        import torch
+
         from jobs.runner import run
         from jobs.spec import JobSpec
 
@@ -138,11 +159,13 @@ class Worker:
         keeper.start()
         try:
             shutil.rmtree(artifact_dir, ignore_errors=True)  # what an earlier, killed attempt left
-            raw = absolute_spec(claim.spec, self.settings.data_dir,
-                                model_is_local_path(claim.spec.get("model", "tiny"), self.settings.data_dir))
+            model_is_path = model_is_local_path(claim.spec.get("model", "tiny"), self.settings.data_dir)
+            raw = absolute_spec(claim.spec, self.settings.data_dir, model_is_path)
             if self.device:
                 raw["device"] = self.device
-            spec = JobSpec.model_validate(raw)
+            spec = JobSpec.stored(raw)  # validated once, at the API: only what can change since is checked
+            if problem := gone_since_submission(raw, model_is_path, torch.cuda.is_available()):
+                raise NotRunnableHere(problem)
 
             def should_stop() -> bool:
                 return keeper.cancel.is_set() or keeper.lost.is_set() or self.shutdown.is_set()

@@ -4,9 +4,20 @@ A preset (jobs/presets.py) fills in values the user did not give; anything the u
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from jobs.presets import PRESET_NAMES, apply_preset, preset_for
 
 METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune")
 SCOPES = ("all", "top", "head")
@@ -16,10 +27,18 @@ SCORES = ("cosine", "dot", "embedding")
 # tiny TextLen run collapsed; 1e-3 and 3e-3 both fit train (deconfound run --model tiny --set train.lr=...).
 DEFAULT_MODEL = "minilm"
 TINY_LR = 1e-3
+# The names DatasetSpec.name takes (jobs.data.sources.DATASET_CHOICES describes each; a test keeps
+# the two equal); "upload:<id>" is short for a custom dataset with that path.
+CUSTOM = "custom"
+DATASET_NAMES = ("textlen", "msgs", CUSTOM)
+UPLOAD_PREFIX = "upload:"
+# The engine seeds NumPy and torch with these: both want a non-negative 32-bit value.
+MAX_SEED = 2**32 - 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and Infinity (which Python's JSON parser lets through) are refused in every float field.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DatasetSpec(_Strict):
@@ -35,13 +54,54 @@ class DatasetSpec(_Strict):
                           "'token:WORD' (present or not) or 'regex:PATTERN'; on a built-in dataset it "
                           "replaces the annotated confound")
     access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
-    seed: int = Field(2021, description="seed of the dataset's own sampling (the paper uses 2021)")
+    seed: int = Field(2021, ge=0, le=MAX_SEED, description="seed of the dataset's own sampling (the paper uses 2021)")
     options: dict[str, Any] = Field(default_factory=dict, description="source-specific parameters, e.g. TextLen sizes")
+
+    @field_validator("options")
+    @classmethod
+    def _finite_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Options are free-form, so allow_inf_nan does not reach them: refuse NaN/Infinity here."""
+        if bad := next(_non_finite(options), None):
+            raise ValueError(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
+        return options
+
+
+def _non_finite(value: Any, location: tuple = ()) -> Any:
+    """Locations of NaN and +-Infinity in a JSON value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield location
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*location, index))
 
 
 def dataset_by_name(value: Any) -> Any:
     """A dataset given by its name alone ("textlen") as the DatasetSpec fields it stands for."""
     return {"name": value} if isinstance(value, str) else value
+
+
+def spelled_out(dataset: Any) -> Any:
+    """A dataset as a user types it, as DatasetSpec fields: "textlen" -> {"name": "textlen"}, and
+    "upload:3" (alone or as the name) -> {"name": "custom", "path": "upload:3"}. An upload's name
+    with another path as well is left as it is, for JobSpec to refuse."""
+    dataset = dataset_by_name(dataset)
+    if not isinstance(dataset, dict):
+        return dataset
+    name = dataset.get("name")
+    if not (isinstance(name, str) and name.startswith(UPLOAD_PREFIX)) or dataset.get("path") not in (None, name):
+        return dataset
+    return {**dataset, "name": CUSTOM, "path": name}
+
+
+def upload_field(dataset: Any) -> str:
+    """Where a spec names its upload: the dataset itself ("upload:3"), its name, or its path."""
+    if isinstance(dataset, str):
+        return "dataset"
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    return "dataset.name" if isinstance(name, str) and name.startswith(UPLOAD_PREFIX) else "dataset.path"
 
 
 class TrainSpec(_Strict):
@@ -139,13 +199,16 @@ class JobSpec(_Strict):
     """Everything that defines a run. Units: steps are label (optimiser) steps."""
 
     dataset: DatasetSpec = Field(default_factory=DatasetSpec,
-                                 description='which data; a built-in may be given by its name alone: "textlen"')
+                                 description='which data; a built-in may be given by its name alone ("textlen"), '
+                                             'an uploaded file by the name the dashboard shows ("upload:3")')
     model: str = Field(DEFAULT_MODEL, description=(
         "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
         "or a local path"))
-    method: str = "finetune"
-    preset: str | None = None
-    seed: int = 2021
+    method: str = Field("finetune", json_schema_extra={"enum": list(METHODS)})
+    preset: str | None = Field(None, json_schema_extra={"enum": [*PRESET_NAMES, None]}, description=(
+        "the paper's settings under the spec's own values: 'paper' (the one for the dataset and method) "
+        "or '<dataset>/<method>'"))
+    seed: int = Field(2021, ge=0, le=MAX_SEED)
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'...")
     dtype: Literal["float32", "float64"] = "float32"
     train: TrainSpec = Field(default_factory=TrainSpec)
@@ -156,25 +219,80 @@ class JobSpec(_Strict):
     retry_collapsed: int = Field(0, ge=0, le=10, description="retries with the next seed when training collapses to chance")
     reference: bool = Field(False, description="use the slow reference influence paths (debugging)")
 
+    @classmethod
+    def stored(cls, data: dict[str, Any]) -> JobSpec:
+        """A spec that was validated when it was submitted (and stored as its model_dump), rebuilt
+        without checking it again: the service validates once, at the API. Missing fields (a spec
+        stored by an older version) take their defaults."""
+        parts = {name: field.annotation.model_construct(**data[name]) for name, field in cls.model_fields.items()
+                 if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
+                 and issubclass(field.annotation, BaseModel)}
+        return cls.model_construct(**{**data, **parts})
+
+    # Where the submitted spec named an uploaded dataset, for the service's "no such upload" message.
+    _upload_field: str = PrivateAttr("dataset.path")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_upload_field(cls, data: Any, handler: Any) -> JobSpec:
+        spec = handler(data)
+        if isinstance(data, dict) and "dataset" in data:
+            spec._upload_field = upload_field(data["dataset"])
+        return spec
+
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("dataset"), str):  # the preset reads its name
-            data = {**data, "dataset": dataset_by_name(data["dataset"])}
-        if isinstance(data, dict) and data.get("preset"):
-            from jobs.presets import apply_preset
-            data = apply_preset(data["preset"], data)
+        """Spell out the dataset shorthands, then fill in the preset underneath the user's values. A
+        preset that does not apply is left for the field checks (_check_preset) to name."""
+        if isinstance(data, dict) and "dataset" in data:  # the preset reads the dataset's name
+            data = {**data, "dataset": spelled_out(data["dataset"])}
+        if isinstance(data, dict) and isinstance(data.get("preset"), str) and data["preset"] in PRESET_NAMES:
+            try:
+                data = apply_preset(data["preset"], data)
+            except (ValueError, AttributeError, TypeError):  # no such "paper" preset, or a malformed spec
+                pass
         return _model_default_lr(data)
 
     @field_validator("dataset", mode="before", json_schema_input_type=DatasetSpec | str)
     @classmethod
     def _dataset_by_name(cls, value: Any) -> Any:
-        """`"dataset": "textlen"` is short for `{"name": "textlen"}`: this puts the string form in the
-        JSON schema (/docs); _apply_preset has already spelled it out for a preset to read."""
-        return dataset_by_name(value)
+        """`"dataset": "textlen"` is short for `{"name": "textlen"}`, `"upload:3"` for a custom dataset
+        with that path: this puts the string form in the JSON schema (/docs); _apply_preset has
+        already spelled it out for a preset to read."""
+        return spelled_out(value)
 
-    @model_validator(mode="after")
-    def _check_method(self) -> JobSpec:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method '{self.method}'; valid: {', '.join(METHODS)}")
-        return self
+    @field_validator("dataset")
+    @classmethod
+    def _check_dataset(cls, dataset: DatasetSpec) -> DatasetSpec:
+        if dataset.name.startswith(UPLOAD_PREFIX):  # left so by spelled_out: a path as well
+            raise ValueError(f"dataset.name '{dataset.name}' names an upload and dataset.path '{dataset.path}' "
+                             f"another file: give one (an upload by its name alone, or name 'custom' with a path)")
+        if dataset.name not in DATASET_NAMES:
+            raise ValueError(f"unknown dataset '{dataset.name}'; valid: {', '.join(DATASET_NAMES)}, "
+                             f"{UPLOAD_PREFIX}<id>")
+        return dataset
+
+    @field_validator("method")
+    @classmethod
+    def _check_method(cls, method: str) -> str:
+        if method not in METHODS:
+            raise ValueError(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
+        return method
+
+    @field_validator("preset")
+    @classmethod
+    def _check_preset(cls, preset: str | None, info: ValidationInfo) -> str | None:
+        """A known name, and for 'paper' one that exists for the spec's dataset and method (checked
+        after those two fields, which come first)."""
+        if preset is None:
+            return None
+        if preset not in PRESET_NAMES:
+            raise ValueError(f"unknown preset '{preset}'; valid: {', '.join(PRESET_NAMES)}")
+        dataset, method = info.data.get("dataset"), info.data.get("method")
+        if dataset is not None and method is not None:
+            try:
+                preset_for(preset, dataset.name, method)
+            except ValueError as error:  # names the valid presets
+                raise ValueError(str(error)) from None
+        return preset

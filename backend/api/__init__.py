@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -26,26 +25,8 @@ from backend.api import (
 from backend.db import Database
 from backend.settings import Settings, load_settings
 from backend.store import jsonable
-from jobs.spec import JobSpec
 
-
-def _openapi_with_job_spec(app: FastAPI):
-    """The job routes read their body by hand (see backend.submission); publish JobSpec's schema
-    so /docs still shows it, also as the shape of a job's `spec`."""
-    def openapi():
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
-            spec_schema = JobSpec.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(spec_schema.pop("$defs", {}))
-            components["JobSpec"] = spec_schema
-            # A job's stored spec is a dict (older specs must still load) but has JobSpec's shape.
-            job_out = components["JobOut"]["properties"]
-            job_out["spec"] = {"$ref": "#/components/schemas/JobSpec", "description": job_out["spec"]["description"]}
-            app.openapi_schema = schema
-        return app.openapi_schema
-    return openapi
+VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
 
 
 def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAPI:
@@ -69,13 +50,15 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     @app.exception_handler(RequestValidationError)
     async def _unprocessable(_request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler, except that NaN/Infinity echoed back in "input" become null
-        # (strict JSON cannot carry them, and they would turn a 422 into a 500).
-        return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(error.errors()))})
+        # (strict JSON cannot carry them, and they would turn a 422 into a 500), and that the
+        # model's own messages (unknown method, ...) lose pydantic's "Value error, " in front.
+        errors = [{**e, "msg": e["msg"].removeprefix(VALUE_ERROR)} if isinstance(e.get("msg"), str) else e
+                  for e in error.errors()]
+        return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(errors))})
 
     app.state.settings = settings
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
                    cid_display, diagnostics):
         app.include_router(module.router)
-    app.openapi = _openapi_with_job_spec(app)
     return app

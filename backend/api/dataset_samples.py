@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import get_session, get_settings
 from backend.catalogue import job_dataset
 from backend.settings import Settings
-from backend.submission import CUSTOM, UPLOAD_PREFIX, Rejected, check_spec
+from backend.submission import CUSTOM, UPLOAD_PREFIX, Rejected, check_spec, in_one_line
 
 router = APIRouter(prefix="/api/datasets", tags=["catalogue"])
 
@@ -56,7 +56,7 @@ def dataset_samples(name: str, split: str = Query("train", description="train, d
         code = status.HTTP_404_NOT_FOUND if name.startswith(UPLOAD_PREFIX) else status.HTTP_400_BAD_REQUEST
         raise HTTPException(code, str(error)) from None
     except ValidationError as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, in_one_line(error)) from None
     dataset = job_dataset(spec.model_dump(mode="json"), settings.data_dir)
     if dataset is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"dataset '{name}' could not be loaded")

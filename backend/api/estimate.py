@@ -2,7 +2,7 @@
 
     POST /api/jobs/estimate   body: a job spec, as for POST /api/jobs; nothing is queued
 
-The same checks as a submission (400 unknown choice, 422 malformed, with the same messages),
+The same checks as a submission (422 what JobSpec refuses, 400 what this server cannot run),
 then what the run will do, counted in the engine's units: label steps, influence rounds, CID
 points, and "example gradients" (one forward and backward pass of one example). Seconds are
 extrapolated from the finished jobs of the same model (total wall time over total example
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.api.jobs import SPEC_BODY, checked_spec
+from backend.api.jobs import INVALID_422, REJECTED_400, accepted
 from backend.catalogue import job_dataset
 from backend.models import Job
 from backend.settings import Settings
@@ -81,7 +81,7 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
         sizes = {split: (job.metrics or {}).get(split, {}).get("n") for split in ("train", "dev", "test")}
         if not sizes["train"]:
             continue
-        counted = count_units(JobSpec.model_validate(job.spec), sizes["train"],
+        counted = count_units(JobSpec.stored(job.spec), sizes["train"],
                               (sizes["dev"] or 0) + (sizes["test"] or 0))
         seconds += job.wall_s
         units += sum(counted[k] for k in PARTS)
@@ -90,12 +90,11 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
     return seconds / units, f"the wall time of the last {len(jobs)} finished job(s) of model '{model}' on this service"
 
 
-@router.post("/estimate", response_model=Estimate, openapi_extra=SPEC_BODY,
-             responses={400: {"description": "as POST /api/jobs"}, 422: {"description": "as POST /api/jobs"}})
-def estimate_job(raw: Any = Body(...), session: Session = Depends(get_session),
+@router.post("/estimate", response_model=Estimate, responses={**REJECTED_400, **INVALID_422})
+def estimate_job(spec: JobSpec, session: Session = Depends(get_session),
                  settings: Settings = Depends(get_settings)) -> Estimate:
     """Validate a job spec exactly as a submission would, and estimate its cost; queues nothing."""
-    spec = checked_spec(raw, settings, session)
+    spec = accepted(spec, settings, session)
     dataset = job_dataset(spec.model_dump(mode="json"), settings.data_dir)
     stored = spec.model_dump(mode="json")
     if dataset is None:

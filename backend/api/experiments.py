@@ -101,9 +101,11 @@ def _create(request: ExperimentIn, session: Session, settings: Settings) -> Expe
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
              dependencies=[Depends(require_token)],
-             responses={400: {"description": "an unknown choice in some expanded job, or too many jobs"},
-                        422: {"description": "a malformed grid, or an expanded job spec that is (located by "
-                                             "its index in the expansion)"}})
+             responses={400: {"description": "too many jobs, or an expanded job this server cannot run (as "
+                                             "POST /api/jobs: a model, file or upload that is not there, no round)"},
+                        422: {"description": "a malformed grid, or an expanded job spec JobSpec refuses (an unknown "
+                                             "dataset, method or preset among them), located by its index in the "
+                                             "expansion"}})
 def create_experiment(request: ExperimentIn, session: Session = Depends(get_session),
                       settings: Settings = Depends(get_settings)) -> ExperimentOut:
     """Expand methods x seeds x datasets x hyperparameter values (and each part's grid) into queued

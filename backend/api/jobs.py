@@ -1,13 +1,11 @@
 """Jobs: submit, list, read, cancel, delete."""
 from __future__ import annotations
 
-import math
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select
@@ -19,13 +17,18 @@ from backend.db import Database
 from backend.models import FINISHED_STATUSES, JOB_STATUSES, POINT_TABLES, Job, utcnow
 from backend.paths import inside
 from backend.settings import Settings
-from backend.submission import Rejected, check_spec
+from backend.submission import Rejected, accepted_spec, check_spec
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-SPEC_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/JobSpec"}}}}}
+# What the service may still refuse once JobSpec has validated the body (backend.submission).
+REJECTED_400 = {400: {"description": "the spec is well formed but this server cannot run it: a model that is no "
+                                     "built-in, directory under the data directory or (hub reachable) hub name; a "
+                                     "file or upload that does not exist or lies outside the data directory; a custom "
+                                     "dataset without a path; an influence-tuning run with no round"}}
+INVALID_422 = {422: {"description": "the spec does not fit JobSpec: a bound, NaN/Infinity, a seed outside 0..2^32-1, "
+                                    "an unknown dataset, method or preset (naming the valid ones); located by field"}}
 
 
 def validation_error(error: ValidationError, prefix: tuple = ("body",)) -> RequestValidationError:
@@ -34,29 +37,23 @@ def validation_error(error: ValidationError, prefix: tuple = ("body",)) -> Reque
                                    for e in error.errors(include_url=False, include_context=False)])
 
 
-def non_finite(value: Any, location: tuple = ()) -> Iterator[tuple]:
-    """Locations of NaN and +-Infinity (which Python's JSON parser lets through) in a JSON value."""
-    if isinstance(value, float) and not math.isfinite(value):
-        yield location
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from non_finite(item, (*location, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from non_finite(item, (*location, index))
-
-
-def checked_spec(raw: Any, settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
-    """A submitted spec, or the HTTP error for it (400 unknown choice or file, 422 malformed)."""
-    if bad := list(non_finite(raw)):
-        raise RequestValidationError([{"type": "finite_number", "loc": (*prefix, *loc),
-                                       "msg": "Input should be a finite number", "input": None} for loc in bad])
+def accepted(spec: JobSpec, settings: Settings, session: Session) -> JobSpec:
+    """A body JobSpec checked against this server (backend.submission), or the 400 for it."""
     try:
-        return check_spec(raw, settings.data_dir, session)
+        return accepted_spec(spec, settings.data_dir, session)
     except Rejected as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+
+
+def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
+    """A spec given as a dict (a grid point, a follow-up) through backend.submission.check_spec:
+    the same checks as a typed body, its 422s located under `prefix`, its refusals 400."""
+    try:
+        return check_spec(raw, settings.data_dir, session)
     except ValidationError as error:
         raise validation_error(error, prefix) from None
+    except Rejected as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
 
 
 def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None = None) -> Job:
@@ -72,16 +69,12 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut, openapi_extra=SPEC_BODY,
-             dependencies=[Depends(require_token)],
-             responses={400: {"description": "unknown dataset, model, method or preset (names the valid ones), "
-                                             "or a file outside the data directory"},
-                        422: {"description": "malformed spec, with field-level messages"}})
-def submit_job(raw: Any = Body(...), session: Session = Depends(get_session),
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut, dependencies=[Depends(require_token)],
+             responses={**REJECTED_400, **INVALID_422})
+def submit_job(spec: JobSpec, session: Session = Depends(get_session),
                settings: Settings = Depends(get_settings)) -> JobOut:
     """Queue a job. The body is a job spec (JobSpec); a preset fills in what it does not say."""
-    spec = checked_spec(raw, settings, session)
-    job = new_job(spec)
+    job = new_job(accepted(spec, settings, session))
     session.add(job)
     session.commit()
     return JobOut.of(job)

@@ -4,7 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 from jobs.spec import dataset_by_name
 
@@ -32,7 +40,9 @@ class JobOut(BaseModel):
     params: dict[str, Any] = Field(description="the experiment grid point that made this job")
     status: str = Field(description="queued, running, succeeded, failed, cancelled or collapsed")
     cancel_requested: bool
-    spec: dict[str, Any] = Field(description="the spec as run (JobSpec's shape): every default filled in, "
+    # Stored as a dict (older specs must still load), published with JobSpec's shape.
+    spec: Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/JobSpec"}]})] = Field(
+        description="the spec as run (JobSpec's shape): every default filled in, "
                                              "the dataset always an object")
     dataset: str = Field(description="spec.dataset.name: a built-in dataset or 'custom'; a spec may name a "
                                      "built-in by this string alone (\"dataset\": \"textlen\")")

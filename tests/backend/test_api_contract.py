@@ -5,11 +5,13 @@ import copy
 import json
 
 import pytest
+from fastapi.openapi.utils import get_openapi
 from fastapi.testclient import TestClient
 
-from backend.api import create_app
+from backend.api import create_app, estimate, jobs
 from jobs.spec import METHODS
 
+from ..test_spec import float_fields, spec_with
 from .conftest import TINY_JOB, make_settings
 
 
@@ -50,22 +52,70 @@ def test_preset_fills_in_what_the_spec_leaves_out(client):
     assert job["spec"]["train"]["lr"] == 5e-5 and job["spec"]["train"]["max_steps"] == 4
 
 
-@pytest.mark.parametrize("changes, names", [
-    ({"method": "bogus"}, ["finetune", "influence-tuning", "no-confound"]),
-    ({"dataset": {"name": "imdb"}}, ["textlen", "msgs", "custom"]),
-    ({"preset": "fast"}, ["paper", "textlen/finetune"]),
-    ({"model": "bert-base-uncased"}, ["tiny", "minilm"]),
+@pytest.mark.parametrize("changes, location, names", [
+    ({"method": "bogus"}, ["body", "method"], ["finetune", "influence-tuning", "no-confound"]),
+    ({"dataset": {"name": "imdb"}}, ["body", "dataset"], ["textlen", "msgs", "custom", "upload:<id>"]),
+    ({"dataset": "imdb"}, ["body", "dataset"], ["textlen", "msgs", "custom", "upload:<id>"]),
+    ({"preset": "fast"}, ["body", "preset"], ["paper", "textlen/finetune"]),
 ])
-def test_unknown_choice_is_400_naming_the_valid_ones(client, changes, names):
-    response = submit(client, with_changes(**changes))
+@pytest.mark.parametrize("route", ["/api/jobs", "/api/jobs/estimate"])
+def test_unknown_choice_is_422_at_its_field_naming_the_valid_ones(client, route, changes, location, names):
+    """A choice JobSpec knows by itself is the model's to refuse: 422, one line, at its field."""
+    response = client.post(route, json=with_changes(**changes))
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == location and "\n" not in error["msg"] and error["msg"].startswith("unknown "), error
+    assert "valid" in error["msg"] and all(name in error["msg"] for name in names), error
+
+
+def test_unknown_model_is_400_naming_the_valid_ones(client):
+    """Whether a model exists depends on this server (its data directory, the hub): 400."""
+    response = submit(client, with_changes(model="bert-base-uncased"))
     assert response.status_code == 400
     detail = response.json()["detail"]
-    assert "valid" in detail and all(name in detail for name in names), detail
+    assert "valid" in detail and all(name in detail for name in ["tiny", "minilm"]), detail
 
 
-def test_paper_preset_without_a_paper_setting_is_400(client):
+def test_paper_preset_without_a_paper_setting_is_422_at_the_preset(client):
     response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper"))
-    assert response.status_code == 400 and "paper presets exist for textlen and msgs" in response.json()["detail"]
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "preset"] and "paper presets exist for textlen and msgs" in error["msg"]
+
+
+def test_openapi_body_is_jobspec_generated_with_its_bounds(client):
+    """FastAPI's own schema, from the routes alone (no hand patch): JobSpec is the body of both
+    routes, and its numeric fields carry their bounds."""
+    app = client.app
+    routes = [r for r in (*jobs.router.routes, *estimate.router.routes)
+              if r.path in ("/api/jobs", "/api/jobs/estimate") and "POST" in r.methods]
+    assert len(routes) == 2 and not any(r.openapi_extra for r in routes)
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    assert schema == client.get("/openapi.json").json() | {"info": schema["info"]}
+    for path in ("/api/jobs", "/api/jobs/estimate"):
+        body = schema["paths"][path]["post"]["requestBody"]
+        assert body["required"] and body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobSpec"}
+        assert set(schema["paths"][path]["post"]["responses"]) >= {"400", "422"}
+    models = schema["components"]["schemas"]
+    spec = models["JobSpec"]["properties"]
+    assert (spec["seed"]["minimum"], spec["seed"]["maximum"]) == (0, 2**32 - 1)
+    assert spec["method"]["enum"] == list(METHODS) and "paper" in spec["preset"]["enum"]
+    assert spec["retry_collapsed"]["maximum"] == 10
+    assert (models["DatasetSpec"]["properties"]["seed"]["maximum"], models["TrainSpec"]["properties"]["lr"]
+            ["exclusiveMinimum"], models["TrainSpec"]["properties"]["lr"]["maximum"]) == (2**32 - 1, 0, 1.0)
+    assert models["TrainSpec"]["properties"]["batch_size"] | {"minimum": 1, "maximum": 4096} == \
+        models["TrainSpec"]["properties"]["batch_size"]
+    assert models["JobOut"]["properties"]["spec"]["allOf"][0]["$ref"] == "#/components/schemas/JobSpec"
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("location", float_fields())
+def test_non_finite_number_in_any_float_field_is_422_naming_it(client, location, value):
+    body = json.dumps(with_changes(**spec_with(location, 0.5))).replace("0.5", value)  # as json.dumps would send inf
+    for route in ("/api/jobs", "/api/jobs/estimate"):
+        response = client.post(route, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["detail"]] == [["body", *location]], response.json()
 
 
 @pytest.mark.parametrize("changes, location", [

@@ -33,8 +33,9 @@ def test_grid_expands_into_jobs(client):
 
 
 @pytest.mark.parametrize("request_body, code, words", [
-    ({"base": TINY_JOB, "methods": ["finetune", "magic"]}, 400, ["job 1", "unknown method 'magic'", "valid"]),
-    ({"base": TINY_JOB, "datasets": ["imdb"]}, 400, ["unknown dataset 'imdb'"]),
+    ({"base": TINY_JOB, "methods": ["finetune", "magic"]}, 422,
+     ["['body', 'expanded', 1, 'method']", "unknown method 'magic'", "valid"]),
+    ({"base": TINY_JOB, "datasets": ["imdb"]}, 422, ["['body', 'expanded', 0, 'dataset']", "unknown dataset 'imdb'"]),
     ({"base": TINY_JOB, "grid": {"train.lr": [-1]}}, 422, []),
     ({"base": TINY_JOB, "grid": {"train.nonsense": [1]}}, 422, []),
     ({"base": TINY_JOB, "seeds": list(range(40)), "grid": {"train.lr": [1e-5] * 30}}, 400, ["at most 1000"]),

@@ -6,8 +6,10 @@ import json
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
+from backend.worker import gone_since_submission
+from tests.helpers import wait_exit
 
-from .conftest import TINY_JOB, make_settings
+from .conftest import TINY_JOB, make_settings, worker_log
 
 
 def csv_rows(n: int = 40) -> bytes:
@@ -87,3 +89,24 @@ def test_size_limit(tmp_path):
         response = upload(client, "big.csv", csv_rows(2000))  # about 70 kB
         assert response.status_code == 413
         assert sorted(p.suffix for p in (settings.data_dir / "uploads").iterdir()) == [".csv"]
+
+
+def test_a_file_gone_since_submission_fails_the_job_naming_it(client, settings, spawn_worker):
+    """The worker trusts the stored spec but checks again what can change: here the upload's file."""
+    uploaded = upload(client, "mine.csv", csv_rows()).json()
+    job = client.post("/api/jobs", json={**TINY_JOB, "dataset": uploaded["path"]}).json()
+    for stored in (settings.data_dir / "uploads").iterdir():
+        stored.unlink()
+    worker = spawn_worker(settings, "--exit-when-idle")
+    assert wait_exit(worker, "the worker") == 0, worker_log(worker)
+    failed = client.get(f"/api/jobs/{job['id']}").json()
+    assert failed["status"] == "failed", failed
+    assert failed["error"].startswith("NotRunnableHere: gone from the data directory since the job was submitted: "
+                                      "dataset.path"), failed["error"]
+
+
+def test_a_cuda_device_is_checked_on_the_worker():
+    spec = {"model": "tiny", "device": "cuda:1", "dataset": {"name": "textlen"}}
+    assert "device 'cuda:1' is not available" in gone_since_submission(spec, False, cuda_available=False)
+    assert gone_since_submission(spec, False, cuda_available=True) is None
+    assert gone_since_submission({**spec, "device": "cpu"}, False, cuda_available=False) is None

@@ -90,7 +90,8 @@ def test_estimate_counts_what_the_run_then_records(api, finished_experiment):
     assert estimate["cid_points"] == len(recorded) == 9
     assert estimate["train_size"] == 64 and estimate["seconds"] > 0  # calibrated on the finished jobs
     assert estimate["spec"]["influence"]["lr"] == 3e-5  # defaults filled in
-    assert api.post("/api/jobs/estimate", json={"method": "nope"}).status_code == 400
+    assert api.post("/api/jobs/estimate", json={"method": "nope"}).status_code == 422  # JobSpec's own choice
+    assert api.post("/api/jobs/estimate", json={"model": "no-such-model"}).status_code == 400  # the server's
     assert api.post("/api/jobs/estimate", json={"train": {"lr": -1}}).status_code == 422
     total = api.get("/api/jobs").json()["total"]
     api.post("/api/jobs/estimate", json=FITTING)

@@ -3,10 +3,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.api import create_app
 from dashboard import export, series, spec_form, tables
-from dashboard.client import ApiError
+from dashboard.client import ApiError, _error_of
 from dashboard.components import progress_bar
+from tests.backend.conftest import make_settings
 
 SPLIT = {"acc": 0.75, "worst_group_acc": 0.5, "agree_acc": 0.9, "disagree_acc": 0.6, "flip_rate": 0.25, "n": 32,
          "per_group": {"short|Negative .": 0.9, "long|Negative .": 0.5}}
@@ -113,6 +120,21 @@ def test_api_messages_land_beside_their_fields():
     assert "dataset.options" in spec_form.field_messages(
         ApiError("dataset.options.conll_train '/etc' is outside the data directory", 400))
     assert spec_form.lookup({"train": {"lr": 1}}, "train.lr") == 1 and spec_form.lookup({}, "train.lr") is None
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"method": "magic"}, "method", "valid: finetune"), ({"preset": "fast"}, "preset", "valid: paper"),
+    ({"dataset": "imdb"}, "dataset", "valid: textlen"), ({"seed": 2**32}, "seed", "less than or equal to 4294967295"),
+    ({"train": {"lr": math.inf}}, "train.lr", "finite number"),
+])
+def test_the_apis_choice_and_bound_errors_land_beside_their_fields(tmp_path, change, field, words):
+    """Unknown choices are the model's 422s now, located by field: the form still puts them beside it."""
+    with TestClient(create_app(make_settings(tmp_path))) as api:
+        response = api.post("/api/jobs/estimate", content=json.dumps({"model": "tiny", **change}),
+                            headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    messages = spec_form.field_messages(_error_of(response))
+    assert list(messages) == [field] and words in messages[field], messages
 
 
 def test_estimate_in_words():
