@@ -112,6 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with ctrl_c_sets(stop):  # the first Ctrl-C stops at the next step (saving a checkpoint), a second at once
             outcome = run(spec, TeeRecorder(file_rec, bar), stop.is_set, artifact_dir=args.save, **checkpoints)
     except (DataError, NoRounds) as exc:
+        bar.close()  # the error is the last line, not a redrawn bar
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
