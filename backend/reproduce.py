@@ -31,6 +31,7 @@ from backend.experiment_report import print_tables
 from backend.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
 from backend.models import Experiment, Job
 from backend.settings import Settings
+from backend.worker import pid_alive
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -50,22 +51,12 @@ def _taken(name: str, experiment_id: int) -> ExperimentError:
                            "pass --name to start a new one")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 def dead_here(worker_id: str | None, host: str | None = None) -> bool:
     """True for a worker id ("host:pid[:...]") of this machine whose process has exited."""
     parts = (worker_id or "").split(":")
     if len(parts) < 2 or parts[0] != (host or socket.gethostname()) or not parts[1].isdigit():
         return False
-    return not _pid_alive(int(parts[1]))
+    return not pid_alive(int(parts[1]))
 
 
 def job_view(job: dict[str, Any]) -> dict[str, Any]:

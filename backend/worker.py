@@ -56,15 +56,18 @@ def worker_is_gone(worker_id: str) -> bool:
     """True when the worker ran on this machine and its process no longer exists. (A reused
     process id reads as alive: its job then waits for the lease, never the other way round.)"""
     pid = worker_pid(worker_id)
-    if pid is None:
-        return False
+    return pid is not None and not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id exists on this machine (another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:  # someone else's process: alive
         return False
-    return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class LeaseKeeper(threading.Thread):
