@@ -371,7 +371,7 @@ def test_influence_updates_are_guessed_from_a_training_example_until_timed():
     # Before an update is timed: a guess per example of its tuples (2 tuples of a probe, 2 A, 2 B),
     # a forward and a backward and double backward through half the layers: (1 + 7 / 2) / 3.
     assert method.unit_cost(run, Work.UPDATE) == Cost(pytest.approx(1.5 * 2 * 5 * 0.02), True)
-    # Timed: the median of all but the first (a warm-up).
+    # Timed: the mean of all but the first (a warm-up).
     method.update_seconds = [9.0, 1.0, 3.0]
     assert method.unit_cost(run, Work.UPDATE) == Cost(2.0, False)
     assert method.unit_cost(run, Work.LABEL_STEP) is None

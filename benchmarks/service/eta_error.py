@@ -11,7 +11,9 @@ for the last report r at or before that moment (t_r: when it came; the display s
 until the next one). Goal: within +-25%. Also: the phase at that moment, whether the ETA was
 flagged as a guess, and the machine's slowdown then: the mean label step after that moment over
 the mean before it (on a shared CPU other jobs come and go; an ETA from the speeds measured so
-far is off by about that factor whatever it does); and this run's mean seconds of a label step,
+far is off by about that factor whatever it does), and the error of the ETA times that factor
+(what is left of the error once the machine's change of speed is taken out: the estimator's own);
+and this run's mean seconds of a label step,
 a CID point and an influence update (from the times of the recorder calls), for the guesses in
 jobs/methods/run_progress.py.
 
@@ -35,20 +37,24 @@ from jobs.recorder import NullRecorder
 from jobs.runner import run
 from jobs.spec import JobSpec
 
-DATASET = {"name": "textlen", "options": {"train_size": 400, "dev_size": 100, "test_size": 100}}
 
-# Influence tuning with three rounds and a CID point every 10 label steps, as a CPU user runs it.
+def textlen(train: int, evaluation: int) -> dict:
+    return {"name": "textlen", "options": {"train_size": train, "dev_size": evaluation, "test_size": evaluation}}
+
+
+# Influence tuning with three or four rounds and regular CID points, as a CPU user runs it: about
+# 1 (tiny) and 2 (MiniLM) minutes on a quiet 2-core CPU, several times that under load.
 JOBS = {
-    "tiny": {"model": "tiny", "method": "influence-tuning", "device": "cpu", "dataset": DATASET,
-             "train": {"max_steps": 80, "batch_size": 32, "lr": 1e-3, "eval_every": 20, "max_length": 64},
-             "influence": {"interval": 20, "probes_per_round": 32, "round_epochs": 2, "tuples_per_update": 8,
+    "tiny": {"model": "tiny", "method": "influence-tuning", "device": "cpu", "dataset": textlen(2000, 400),
+             "train": {"max_steps": 300, "batch_size": 32, "lr": 1e-3, "eval_every": 100, "max_length": 64},
+             "influence": {"interval": 60, "probes_per_round": 64, "round_epochs": 2, "tuples_per_update": 16,
                            "k": 5, "scope": "all"},
-             "diagnostics": {"cid_every": 10, "probes": 20, "sample": 40, "scope": "all"}},
-    "minilm": {"model": "minilm", "method": "influence-tuning", "device": "cpu", "dataset": DATASET,
-               "train": {"max_steps": 40, "batch_size": 16, "lr": 5e-5, "eval_every": 20, "max_length": 64},
-               "influence": {"interval": 10, "probes_per_round": 16, "round_epochs": 1, "tuples_per_update": 8,
+             "diagnostics": {"cid_every": 25, "probes": 40, "sample": 100, "scope": "all"}},
+    "minilm": {"model": "minilm", "method": "influence-tuning", "device": "cpu", "dataset": textlen(600, 150),
+               "train": {"max_steps": 120, "batch_size": 16, "lr": 5e-5, "eval_every": 40, "max_length": 64},
+               "influence": {"interval": 30, "probes_per_round": 16, "round_epochs": 2, "tuples_per_update": 8,
                              "k": 3, "scope": "top"},
-               "diagnostics": {"cid_every": 10, "probes": 10, "sample": 15, "scope": "top"}},
+               "diagnostics": {"cid_every": 20, "probes": 10, "sample": 15, "scope": "top"}},
 }
 MOMENTS = (0.1, 0.5)
 GOAL = 0.25
@@ -91,14 +97,14 @@ def unit_times(timeline: Timeline) -> dict[str, list[tuple[float, float]]]:
             if last_step is not None:
                 steps.append((t - last_step, t))
             last_step = t
-        elif not (kind == "report" and what == "training"):
+        elif not (kind == "report" and what in ("training", "")):  # "": an estimator without phases
             last_step = None
         # An update: loss/influence to loss/influence with at most the next update's report between.
         if kind == "loss/influence":
             if last_update is not None:
                 updates.append((t - last_update, t))
             last_update = t
-        elif not (kind == "report" and ": update " in what):
+        elif not (kind == "report" and (": update " in what or what == "")):
             last_update = None
     return {"label_step_s": steps, "update_s": updates, "cid_s": cids}
 
@@ -158,6 +164,8 @@ def main() -> None:
         print(f"  load before: {before}\n  load after:  {result['load_after']}")
         for m in result["moments"]:
             slower = "" if m["slowdown"] is None else f"; label steps after/before {m['slowdown']:.2f}x"
+            if m["slowdown"] is not None and m["error"] is not None:
+                slower += f", error of the ETA times that {m['eta_s'] * m['slowdown'] / m['left_s'] - 1:+.0%}"
             if m["error"] is None:
                 print(f"  at {m['at']:.0%}: ETA unknown ({m['phase']!r}), {m['left_s']:.0f} s really left{slower}")
                 continue
