@@ -47,7 +47,7 @@ COPY jobs ./jobs
 COPY backend ./backend
 COPY dashboard ./dashboard
 RUN pip install --no-deps -e . \
- && python -c "import backend.api, backend.worker, dashboard.app" \
+ && python -c "import backend.api, backend.queue.worker, dashboard.app" \
  && useradd --create-home --uid 1000 deconfound \
  && mkdir -p /data \
  && chown deconfound:deconfound /data

@@ -35,7 +35,7 @@ def _settings(args: argparse.Namespace | None = None):
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from backend.worker import serve
+    from backend.queue.worker import serve
     return serve(_settings(args), device=args.device, exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)
 
 
@@ -82,7 +82,7 @@ def _overrides(items: list[str] | None) -> dict:
 
 def _run_experiment(args: argparse.Namespace, request) -> int:
     """Run `request` through the service at --api, or locally with an in-process worker."""
-    from backend.reproduce import LocalStore, RemoteApi, run_experiment
+    from backend.services.reproduce import LocalStore, RemoteApi, run_experiment
 
     if args.api:
         backend = RemoteApi(args.api, args.token or _settings().api_token)
@@ -96,7 +96,7 @@ def _run_experiment(args: argparse.Namespace, request) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from backend.protocols import reproduce_request
+    from backend.services.protocols import reproduce_request
 
     seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
     rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
@@ -131,7 +131,7 @@ def _grids(items: list[str] | None) -> tuple[dict, str | None]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from backend.protocols import sweep_request
+    from backend.services.protocols import sweep_request
     from jobs.presets import merge_fragments
 
     grid, named = _grids(args.grid)

@@ -19,10 +19,10 @@ import sys
 import time
 import urllib.request
 
-from backend.claims import requeue_lost
-from backend.db import Database
+from backend.queue.claims import requeue_lost
+from backend.queue.worker import worker_is_gone, worker_pid
 from backend.settings import Settings
-from backend.worker import worker_is_gone, worker_pid
+from backend.store.db import Database
 
 DASHBOARD_PORT = 8050
 

@@ -22,11 +22,13 @@ from backend.api import (
     jobs,
     probe_examples,
 )
-from backend.db import Database
+from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
 from backend.settings import Settings, load_settings
-from backend.store import jsonable
+from backend.store.db import Database
+from backend.store.recorder import jsonable
 
 VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
+STATUS_OF = {NotFound: 404, Conflict: 409, Rejected: 400}  # a service's refusal as HTTP
 
 
 def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAPI:
@@ -55,6 +57,14 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
         errors = [{**e, "msg": e["msg"].removeprefix(VALUE_ERROR)} if isinstance(e.get("msg"), str) else e
                   for e in error.errors()]
         return JSONResponse(status_code=422, content={"detail": jsonable(jsonable_encoder(errors))})
+
+    @app.exception_handler(InvalidSpec)
+    async def _invalid_spec(request: Request, error: InvalidSpec) -> JSONResponse:
+        return await _unprocessable(request, RequestValidationError(error.errors))
+
+    @app.exception_handler(ServiceError)
+    async def _refused(_request: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse(status_code=STATUS_OF.get(type(error), 400), content={"detail": str(error)})
 
     app.state.settings = settings
     app.state.db = db

@@ -8,15 +8,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import catalogue
 from backend.api.deps import get_session, get_settings, require_token
-from backend.api.jobs import validation_error
-from backend.api.schemas import UploadOut
-from backend.models import UploadedDataset, utcnow
+from backend.schemas import UploadOut
+from backend.services import catalogue
+from backend.services.errors import InvalidSpec
+from backend.services.submission import UPLOAD_PREFIX
+from backend.services.uploads import SUFFIXES, UploadRejected, UploadTooLarge, display_name, store_upload
 from backend.settings import Settings
-from backend.store import jsonable
-from backend.submission import UPLOAD_PREFIX, hub_reachable
-from backend.uploads import SUFFIXES, UploadRejected, UploadTooLarge, display_name, store_upload
+from backend.store.models import UploadedDataset, utcnow
+from backend.store.paths import hub_reachable
+from backend.store.recorder import jsonable
 from jobs.spec import DEFAULT_MODEL, DatasetSpec
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
@@ -54,7 +55,7 @@ def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFI
     try:
         columns = DatasetSpec.model_validate({"name": "custom", **columns}).model_dump(include=set(columns))
     except ValidationError as error:
-        raise validation_error(error) from None
+        raise InvalidSpec(error) from None
     try:
         stored, size, stats = store_upload(settings.uploads_dir, file.filename, file.file,
                                            settings.upload_limit_bytes, columns)

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
-from backend.api.jobs import get_job
-from backend.models import CidPoint
+from backend.services.jobs import get_job
+from backend.store.models import CidPoint
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.catalogue import job_dataset
+from backend.services.catalogue import job_dataset
+from backend.services.submission import CUSTOM, UPLOAD_PREFIX, Rejected, check_spec, in_one_line
 from backend.settings import Settings
-from backend.submission import CUSTOM, UPLOAD_PREFIX, Rejected, check_spec, in_one_line
 
 router = APIRouter(prefix="/api/datasets", tags=["catalogue"])
 

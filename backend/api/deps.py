@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from backend.db import Database
 from backend.settings import Settings
+from backend.store.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="DECONFOUND_API_TOKEN, when the server sets one")
 

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.api.jobs import INVALID_422, REJECTED_400, accepted
-from backend.catalogue import job_dataset
-from backend.models import Job
+from backend.api.jobs import INVALID_422, REJECTED_400
+from backend.services.catalogue import job_dataset
+from backend.services.submission import accepted_spec
 from backend.settings import Settings
+from backend.store.models import Job
 from jobs.methods.loop import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_steps
 from jobs.spec import JobSpec
@@ -94,7 +95,7 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
 def estimate_job(spec: JobSpec, session: Session = Depends(get_session),
                  settings: Settings = Depends(get_settings)) -> Estimate:
     """Validate a job spec exactly as a submission would, and estimate its cost; queues nothing."""
-    spec = accepted(spec, settings, session)
+    spec = accepted_spec(spec, settings.data_dir, session)
     dataset = job_dataset(spec.model_dump(mode="json"), settings.data_dir)
     stored = spec.model_dump(mode="json")
     if dataset is None:

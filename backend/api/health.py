@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
-from backend.models import Job
+from backend.store.models import Job
 
 router = APIRouter(tags=["health"])
 

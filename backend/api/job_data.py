@@ -1,6 +1,6 @@
 """A job's data: training curves, CID points, influence lists, final results, log lines.
 
-Every read selects the job's current attempt only (see backend.models). The large answers are
+Every read selects the job's current attempt only (see backend.store.models). The large answers are
 serialised by pydantic directly (no second validation pass): a 100k-point series stays quick.
 """
 from __future__ import annotations
@@ -10,8 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.api.jobs import get_job
-from backend.api.schemas import (
+from backend.schemas import (
     ArtifactOut,
     CidOut,
     CidPointOut,
@@ -25,10 +24,11 @@ from backend.api.schemas import (
     Series,
     Snapshot,
 )
-from backend.catalogue import job_dataset
-from backend.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
+from backend.services.catalogue import job_dataset
+from backend.services.jobs import get_job
 from backend.settings import Settings
-from backend.store import jsonable
+from backend.store.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
+from backend.store.recorder import jsonable
 from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])

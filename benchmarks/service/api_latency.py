@@ -24,11 +24,11 @@ from pathlib import Path
 import httpx
 import support
 
-from backend.api.jobs import new_job
-from backend.claims import claim_next
-from backend.db import Database
+from backend.services.jobs import new_job
+from backend.queue.claims import claim_next
 from backend.settings import default_database_url
-from backend.store import StoreRecorder
+from backend.store.db import Database
+from backend.store.recorder import StoreRecorder
 from jobs.spec import JobSpec
 
 SERIES, STEPS = ("loss/train", "acc/train", "acc/dev", "acc/test"), 25_000

@@ -20,9 +20,9 @@ from pathlib import Path
 import support
 from sqlalchemy import func, select
 
-from backend.api.jobs import new_job
-from backend.db import Database
-from backend.models import Job
+from backend.services.jobs import new_job
+from backend.store.db import Database
+from backend.store.models import Job
 from jobs.spec import JobSpec
 
 TINY_JOB = {"model": "tiny", "method": "finetune",

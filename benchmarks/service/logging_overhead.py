@@ -21,11 +21,11 @@ from pathlib import Path
 import support  # noqa: F401  (puts the repository on sys.path)
 import torch
 
-from backend.api.jobs import new_job
-from backend.claims import claim_next
-from backend.db import Database
-from backend.store import StoreRecorder
-from backend.worker import LeaseKeeper
+from backend.services.jobs import new_job
+from backend.queue.claims import claim_next
+from backend.queue.worker import LeaseKeeper
+from backend.store.db import Database
+from backend.store.recorder import StoreRecorder
 from jobs.recorder import MemoryRecorder
 from jobs.runner import run
 from jobs.spec import JobSpec

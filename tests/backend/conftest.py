@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
-from backend.db import Database
 from backend.settings import Settings, default_database_url, load_settings
+from backend.store.db import Database
 from tests import helpers
 from tests.postgres import postgres_up, scratch_database
 

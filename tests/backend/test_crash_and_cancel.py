@@ -5,7 +5,7 @@ import signal
 
 from sqlalchemy import func, select
 
-from backend.models import CidPoint, LogLine, ScalarPoint
+from backend.store.models import CidPoint, LogLine, ScalarPoint
 from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, long_job, wait_for, worker_log

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from sqlalchemy import update
 
-from backend.models import Job
+from backend.store.models import Job
 
 from .conftest import TINY_JOB
 

@@ -2,8 +2,8 @@
 snapshots, both kept, both readable (the slider stops at each)."""
 from __future__ import annotations
 
-from backend.claims import claim_next
-from backend.store import StoreRecorder
+from backend.queue.claims import claim_next
+from backend.store.recorder import StoreRecorder
 from jobs.recorder import InfluenceLists
 
 from .conftest import TINY_JOB

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from backend.models import POINT_TABLES
+from backend.store.models import POINT_TABLES
 from tests.helpers import wait_exit
 
 from .conftest import long_job, wait_for, worker_log

@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the schema of backend/models.py, on SQLite and PostgreSQL."""
+"""The Alembic migrations build exactly the schema of backend/store/models.py, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import subprocess
@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from backend.db import Database
-from backend.models import Base
+from backend.store.db import Database
+from backend.store.models import Base
 from tests.helpers import wait_exit
 
 from .conftest import REPO
@@ -33,7 +33,7 @@ def test_sqlite_migrates_to_the_models_and_uses_wal(tmp_path):
 
 
 def test_postgres_migrates_to_the_models_even_when_processes_race(pg_url):
-    script = "import sys; from backend.db import Database; Database(sys.argv[1]).migrate()"
+    script = "import sys; from backend.store.db import Database; Database(sys.argv[1]).migrate()"
     racers = [subprocess.Popen([sys.executable, "-c", script, pg_url], cwd=REPO, stderr=subprocess.PIPE, text=True)
               for _ in range(3)]
     for racer in racers:

@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.api import create_app
-from backend.claims import claim_next
-from backend.db import Database
-from backend.models import Diagnostic, Job
-from backend.store import StoreRecorder
+from backend.queue.claims import claim_next
+from backend.store.db import Database
+from backend.store.models import Diagnostic, Job
+from backend.store.recorder import StoreRecorder
 from jobs.data import load_dataset
 from jobs.data.rules import parse_rule
 from jobs.methods.neurontune import DIAGNOSTIC_NAMES

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.api import create_app
-from backend.db import Database
-from backend.models import LogLine, ScalarPoint
+from backend.store.db import Database
+from backend.store.models import LogLine, ScalarPoint
 from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, make_settings, worker_log

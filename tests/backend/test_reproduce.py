@@ -15,13 +15,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.api.experiments import cid_rows
+from backend.services.experiment_records import cid_rows
 from backend.cli import main
-from backend.db import Database
-from backend.experiments import cid_trajectories, estimated_seconds, experiment_progress
-from backend.models import FINISHED_STATUSES, CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
-from backend.protocols import reproduce_request
-from backend.reproduce import LocalStore, dead_here, run_experiment
+from backend.services.experiments import cid_trajectories, estimated_seconds, experiment_progress
+from backend.services.protocols import reproduce_request
+from backend.services.reproduce import LocalStore, dead_here, run_experiment
+from backend.store.db import Database
+from backend.store.models import FINISHED_STATUSES, CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
 from jobs.presets import PROTOCOL_METHODS, SCALES
 
 from .conftest import wait_for

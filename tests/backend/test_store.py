@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
-from backend.claims import claim_next, finish, heartbeat
-from backend.db import Database
-from backend.models import CidPoint, Job, ResultValue, ScalarPoint
-from backend.store import StoreRecorder
+from backend.queue.claims import claim_next, finish, heartbeat
+from backend.store.db import Database
+from backend.store.models import CidPoint, Job, ResultValue, ScalarPoint
+from backend.store.recorder import StoreRecorder
 from jobs.recorder import InfluenceLists
 
 from .conftest import TINY_JOB

@@ -11,10 +11,10 @@ from sqlalchemy import update
 
 from backend.api import create_app
 from backend.cli import main
-from backend.experiments import expand_request, table_rows, welch_p
-from backend.models import Job
-from backend.protocols import sweep_request
-from backend.worker import Worker
+from backend.queue.worker import Worker
+from backend.services.experiments import expand_request, table_rows, welch_p
+from backend.services.protocols import sweep_request
+from backend.store.models import Job
 from jobs.presets import SEARCH_SPACES
 from tests.helpers import WAIT_S
 

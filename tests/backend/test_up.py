@@ -63,8 +63,8 @@ def test_up_serves_runs_and_stops_on_ctrl_c(tmp_path):
             up.wait()
 
     # The worker gave the interrupted job back to the queue for the next start.
-    from backend.db import Database
-    from backend.models import Job
+    from backend.store.db import Database
+    from backend.store.models import Job
     db = Database(settings.database_url)
     with db.session() as session:
         job = session.get(Job, job_id)
@@ -91,8 +91,8 @@ def test_up_puts_back_in_the_queue_the_jobs_of_workers_it_killed_or_finds_gone(t
     port = free_port()
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
 
-    from backend.db import Database
-    from backend.models import Job
+    from backend.store.db import Database
+    from backend.store.models import Job
     db = Database(settings.database_url)
 
     def job() -> dict:

@@ -6,7 +6,7 @@ import json
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
-from backend.worker import gone_since_submission
+from backend.queue.worker import gone_since_submission
 from tests.helpers import wait_exit
 
 from .conftest import TINY_JOB, make_settings, worker_log

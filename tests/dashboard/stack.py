@@ -172,10 +172,10 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
     """A finished finetune-like run written straight into the store: `points` loss/train points,
     accuracy every 100 steps, a CID point every cid_every steps (with per-probe values) and a
     pre/post-round pair every round_every steps. Returns its job id."""
-    from backend.claims import Claim, finish
-    from backend.db import Database
-    from backend.models import Job, utcnow
-    from backend.store import StoreRecorder
+    from backend.queue.claims import Claim, finish
+    from backend.store.db import Database
+    from backend.store.models import Job, utcnow
+    from backend.store.recorder import StoreRecorder
     from jobs.recorder import InfluenceLists
 
     db = Database(database_url)
@@ -217,9 +217,9 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
 def running_job(database_url: str, spec: dict | None = None):
     """A job row that looks claimed by a worker, and a store recorder writing its points: for
     tests that need to control exactly when which point appears. Returns (db, job_id, recorder)."""
-    from backend.db import Database
-    from backend.models import Job, utcnow
-    from backend.store import StoreRecorder
+    from backend.store.db import Database
+    from backend.store.models import Job, utcnow
+    from backend.store.recorder import StoreRecorder
 
     db = Database(database_url)
     spec = spec or {**TINY, "method": "influence-tuning"}
@@ -235,7 +235,7 @@ def running_job(database_url: str, spec: dict | None = None):
 
 def end_job(db, job_id: int, status: str = "cancelled") -> None:
     """Finish a job made by running_job (else a real worker would take it up once its lease ends)."""
-    from backend.claims import Claim, finish
+    from backend.queue.claims import Claim, finish
 
     finish(db, Claim(job_id, 1, "test", {}), status)
     db.dispose()

@@ -1,6 +1,6 @@
 """`deconfound worker`: claim queued jobs, run them through the engine, record the outcome.
 
-    loop: claim (backend.claims) -> run(spec, StoreRecorder, should_stop, artifact_dir, checkpoint_dir)
+    loop: claim (backend.queue.claims) -> run(spec, StoreRecorder, should_stop, artifact_dir, checkpoint_dir)
           -> finish
 
 A job saves a checkpoint every `checkpoint_s` (jobs.checkpoint); one taken up again after its
@@ -17,7 +17,7 @@ its next update, save its checkpoint there and put the job back in the queue; th
 exits. One update can take minutes on a CPU (MiniLM, every parameter: ~100 s), so whoever sends
 the signal must wait that long (`deconfound up --grace`, docker's stop_grace_period). A worker
 killed outright (kill -9, a grace that ran out) leaves a running job whose heartbeat stops: after
-`lease_s` any worker takes it up again (backend.claims), and `deconfound up` puts the jobs of
+`lease_s` any worker takes it up again (backend.queue.claims), and `deconfound up` puts the jobs of
 workers it killed, or that are gone from this machine when it starts, back in the queue at once
 (worker_is_gone). Either way the job resumes from its last checkpoint.
 """
@@ -33,13 +33,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.claims import Claim, claim_next, finish, heartbeat, release, unfinished
-from backend.db import Database
-from backend.models import Artifact
-from backend.paths import absolute_spec, inside, spec_files
+from backend.queue.claims import Claim, claim_next, finish, heartbeat, release, unfinished
 from backend.settings import Settings
-from backend.store import StoreRecorder
-from backend.submission import hub_reachable, model_is_local_path
+from backend.store.db import Database
+from backend.store.models import Artifact
+from backend.store.paths import absolute_spec, hub_reachable, inside, model_is_local_path, spec_files
+from backend.store.recorder import StoreRecorder
 
 MAX_ERROR_CHARS = 20_000
 

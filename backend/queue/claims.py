@@ -7,7 +7,7 @@ transaction holds the write lock from its start (BEGIN IMMEDIATE), so claims are
 Either way the UPDATE is also a compare-and-set on (status, attempt).
 
 Claiming bumps the job's attempt; readers show only the current attempt's rows, and the new
-attempt's recorder (backend.store.StoreRecorder.begin) deletes the older ones, keeping those a
+attempt's recorder (backend.store.recorder.StoreRecorder.begin) deletes the older ones, keeping those a
 checkpoint it resumes from covers. Every later write of the worker is guarded by (attempt,
 worker id): a worker that lost its lease cannot touch the job again.
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true, update
 
-from backend.db import Database
-from backend.models import Job, utcnow
+from backend.store.db import Database
+from backend.store.models import Job, utcnow
 
 
 @dataclass(frozen=True)

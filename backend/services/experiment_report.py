@@ -1,8 +1,8 @@
 """An experiment's tables on the terminal (plain text, jobs/text_table.py): Table 2, with access rates Table 3, and for a
 reproduction Figure 3's CID trajectories as numbers.
 
-The tables take the rows of backend.experiments.table_rows (GET /api/experiments/{id}/table),
-the figure those of backend.experiments.cid_trajectories (GET /api/experiments/{id}/cid).
+The tables take the rows of backend.services.experiments.table_rows (GET /api/experiments/{id}/table),
+the figure those of backend.services.experiments.cid_trajectories (GET /api/experiments/{id}/cid).
 Accuracies are printed in percent, as the paper prints them.
 """
 from __future__ import annotations
@@ -106,7 +106,7 @@ def table3(rows: list[dict[str, Any]], title: str = "Table 3") -> Grid | None:
 
 def figure3(cid_rows: list[dict[str, Any]], title: str = "Figure 3: CID during training") -> Grid | None:
     """Each method's mean CID (n jobs) at every label step and phase, from
-    backend.experiments.cid_trajectories (or GET /api/experiments/{id}/cid); None without points."""
+    backend.services.experiments.cid_trajectories (or GET /api/experiments/{id}/cid); None without points."""
     if not cid_rows:
         return None
     methods = sorted({m for r in cid_rows for m in r["methods"]},

@@ -232,7 +232,7 @@ class ExperimentIn(BaseModel):
     parts: list[ExperimentPart] = Field(default_factory=list, max_length=100,
                                         description="further grids whose jobs join this experiment")
     reuse: bool = Field(False, description="copy each job whose spec equals a job that already succeeded "
-                                           "(any experiment) instead of running it again (backend/reuse.py); "
+                                           "(any experiment) instead of running it again (backend/services/reuse.py); "
                                            "not part of what the experiment is")
 
     @model_validator(mode="after")

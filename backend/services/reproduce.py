@@ -22,16 +22,21 @@ import time
 from typing import Any, TextIO
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from tqdm import tqdm
 
-from backend.api.schemas import ExperimentIn
-from backend.db import Database
-from backend.experiment_report import print_tables
-from backend.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
-from backend.models import Experiment, Job
+from backend.queue.worker import Worker, pid_alive
+from backend.schemas import ExperimentIn
+from backend.services.errors import Rejected
+from backend.services.experiment_records import add_experiment, cid_rows, job_rows
+from backend.services.experiment_report import print_tables
+from backend.services.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
+from backend.services.submission import check_spec, in_one_line
 from backend.settings import Settings
-from backend.worker import pid_alive
+from backend.store.db import Database
+from backend.store.models import Experiment, Job
+from backend.store.paths import hub_reachable
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -84,11 +89,6 @@ class LocalStore:
 
     def find_or_submit(self, request: ExperimentIn) -> tuple[int, bool]:
         """(experiment id, True when it was created now)."""
-        from pydantic import ValidationError
-
-        from backend.api.experiments import add_experiment
-        from backend.submission import Rejected, check_spec, in_one_line
-
         with self.db.session() as session:
             found = session.scalars(select(Experiment).where(Experiment.name == request.name)
                                     .order_by(Experiment.id.desc())).first()
@@ -137,20 +137,15 @@ class LocalStore:
         return [job_view(row._asdict()) for row in rows]
 
     def table(self, experiment_id: int) -> list[dict[str, Any]]:
-        from backend.api.experiments import job_rows
         with self.db.session() as session:
             return table_rows(job_rows(session, experiment_id))
 
     def cid(self, experiment_id: int) -> list[dict[str, Any]]:
-        from backend.api.experiments import cid_rows
         with self.db.session() as session:
             return cid_rows(session, experiment_id)
 
     def start(self, experiment_id: int) -> None:
         """Start the in-process worker: it claims this experiment's jobs until none is left."""
-        from backend.submission import hub_reachable
-        from backend.worker import Worker
-
         if hub_reachable():  # downloads land in the data directory, as a service worker's do
             os.environ.setdefault("HF_HOME", str(self.settings.data_dir / "hf-cache"))
         self.worker = worker = Worker(self.settings, device=self.device, poll_s=POLL_S,

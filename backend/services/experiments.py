@@ -21,7 +21,8 @@ from typing import Any
 
 from scipy import stats
 
-from backend.models import FINISHED_STATUSES
+from backend.services.errors import Rejected
+from backend.store.models import FINISHED_STATUSES
 from jobs.presets import SCALES
 from jobs.recorder import CID_PHASES
 from jobs.spec import spelled_out
@@ -30,7 +31,7 @@ MAX_JOBS = 1000
 REFERENCE_METHOD = "finetune"
 
 
-class GridTooLarge(ValueError):
+class GridTooLarge(Rejected):
     pass
 
 

@@ -88,12 +88,12 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision. Safe to call from several processes at
-        once: PostgreSQL takes an advisory lock (alembic/env.py), SQLite the write lock."""
+        once: PostgreSQL takes an advisory lock (migrations/env.py), SQLite the write lock."""
         from alembic import command
         from alembic.config import Config
 
         config = Config(str(ALEMBIC_INI))
-        config.set_main_option("script_location", str(ALEMBIC_INI.parent / "alembic"))
+        config.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
         with _MIGRATING, self.engine.connect() as connection:
             if self.is_sqlite:
                 connection = connection.execution_options(sqlite_begin="IMMEDIATE")

@@ -15,7 +15,6 @@ then the same accepted_spec.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import Artifact, Job, UploadedDataset
-from backend.paths import HUB_PREFIX, OutsideDataDir, is_path_option, relative_inside
+from backend.services.errors import Rejected
+from backend.store.models import Artifact, Job, UploadedDataset
+from backend.store.paths import (
+    HUB_PREFIX,
+    OutsideDataDir,
+    hub_reachable,
+    is_path_option,
+    model_is_local_path,
+    relative_inside,
+)
 from jobs.methods.loop import total_label_steps
 from jobs.models import BUILTIN_MODELS
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
@@ -33,24 +40,10 @@ from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
 
 
-class Rejected(ValueError):
-    """A spec the service refuses with 400: the message names the valid choices."""
-
-
-def hub_reachable() -> bool:
-    """Downloading from the Hugging Face hub is allowed only when not offline (the default)."""
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "YES", "yes")
 
 
 def dataset_choices() -> list[str]:
     return list(DATASET_NAMES)
-
-
-def model_is_local_path(model: str, data_dir: Path) -> bool:
-    """Is a non-built-in model name meant as a directory (rather than a hub name)?"""
-    path = Path(model)
-    return (model not in BUILTIN_MODELS
-            and (path.is_absolute() or model.startswith(".") or ".." in path.parts or (data_dir / path).exists()))
 
 
 def _check_model(model: str, data_dir: Path) -> None:
@@ -170,7 +163,7 @@ def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
     loaded here is left for the worker to report."""
     if spec.method not in ROUND_METHODS:
         return
-    from backend.catalogue import job_dataset  # loads (and caches) the dataset
+    from backend.services.catalogue import job_dataset  # loads (and caches) the dataset
 
     dataset = job_dataset(spec.model_dump(mode="json"), data_dir)
     if dataset is None:
@@ -181,4 +174,4 @@ def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
         raise Rejected(reason)
 
 
-__all__ = ["CUSTOM", "UPLOAD_PREFIX", "Rejected", "accepted_spec", "check_spec", "dataset_choices", "hub_reachable", "in_one_line"]
+__all__ = ["CUSTOM", "UPLOAD_PREFIX", "Rejected", "accepted_spec", "check_spec", "dataset_choices", "in_one_line"]

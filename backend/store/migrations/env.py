@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from backend.db import make_engine
-from backend.models import Base
 from backend.settings import load_settings
+from backend.store.db import make_engine
+from backend.store.models import Base
 
 # Any constant: two processes migrating one PostgreSQL database at once take turns on it.
 MIGRATION_LOCK = 7_243_917

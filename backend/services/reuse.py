@@ -17,8 +17,8 @@ from __future__ import annotations
 from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
-from backend.models import Job, LogLine, ResultValue, utcnow
-from backend.store import TRAINING_TABLES
+from backend.store.models import Job, LogLine, ResultValue, utcnow
+from backend.store.recorder import TRAINING_TABLES
 
 # What a run recorded: its training rows and its final results (saved models stay the source's).
 COPIED_TABLES = (*TRAINING_TABLES, ResultValue)

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from backend.db import Database
-from backend.models import (
+from backend.store.db import Database
+from backend.store.models import (
     POINT_TABLES,
     CidPoint,
     Diagnostic,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.api.schemas import ExperimentIn, ExperimentPart
+from backend.schemas import ExperimentIn, ExperimentPart
 from jobs.presets import (
     ACCESS_RATE_METHODS,
     PROTOCOL_METHODS,
@@ -65,7 +65,7 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
     Every method of PROTOCOL_METHODS[dataset] (or the chosen `methods` of it) x seeds with the
     paper preset, the scale's sizes and its retries of collapsed trials; with access rates
     (percent), influence and embedding tuning again at each rate below 100. `overrides` (a spec
-    fragment) win over everything. reuse: copy jobs that already succeeded (backend.reuse)."""
+    fragment) win over everything. reuse: copy jobs that already succeeded (backend.services.reuse)."""
     if dataset not in PROTOCOL_METHODS:
         raise ValueError(f"no protocol for dataset '{dataset}'; valid: {', '.join(PROTOCOL_METHODS)}")
     overrides = overrides or {}

@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.paths import absolute_spec
+from backend.store.paths import absolute_spec
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.models import BUILTIN_MODELS
 from jobs.presets import PRESET_NAMES, PRESETS

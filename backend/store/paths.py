@@ -10,8 +10,11 @@ so a link inside the data directory that points out of it is refused too.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
+
+from jobs.models import BUILTIN_MODELS
 
 HUB_PREFIX = "hf:"
 
@@ -75,3 +78,15 @@ def absolute_spec(spec: dict[str, Any], data_dir: Path, model_is_path: bool) -> 
     if model_is_path:
         spec["model"] = str(inside(data_dir, spec["model"], "model"))
     return spec
+
+
+def hub_reachable() -> bool:
+    """Downloading from the Hugging Face hub is allowed only when not offline (the default)."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "YES", "yes")
+
+
+def model_is_local_path(model: str, data_dir: Path) -> bool:
+    """Is a non-built-in model name meant as a directory (rather than a hub name)?"""
+    path = Path(model)
+    return (model not in BUILTIN_MODELS
+            and (path.is_absolute() or model.startswith(".") or ".." in path.parts or (data_dir / path).exists()))
