@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings, require_token
-from backend.schemas import UploadOut
 from backend.services import catalogue
 from backend.services.errors import InvalidSpec
 from backend.services.submission import UPLOAD_PREFIX
@@ -18,6 +17,7 @@ from backend.settings import Settings
 from backend.store.models import UploadedDataset, utcnow
 from backend.store.paths import hub_reachable
 from backend.store.recorder import jsonable
+from jobs.contracts.api import UploadOut
 from jobs.spec import DEFAULT_MODEL, DatasetSpec
 
 router = APIRouter(prefix="/api", tags=["catalogue"])

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_db, get_session, get_settings, require_token
-from backend.schemas import JobOut
 from backend.services.jobs import checked_spec, get_job, new_job
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Artifact, Diagnostic, Job
 from backend.store.paths import absolute_spec
+from jobs.contracts.api import JobOut
 from jobs.data import DataError, load_dataset
 from jobs.presets import preset_for
 

@@ -7,7 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings, require_token
-from backend.schemas import (
+from backend.services import experiment_records as records
+from backend.services.experiments import table_rows
+from backend.settings import Settings
+from backend.store.models import Experiment
+from jobs.contracts.api import (
     CidTrajectoriesOut,
     ExperimentIn,
     ExperimentOut,
@@ -19,10 +23,6 @@ from backend.schemas import (
     TableOut,
     TableRow,
 )
-from backend.services import experiment_records as records
-from backend.services.experiments import table_rows
-from backend.settings import Settings
-from backend.store.models import Experiment
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS, SCALES, SEARCH_SPACES
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])

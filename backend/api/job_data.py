@@ -10,7 +10,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.schemas import (
+from backend.services.catalogue import job_dataset
+from backend.services.jobs import get_job
+from backend.settings import Settings
+from backend.store.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
+from backend.store.recorder import jsonable
+from jobs.contracts.api import (
     ArtifactOut,
     CidOut,
     CidPointOut,
@@ -24,11 +29,6 @@ from backend.schemas import (
     Series,
     Snapshot,
 )
-from backend.services.catalogue import job_dataset
-from backend.services.jobs import get_job
-from backend.settings import Settings
-from backend.store.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
-from backend.store.recorder import jsonable
 from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])

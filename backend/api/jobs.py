@@ -5,11 +5,11 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_db, get_session, get_settings, require_token
-from backend.schemas import JobList, JobOut
 from backend.services import jobs as service
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import JOB_STATUSES
+from jobs.contracts.api import JobList, JobOut
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
 from backend.api.job_data import influence_snapshots
-from backend.schemas import Example
 from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
 from backend.settings import Settings
 from backend.store.models import InfluenceList
+from jobs.contracts.api import Example
 from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])

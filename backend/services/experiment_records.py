@@ -8,7 +8,6 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.schemas import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
 from backend.services.errors import NotFound, Rejected
 from backend.services.experiments import (
     access_rate,
@@ -22,6 +21,7 @@ from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
+from jobs.contracts.api import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
 from jobs.spec import JobSpec
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backend.schemas import ExperimentIn, ExperimentPart
+from jobs.contracts.api import ExperimentIn, ExperimentPart
 from jobs.presets import (
     ACCESS_RATE_METHODS,
     PROTOCOL_METHODS,

@@ -27,7 +27,6 @@ from sqlalchemy import select, update
 from tqdm import tqdm
 
 from backend.queue.worker import Worker, pid_alive
-from backend.schemas import ExperimentIn
 from backend.services.errors import Rejected
 from backend.services.experiment_records import add_experiment, cid_rows, job_rows
 from backend.services.experiment_report import print_tables
@@ -37,6 +36,7 @@ from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
+from jobs.contracts.api import ExperimentIn
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0

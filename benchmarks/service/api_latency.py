@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 import support
 
-from backend.services.jobs import new_job
 from backend.queue.claims import claim_next
+from backend.services.jobs import new_job
 from backend.settings import default_database_url
 from backend.store.db import Database
 from backend.store.recorder import StoreRecorder

@@ -21,9 +21,9 @@ from pathlib import Path
 import support  # noqa: F401  (puts the repository on sys.path)
 import torch
 
-from backend.services.jobs import new_job
 from backend.queue.claims import claim_next
 from backend.queue.worker import LeaseKeeper
+from backend.services.jobs import new_job
 from backend.store.db import Database
 from backend.store.recorder import StoreRecorder
 from jobs.recorder import MemoryRecorder

@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.services.experiment_records import cid_rows
 from backend.cli import main
+from backend.services.experiment_records import cid_rows
 from backend.services.experiments import cid_trajectories, estimated_seconds, experiment_progress
 from backend.services.protocols import reproduce_request
 from backend.services.reproduce import LocalStore, dead_here, run_experiment
