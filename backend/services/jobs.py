@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected
@@ -99,6 +99,7 @@ def delete_finished(db: Database, settings: Settings, job_id: int) -> None:
             raise Conflict(f"job {job_id} is {job.status}; only finished jobs can be deleted (cancel it first)")
         for table in POINT_TABLES:
             session.execute(delete(table).where(table.job_id == job_id))
+        session.execute(update(Job).where(Job.parent_job_id == job_id).values(parent_job_id=None))
         session.delete(job)
     shutil.rmtree(inside(settings.data_dir, settings.artifact_dir(job_id), "artifact dir"), ignore_errors=True)
     shutil.rmtree(inside(settings.data_dir, settings.checkpoint_dir(job_id), "checkpoint dir"), ignore_errors=True)

@@ -86,8 +86,8 @@ class Database:
                 with session.begin():
                     yield session
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision. Safe to call from several processes at
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest Alembic revision (or `revision`, for tests of one migration). Safe to call from several processes at
         once: PostgreSQL takes an advisory lock (migrations/env.py), SQLite the write lock."""
         from alembic import command
         from alembic.config import Config
@@ -98,7 +98,7 @@ class Database:
             if self.is_sqlite:
                 connection = connection.execution_options(sqlite_begin="IMMEDIATE")
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
             connection.commit()
 
     def ping(self) -> bool:

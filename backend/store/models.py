@@ -38,6 +38,8 @@ class Experiment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # compare, sweep or reproduce (jobs.contracts.api.ExperimentIn.kind); the grid keeps the request as submitted.
+    kind: Mapped[str] = mapped_column(String(20), default="compare", server_default="compare")
     grid: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -49,6 +51,10 @@ class Job(Base):
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id", ondelete="SET NULL"),
                                                       index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the experiment grid point
+    # The job this one was made from (jobs.contracts.lineage): NeuronTune's tuned job, a follow-up's NeuronTune job.
+    # No ON DELETE: SQLite adds the column without rebuilding jobs, and reflects no action of an inline
+    # REFERENCES; deleting a parent clears its children's parent_job_id (backend.services.jobs.delete_finished).
+    parent_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Copied out of the spec so lists can filter on them with an index.
     dataset: Mapped[str] = mapped_column(String(200), index=True)
