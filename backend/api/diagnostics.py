@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import get_db, get_session, get_settings, require_token
 from backend.services.jobs import checked_spec, get_job, new_job
+from backend.services.lineage import lineage, neurontune_chain
 from backend.settings import Settings
 from backend.store.db import Database
-from backend.store.models import Artifact, Diagnostic, Job
+from backend.store.models import Diagnostic, Job
 from backend.store.paths import absolute_spec
 from jobs.contracts.api import JobOut
 from jobs.data import DataError, load_dataset
@@ -100,34 +101,17 @@ def read_diagnostic(job_id: int, name: str, session: Session = Depends(get_sessi
     return DiagnosticOut(job_id=job_id, attempt=job.attempt, name=name, created_at=row.created_at, payload=row.payload)
 
 
-def parent_job(session: Session, job: Job) -> int | None:
-    """The job whose saved model a NeuronTune job tuned (its parent_artifact is that job's artifact)."""
-    path = ((job.spec or {}).get("neurontune") or {}).get("parent_artifact")
-    if job.method != "neurontune" or not path:
-        return None
-    return session.scalar(select(Artifact.job_id).where(Artifact.path == path).order_by(Artifact.id.desc()).limit(1))
-
-
 @router.get("/{job_id}/chain", response_model=ChainOut)
 def read_chain(job_id: int, session: Session = Depends(get_session)) -> ChainOut:
     """Where a job sits in parent -> NeuronTune -> influence tuning with a discovered confound; any
     of the three may be asked. `compare` is what the Compare page overlays (?jobs=...)."""
     job = get_job(session, job_id)
-    chain = (job.params or {}).get("chain") or {}
-    neurontune = job if job.method == "neurontune" else (session.get(Job, chain["neurontune_job"])
-                                                         if chain.get("neurontune_job") else None)
-    if neurontune is None:  # a finetune job: the newest NeuronTune job that tuned its saved model
-        paths = set(session.scalars(select(Artifact.path).where(Artifact.job_id == job_id)))
-        children = session.scalars(select(Job).where(Job.method == "neurontune", Job.id > job_id)
-                                   .order_by(Job.id.desc()).limit(500)) if paths else []
-        neurontune = next((child for child in children
-                           if ((child.spec or {}).get("neurontune") or {}).get("parent_artifact") in paths), None)
-    if neurontune is None:
+    ids = neurontune_chain(session, job)
+    if ids is None:
         return ChainOut(job_id=job_id, parent_job=None, neurontune_job=None, follow_ups=[], compare=[job_id])
-    parent = parent_job(session, neurontune)
-    follow_ups = [int(i) for i in (neurontune.params or {}).get("follow_ups", []) if session.get(Job, int(i))]
-    compare = [i for i in (parent, neurontune.id, *follow_ups) if i is not None]
-    return ChainOut(job_id=job_id, parent_job=parent, neurontune_job=neurontune.id, follow_ups=follow_ups,
+    parent, neurontune, follow_ups = ids
+    compare = [i for i in (parent, neurontune, *follow_ups) if i is not None]
+    return ChainOut(job_id=job_id, parent_job=parent, neurontune_job=neurontune, follow_ups=follow_ups,
                     compare=compare)
 
 
@@ -171,7 +155,7 @@ def tune_with_suggestion(job_id: int, rank: int, request: TuneRequest | None = B
     dataset's confound (its rule, "text contains X": dataset.confound_rule, which replaces a
     built-in dataset's annotated confound). Model, seed, dataset and training are the parent's
     (the finetune job NeuronTune tuned, else the NeuronTune job's own). The new job's params
-    record the chain; the NeuronTune job's params list it under follow_ups."""
+    keep the suggestion; its parent_job_id is the NeuronTune job (whose follow-ups it joins)."""
     job = get_job(session, job_id)
     if job.method != "neurontune":
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is {job.method}; suggestions come from "
@@ -183,8 +167,7 @@ def tune_with_suggestion(job_id: int, rank: int, request: TuneRequest | None = B
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"no suggestion {rank}; job {job_id} has suggestions 1 to {len(suggestions)}")
     suggestion = suggestions[rank - 1]
-    parent_id = parent_job(session, job)
-    parent = session.get(Job, parent_id) if parent_id is not None else None
+    parent = session.get(Job, job.parent_job_id) if job.parent_job_id is not None else None
     raw = follow_up_spec((parent or job).spec, suggestion["rule"], request or TuneRequest())
     spec = checked_spec(raw, settings, session)
     try:  # a rule that leaves a label without its B group would only fail on the worker
@@ -193,14 +176,10 @@ def tune_with_suggestion(job_id: int, rank: int, request: TuneRequest | None = B
         raise HTTPException(status.HTTP_400_BAD_REQUEST,
                             f"suggestion {rank} ({suggestion['rule']}) is no usable confound here: {error}") from None
     keep = ("ngram", "kind", "rule", "effect", "lower", "support", "class_name")
-    follow_up = new_job(spec, params={"chain": {
-        "neurontune_job": job.id, "parent_job": parent_id,
-        "suggestion": {"rank": rank, **{k: suggestion.get(k) for k in keep}}}})
+    follow_up = new_job(spec, params={"suggestion": {"rank": rank, **{k: suggestion.get(k) for k in keep}}},
+                        parent_job_id=job.id)
     session.rollback()  # done reading; the write takes the lock from its start (SQLite's snapshot may be stale)
     with db.writing() as writer:
         writer.add(follow_up)
         writer.flush()
-        tuned = writer.scalars(select(Job).where(Job.id == job_id).with_for_update()).one()
-        tuned.params = {**(tuned.params or {}),
-                        "follow_ups": [*(tuned.params or {}).get("follow_ups", []), follow_up.id]}
-    return JobOut.of(follow_up)
+        return JobOut.of(follow_up, lineage(writer, follow_up))

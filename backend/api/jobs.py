@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from backend.api.deps import get_db, get_session, get_settings, require_token
 from backend.services import jobs as service
+from backend.services.lineage import lineage, lineages
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import JOB_STATUSES
@@ -28,7 +29,8 @@ INVALID_422 = {422: {"description": "the spec does not fit JobSpec: a bound, NaN
 def submit_job(spec: JobSpec, session: Session = Depends(get_session),
                settings: Settings = Depends(get_settings)) -> JobOut:
     """Queue a job. The body is a job spec (JobSpec); a preset fills in what it does not say."""
-    return JobOut.of(service.submit(spec, settings, session))
+    job = service.submit(spec, settings, session)
+    return JobOut.of(job, lineage(session, job))
 
 
 @router.get("", response_model=JobList, responses={400: {"description": "an unknown status"}})
@@ -39,12 +41,14 @@ def list_jobs(status_: str | None = Query(None, alias="status", description=f"on
               session: Session = Depends(get_session)) -> JobList:
     """Jobs, newest first, filtered and paginated."""
     jobs, total = service.list_jobs(session, status_, dataset, method, experiment, limit, offset)
-    return JobList(items=[JobOut.of(j) for j in jobs], total=total, limit=limit, offset=offset)
+    found = lineages(session, jobs)
+    return JobList(items=[JobOut.of(j, found[j.id]) for j in jobs], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
 def read_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
-    return JobOut.of(service.get_job(session, job_id))
+    job = service.get_job(session, job_id)
+    return JobOut.of(job, lineage(session, job))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
@@ -53,7 +57,7 @@ def cancel_job(job_id: int, db: Database = Depends(get_db), settings: Settings =
     """A queued job is cancelled at once; a running one stops within a few seconds (its worker
     checks every heartbeat) and is then recorded as cancelled; one whose worker is gone (no
     heartbeat for a lease) is cancelled at once."""
-    return service.cancel(db, settings, job_id, then=JobOut.of)
+    return service.cancel(db, settings, job_id, then=lambda job: JobOut.of(job, lineage(object_session(job), job)))
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_token)],

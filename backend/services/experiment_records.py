@@ -17,6 +17,7 @@ from backend.services.experiments import (
     experiment_progress,
 )
 from backend.services.jobs import checked_spec, new_job
+from backend.services.lineage import artifact_parent
 from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
@@ -26,8 +27,8 @@ from jobs.spec import JobSpec
 
 
 def experiment_kind(experiment: Experiment) -> str:
-    """Stored in the grid JSON (experiments made before kinds existed are comparisons)."""
-    return (experiment.grid or {}).get("kind") or "compare"
+    """Its column (experiments made before kinds existed are comparisons)."""
+    return experiment.kind or "compare"
 
 
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
@@ -55,10 +56,11 @@ def add_experiment(session: Session, request: ExperimentIn,
     Raises GridTooLarge for too many jobs."""
     expanded = expand_request(request.resolved_parts(), request.kind)
     specs = [(check(raw, index, params), params) for index, (raw, params) in enumerate(expanded)]
-    experiment = Experiment(name=request.name, grid=request.settings(), created_at=utcnow())
+    experiment = Experiment(name=request.name, kind=request.kind, grid=request.settings(), created_at=utcnow())
     session.add(experiment)
     session.flush()
-    jobs = [new_job(spec, experiment.id, params) for spec, params in specs]
+    jobs = [new_job(spec, experiment.id, params, parent_job_id=artifact_parent(session, spec))
+            for spec, params in specs]
     session.add_all(jobs)
     if request.reuse:
         session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected
+from backend.services.lineage import artifact_parent
 from backend.services.submission import accepted_spec, check_spec
 from backend.settings import Settings
 from backend.store.db import Database
@@ -21,11 +22,13 @@ from backend.store.paths import inside
 from jobs.spec import JobSpec
 
 
-def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None = None) -> Job:
-    """A queued job row for an accepted spec (not yet added to a session)."""
+def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None = None,
+            parent_job_id: int | None = None) -> Job:
+    """A queued job row for an accepted spec (not yet added to a session); parent_job_id: the job
+    it is made from (backend.services.lineage)."""
     return Job(spec=spec.model_dump(mode="json"), dataset=spec.dataset.name, method=spec.method,
                model=spec.model, seed=spec.seed, experiment_id=experiment_id, params=params or {},
-               status="queued", attempt=0, cancel_requested=False, created_at=utcnow())
+               parent_job_id=parent_job_id, status="queued", attempt=0, cancel_requested=False, created_at=utcnow())
 
 
 def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
@@ -39,7 +42,8 @@ def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, pref
 
 def submit(spec: JobSpec, settings: Settings, session: Session) -> Job:
     """Queue a validated spec once this server accepts it (Rejected otherwise)."""
-    job = new_job(accepted_spec(spec, settings.data_dir, session))
+    accepted = accepted_spec(spec, settings.data_dir, session)
+    job = new_job(accepted, parent_job_id=artifact_parent(session, accepted))
     session.add(job)
     session.commit()
     return job

@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from jobs.contracts.lineage import JobLineage
+from jobs.contracts.results import JobResults
 from jobs.spec import dataset_by_name
 
 # Stored times are naive UTC; say so on the wire.
@@ -58,12 +60,15 @@ class JobOut(BaseModel):
     progress: Progress
     error: str | None
     wall_s: float | None
+    lineage: JobLineage = Field(description="the job it was made from, the jobs made from it, its experiment")
 
     @classmethod
-    def of(cls, job) -> JobOut:
-        data = {name: getattr(job, name) for name in cls.model_fields if name != "progress"}
+    def of(cls, job, lineage: JobLineage | None = None) -> JobOut:
+        """A job row as answered; without `lineage`, its parent and experiment alone (no follow-ups)."""
+        data = {name: getattr(job, name) for name in cls.model_fields if name not in ("progress", "lineage")}
         data["progress"] = Progress(step=job.progress_step, total=job.progress_total, eta_s=job.eta_s,
                                     eta_guessed=job.eta_guessed, phase=job.progress_phase)
+        data["lineage"] = lineage or JobLineage(parent_job_id=job.parent_job_id, experiment_id=job.experiment_id)
         return cls.model_validate(data)
 
 
@@ -160,7 +165,7 @@ class ResultsOut(BaseModel):
     job_id: int
     attempt: int
     status: str
-    metrics: dict[str, Any] | None = Field(description="the engine's final metrics, as it reported them")
+    metrics: JobResults | None = Field(description="the engine's final metrics, as it reported them")
     rows: list[ResultRow] = Field(description="the same numbers flattened: per split, per group, worst group")
     artifacts: list[ArtifactOut]
 

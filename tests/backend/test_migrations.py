@@ -6,7 +6,6 @@ import sys
 from datetime import datetime
 
 import pytest
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, column, inspect, select, table, text

@@ -139,8 +139,9 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
                                    "confound_rule": suggestion["rule"]}
         assert (spec["model"], spec["seed"], spec["train"]["lr"], spec["train"]["max_steps"]) == ("tiny", 2021, 1e-3, 30)
         assert spec["influence"]["interval"] == 15  # the parent's spec, not the NeuronTune job's
-        assert follow_up["params"]["chain"]["suggestion"]["ngram"] == suggestion["ngram"]
-        assert follow_up["params"]["chain"]["neurontune_job"] == nt and follow_up["params"]["chain"]["parent_job"] == parent
+        assert follow_up["params"]["suggestion"]["ngram"] == suggestion["ngram"]
+        assert follow_up["lineage"]["parent_job_id"] == nt
+        assert client.get(f"/api/jobs/{nt}").json()["lineage"]["parent_job_id"] == parent
         rule = parse_rule(suggestion["rule"])
         data = load_dataset(spec["dataset"])
         assert data.train.confounds.tolist() == rule.values(data.train.texts).tolist()
@@ -151,7 +152,7 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
         for member in (parent, nt, follow_up["id"]):
             chain = client.get(f"/api/jobs/{member}/chain").json()
             assert chain["compare"] == [parent, nt, follow_up["id"]], (member, chain)
-        assert client.get(f"/api/jobs/{nt}").json()["params"]["follow_ups"] == [follow_up["id"]]
+        assert client.get(f"/api/jobs/{nt}").json()["lineage"]["follow_up_ids"] == [follow_up["id"]]
         db = Database(settings.database_url)
         with db.session() as session:  # the rows themselves: one per name, of the finished attempt
             rows = session.execute(select(Diagnostic.name, Diagnostic.attempt).where(Diagnostic.job_id == nt)).all()

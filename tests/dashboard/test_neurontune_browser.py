@@ -63,7 +63,7 @@ def test_neurontune_section_tunes_a_suggested_confound_and_compares_the_chain(br
     job = api.get(f"/api/jobs/{follow_up}").json()
     assert job["method"] == "influence-tuning"
     assert job["spec"]["dataset"]["confound_rule"] == suggestions[rank - 1]["rule"]
-    assert job["params"]["chain"] == {**job["params"]["chain"], "neurontune_job": nt, "parent_job": parent}
+    assert job["lineage"]["parent_job_id"] == nt and api.get(f"/api/jobs/{nt}").json()["lineage"]["parent_job_id"] == parent
 
     # The three runs side by side.
     chain = wait_until(lambda: (a := browser.find_element(By.CSS_SELECTOR, "#nt-compare-link"))
