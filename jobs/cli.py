@@ -122,13 +122,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.close()
         file_rec.close()
     if stop.is_set() and outcome.status == "cancelled":
-        saved = outcome.metrics.get("checkpoint_step")
+        saved = outcome.results.checkpoint_step
         resume = (f"; run the same command again to resume from step {saved}" if saved
                   else "; nothing saved yet: the same command starts again" if args.checkpoint_dir
                   else " (--checkpoint-dir DIR makes a run resumable)")
         print(f"\ninterrupted; partial log kept in {out}{resume}", file=sys.stderr)
         return 130
-    print_metrics(outcome.metrics, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
+    print_metrics(outcome.results, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
     print(f"status {outcome.status}, wall {outcome.wall_s:.1f} s, log {out}")
     if outcome.status == "collapsed":
         print(COLLAPSED_ADVICE.format(lr=spec.train.lr, model=spec.model), file=sys.stderr)

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from jobs.contracts.results import JobResults
+
 CID_PHASES = ("live", "pre-round", "post-round", "final")
 
 
@@ -61,7 +63,7 @@ class Recorder(Protocol):
         CID (step 0)", "influence round 2/4: update 5/16", "training", "evaluating"); eta_guessed:
         part of eta_s rests on a guess, a kind of work not yet timed in this run."""
 
-    def result(self, metrics: dict[str, Any]) -> None:
+    def result(self, results: JobResults) -> None:
         """Final metrics (accuracy per split, per group, worst group, CID, flip rates...)."""
 
     def log(self, message: str) -> None:
@@ -90,7 +92,7 @@ class NullRecorder:
     def cid(self, step, phase, value, per_probe=None, extra=None): pass
     def influence(self, lists): pass
     def progress(self, step, total, eta_s, phase=None, eta_guessed=False): pass
-    def result(self, metrics): pass
+    def result(self, results): pass
     def log(self, message): pass
     def diagnostic(self, name, payload): pass
     def flush(self): pass
@@ -111,7 +113,7 @@ class MemoryRecorder(NullRecorder):
     influences: list[InfluenceLists] = field(default_factory=list)
     progresses: list[tuple[int, int, float | None]] = field(default_factory=list)
     reports: list[ProgressReport] = field(default_factory=list)  # the same calls, every argument
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[JobResults] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -130,8 +132,8 @@ class MemoryRecorder(NullRecorder):
         self.progresses.append((int(step), int(total), eta_s))
         self.reports.append(ProgressReport(int(step), int(total), eta_s, phase, bool(eta_guessed)))
 
-    def result(self, metrics):
-        self.results.append(metrics)
+    def result(self, results):
+        self.results.append(results)
 
     def log(self, message):
         self.logs.append(message)
@@ -191,8 +193,8 @@ class JsonlRecorder(NullRecorder):
                         eta_guessed=bool(eta_guessed))
         self._phase = phase
 
-    def result(self, metrics):
-        self._write("result", metrics=metrics)
+    def result(self, results):
+        self._write("result", metrics=results.model_dump(mode="json", exclude_unset=True))
         self.flush()
 
     def log(self, message):

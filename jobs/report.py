@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from jobs.contracts.results import SPLITS, JobResults
 from jobs.text_table import text_table
 
 
@@ -11,19 +12,19 @@ def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.2f}"
 
 
-def print_metrics(metrics: dict[str, Any], title: str = "results", out: TextIO | None = None) -> None:
+def print_metrics(results: JobResults, title: str = "results", out: TextIO | None = None) -> None:
     """One row per split: accuracy, worst group, agree/disagree accuracy, flip rate (percent)."""
     out = out or sys.stdout
     headers = ["split", "acc", "worst group", "agree", "disagree", "flip rate", "n"]
-    rows = [[split, _pct(m.get("acc")), _pct(m.get("worst_group_acc")), _pct(m.get("agree_acc")),
-             _pct(m.get("disagree_acc")), _pct(m.get("flip_rate")), str(m.get("n", ""))]
-            for split in ("train", "dev", "test", "control_test") if isinstance(m := metrics.get(split), dict)]
+    rows = [[split, _pct(m.acc), _pct(m.worst_group_acc), _pct(m.agree_acc), _pct(m.disagree_acc),
+             _pct(m.flip_rate), "" if m.n is None else str(m.n)]
+            for split in SPLITS if (m := results.split(split)) is not None]
     print(text_table(headers, rows, title, right=headers[1:]), file=out)
-    cid = metrics.get("cid")
+    cid = results.cid
     if cid is not None:
         print(f"final CID {cid:+.4f}   (mean influence of same-confound minus other-confound training "
               f"examples; cosine in [-1, 1], near 0 = confound does not drive influence)", file=out)
-    if metrics.get("collapsed"):
+    if results.collapsed:
         print("COLLAPSED: training accuracy at chance; re-run with --retry-collapsed 1", file=out)
 
 

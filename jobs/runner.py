@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from jobs.contracts.results import JobResults
 from jobs.recorder import Recorder
 from jobs.saved_model import load_saved_model, save_model
 from jobs.spec import JobSpec
@@ -28,11 +29,13 @@ __all__ = ["STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  #
 
 @dataclass
 class RunOutcome:
-    """status: one of STATUSES; seed: the seed of the trial that was kept; metrics: final metrics."""
+    """status: one of STATUSES; seed: the seed of the trial that was kept; results: the final
+    metrics as reported (JobResults); metrics: the same as the method returned them (a dict)."""
 
     status: str
     seed: int
     metrics: dict[str, Any] = field(default_factory=dict)
+    results: JobResults = field(default_factory=JobResults)
     attempts: int = 1
     artifact_dir: str | None = None
     wall_s: float = 0.0
@@ -103,7 +106,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     if artifact_dir is not None and status != "cancelled":
         saved = str(save_model(loaded, trial, Path(artifact_dir)))
         metrics["artifact_dir"] = saved
-    recorder.result(json.loads(json.dumps(metrics, default=float)))
+    results = JobResults.model_validate(json.loads(json.dumps(metrics, default=float)))  # numpy numbers: floats
+    recorder.result(results)
     recorder.flush()
-    return RunOutcome(status=status, seed=seed, metrics=metrics, attempts=attempts, artifact_dir=saved,
-                      wall_s=time.time() - t0)
+    return RunOutcome(status=status, seed=seed, metrics=metrics, results=results, attempts=attempts,
+                      artifact_dir=saved, wall_s=time.time() - t0)

@@ -1,6 +1,7 @@
 """Recorders: what goes in comes out, in memory and through a JSONL file."""
 import json
 
+from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists, JsonlRecorder, MemoryRecorder, TeeRecorder
 
 
@@ -9,7 +10,7 @@ def _feed(rec):
     rec.cid(0, "live", 0.25, per_probe=[0.2, 0.3])
     rec.influence(InfluenceLists(step=0, probe=3, a_index=[1], a_scores=[0.9], b_index=[2], b_scores=[0.1]))
     rec.progress(10, 20, 3.0)
-    rec.result({"test": {"acc": 0.75}})
+    rec.result(JobResults.model_validate({"test": {"acc": 0.75}}))
 
 
 def test_memory_and_jsonl_agree(tmp_path):

@@ -30,6 +30,7 @@ from backend.store.models import (
     ScalarPoint,
     utcnow,
 )
+from jobs.contracts.results import JobResults
 from jobs.recorder import CID_PHASES, InfluenceLists
 
 # The rows a run writes while it trains: what a checkpoint's mark covers and a resumed run keeps.
@@ -113,8 +114,8 @@ class StoreRecorder:
         self._progress = (int(step), int(total), None if eta_s is None else float(eta_s),
                           None if phase is None else str(phase)[:PHASE_CHARS], bool(eta_guessed))
 
-    def result(self, metrics: dict[str, Any]) -> None:
-        self._metrics = metrics
+    def result(self, results: JobResults) -> None:
+        self._metrics = results.model_dump(mode="json", exclude_unset=True)  # what the engine set
         self._flush_quietly()
 
     def log(self, message: str) -> None:

@@ -13,6 +13,7 @@ from backend.queue.claims import claim_next, finish, heartbeat
 from backend.store.db import Database
 from backend.store.models import CidPoint, Job, ResultValue, ScalarPoint
 from backend.store.recorder import StoreRecorder
+from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists
 
 from .conftest import TINY_JOB
@@ -73,8 +74,9 @@ def test_recorder_batches_and_the_api_reads_back(client, db):
     assert "recorded steps: 100, 200" in client.get(f"/api/jobs/{job_id}/influence?step=150").json()["detail"]
     assert "recorded probes: 3" in client.get(f"/api/jobs/{job_id}/influence?probe=9").json()["detail"]
 
-    recorder.result({"test": {"acc": 0.75, "per_group": {"a|b": 0.5}, "worst_group_acc": 0.5}, "cid": 0.1,
-                     "collapsed": False, "note": "text is kept in metrics only"})
+    recorder.result(JobResults.model_validate({
+        "test": {"acc": 0.75, "per_group": {"a|b": 0.5}, "worst_group_acc": 0.5}, "cid": 0.1, "collapsed": False,
+        "note": "text is kept in metrics only"}))
     results = client.get(f"/api/jobs/{job_id}/results").json()
     rows = {(r["split"], r["group"], r["metric"]): r["value"] for r in results["rows"]}
     assert rows == {("test", None, "acc"): 0.75, ("test", None, "worst_group_acc"): 0.5, ("test", "a|b", "acc"): 0.5,
@@ -228,7 +230,7 @@ def test_a_failed_flush_keeps_its_rows_for_the_next(client, db, settings):
     recorder = StoreRecorder(broken, claim.job_id, claim.attempt, "w1")
     for step in range(5):
         recorder.scalar("loss/train", step, 0.1)
-    recorder.result({"cid": 0.2})  # its own flush fails quietly: training must go on
+    recorder.result(JobResults(cid=0.2))  # its own flush fails quietly: training must go on
     with pytest.raises(OperationalError):  # no tables there
         recorder.flush()
     recorder.db = db

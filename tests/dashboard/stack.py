@@ -176,6 +176,7 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
     from backend.store.db import Database
     from backend.store.models import Job, utcnow
     from backend.store.recorder import StoreRecorder
+    from jobs.contracts.results import JobResults
     from jobs.recorder import InfluenceLists
 
     db = Database(database_url)
@@ -207,7 +208,8 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
              "per_group": {"short|Negative .": 0.9, "short|Positive .": 0.6, "long|Negative .": 0.7,
                            "long|Positive .": 0.95}}
     recorder.progress(points, points, 0.0)
-    recorder.result({"train": split, "dev": split, "test": split, "cid": 0.05, "steps": points})
+    recorder.result(JobResults.model_validate({"train": split, "dev": split, "test": split, "cid": 0.05,
+                                               "steps": points}))
     recorder.flush()
     finish(db, Claim(job_id, 1, "seed", spec), "succeeded", wall_s=1.0)
     db.dispose()
