@@ -23,6 +23,7 @@ from backend.services.catalogue import job_dataset
 from backend.services.submission import accepted_spec
 from backend.settings import Settings
 from backend.store.models import Job
+from jobs.contracts.results import JobResults, results_of
 from jobs.methods.loop import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_steps
 from jobs.spec import JobSpec
@@ -79,7 +80,9 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
                            .limit(CALIBRATION_JOBS)).all()
     seconds, units = 0.0, 0
     for job in jobs:
-        sizes = {split: (job.metrics or {}).get(split, {}).get("n") for split in ("train", "dev", "test")}
+        results = results_of(job.metrics) or JobResults()
+        sizes = {split: found.n if (found := results.split(split)) is not None else None
+                 for split in ("train", "dev", "test")}
         if not sizes["train"]:
             continue
         counted = count_units(JobSpec.stored(job.spec), sizes["train"],

@@ -23,6 +23,7 @@ from scipy import stats
 
 from backend.services.errors import Rejected
 from backend.store.models import FINISHED_STATUSES
+from jobs.contracts.results import JobResults, results_of
 from jobs.presets import SCALES
 from jobs.recorder import CID_PHASES
 from jobs.spec import spelled_out
@@ -121,28 +122,30 @@ def access_rate(job: dict[str, Any]) -> float:
     return float(value) if _number(value) is not None else 1.0
 
 
-def _split_values(members: list[dict[str, Any]], split: str, key: str) -> list[float]:
-    """`metrics[split][key]` of the succeeded members that have it (one value per seed)."""
-    values = []
-    for job in members:
-        found = (job["metrics"] or {}).get(split)
-        if job["status"] == "succeeded" and isinstance(found, dict) and (v := _number(found.get(key))) is not None:
-            values.append(v)
-    return values
+def _succeeded_results(members: list[dict[str, Any]]) -> list[JobResults]:
+    """The final results of the succeeded members (stored JSON or JobResults), one per seed."""
+    found = [job["metrics"] if isinstance(job["metrics"], JobResults) else results_of(job["metrics"])
+             for job in members if job["status"] == "succeeded"]
+    return [results for results in found if results is not None]
+
+
+def _split_values(results: list[JobResults], split: str, key: str) -> list[float]:
+    """`results.<split>.<key>` of those that have it (one value per seed)."""
+    return [v for r in results if (found := r.split(split)) is not None
+            and (v := _number(getattr(found, key, None))) is not None]
 
 
 def _row(dataset: str, method: str, params: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
-    tests = [t for job in members if job["status"] == "succeeded"
-             and isinstance(t := (job["metrics"] or {}).get("test"), dict) and _number(t.get("acc")) is not None]
-    acc = [float(t["acc"]) for t in tests]
-    worst = [w for t in tests if (w := _number(t.get("worst_group_acc"))) is not None]
-    flips = _split_values(members, "test", "flip_rate")
-    dev = _split_values(members, "dev", "acc")
-    cids = [c for job in members if job["status"] == "succeeded"
-            and (c := _number((job["metrics"] or {}).get("cid"))) is not None]
+    results = _succeeded_results(members)
+    tests = [t for r in results if (t := r.test) is not None and _number(t.acc) is not None]
+    acc = [float(t.acc) for t in tests]
+    worst = [w for t in tests if (w := _number(t.worst_group_acc)) is not None]
+    flips = _split_values(results, "test", "flip_rate")
+    dev = _split_values(results, "dev", "acc")
+    cids = [c for r in results if (c := _number(r.cid)) is not None]
     per_group: dict[str, list[float]] = defaultdict(list)
     for t in tests:
-        for group, value in (t.get("per_group") or {}).items():
+        for group, value in t.per_group.items():
             if _number(value) is not None:
                 per_group[group].append(float(value))
     acc_mean, acc_std = _mean_std(acc)
@@ -175,7 +178,8 @@ def mark_selected(rows: list[dict[str, Any]]) -> None:
 
 
 def table_rows(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Table 2 from jobs given as {"dataset", "method", "params", "status", "metrics"} (and
+    """Table 2 from jobs given as {"dataset", "method", "params", "status", "metrics"} (metrics: the
+    stored JSON or JobResults; and
     "spec", for the access rate). One row per (dataset, method, hyperparameters, access rate),
     sorted; only succeeded jobs count. Welch's p compares with the finetuning row of the same
     hyperparameters, else with the dataset's selected finetuning row."""
