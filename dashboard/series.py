@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs.contracts.cid import thin as thin_points
+
 DISPLAY_POINTS = 1000
 # Series whose x axis is not the label step (influence-optimiser updates): polled on their own.
 UPDATE_INDEXED = ("loss/influence",)
 
 
 def thin(steps: list[int], values: list[Any], max_points: int = DISPLAY_POINTS) -> tuple[list[int], list[Any]]:
-    """Every k-th point, always keeping the last, so that at most about max_points remain."""
-    if len(steps) <= max_points:
-        return list(steps), list(values)
-    stride = -(-len(steps) // max_points)
-    keep = list(range(0, len(steps) - 1, stride)) + [len(steps) - 1]
+    """Every k-th point, always keeping the last, so that at most about max_points remain
+    (jobs.contracts.cid.thin, as the API thins)."""
+    keep = thin_points(range(len(steps)), max_points)
     return [steps[i] for i in keep], [values[i] for i in keep]
 
 

@@ -35,8 +35,8 @@ class ProgressBarRecorder(NullRecorder):
         if name == "loss/train":
             self.latest_loss = value
 
-    def cid(self, step, phase, value, per_probe=None, extra=None):
-        self.latest_cid = value
+    def cid(self, point):
+        self.latest_cid = float("nan") if point.value is None else point.value
 
     def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
         self._ensure(total)

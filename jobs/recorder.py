@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from jobs.contracts.cid import CidPoint
 from jobs.contracts.results import JobResults
 
 CID_PHASES = ("live", "pre-round", "post-round", "final")
@@ -33,6 +34,14 @@ class InfluenceLists:
     phase: str = "live"  # the CID phase measured with them (CID_PHASES)
 
 
+def flat_cid(point: CidPoint) -> dict[str, Any]:
+    """A CID point as one flat dict, its extra fields beside the others (a JSONL line; MemoryRecorder.cids);
+    a missing value is NaN, as the engine measured it."""
+    value = float("nan") if point.value is None else float(point.value)
+    extra = point.extra.model_dump(exclude_unset=True) if point.extra is not None else {}
+    return {"step": int(point.step), "phase": point.phase, "value": value, "per_probe": point.per_probe, **extra}
+
+
 class ProgressReport(NamedTuple):
     """One progress call, as MemoryRecorder keeps it."""
 
@@ -49,9 +58,8 @@ class Recorder(Protocol):
     def scalar(self, name: str, step: int, value: float) -> None:
         """A training curve point, e.g. name="loss/train", "acc/dev"."""
 
-    def cid(self, step: int, phase: str, value: float, per_probe: list[float] | None = None,
-            extra: dict[str, Any] | None = None) -> None:
-        """Mean CID over the probe set at a label step; phase in CID_PHASES."""
+    def cid(self, point: CidPoint) -> None:
+        """Mean CID over the probe set at a label step; point.phase in CID_PHASES."""
 
     def influence(self, lists: InfluenceLists) -> None:
         """Per-probe A/B influence score lists (for histograms)."""
@@ -89,7 +97,7 @@ class NullRecorder:
     """Drops everything; the base for recorders that only care about some calls."""
 
     def scalar(self, name, step, value): pass
-    def cid(self, step, phase, value, per_probe=None, extra=None): pass
+    def cid(self, point): pass
     def influence(self, lists): pass
     def progress(self, step, total, eta_s, phase=None, eta_guessed=False): pass
     def result(self, results): pass
@@ -120,10 +128,9 @@ class MemoryRecorder(NullRecorder):
     def scalar(self, name, step, value):
         self.scalars.append((name, int(step), float(value)))
 
-    def cid(self, step, phase, value, per_probe=None, extra=None):
-        assert phase in CID_PHASES, phase
-        self.cids.append({"step": int(step), "phase": phase, "value": float(value),
-                          "per_probe": per_probe, **(extra or {})})
+    def cid(self, point):
+        assert point.phase in CID_PHASES, point.phase
+        self.cids.append(flat_cid(point))
 
     def influence(self, lists):
         self.influences.append(lists)
@@ -179,9 +186,8 @@ class JsonlRecorder(NullRecorder):
     def scalar(self, name, step, value):
         self._write("scalar", name=name, step=int(step), value=float(value))
 
-    def cid(self, step, phase, value, per_probe=None, extra=None):
-        self._write("cid", step=int(step), phase=phase, value=float(value), per_probe=per_probe,
-                    **(extra or {}))
+    def cid(self, point):
+        self._write("cid", **flat_cid(point))
 
     def influence(self, lists):
         self._write("influence", **asdict(lists))

@@ -313,9 +313,9 @@ class TimedRecorder(MemoryRecorder):
         super().progress(step, total, eta_s, phase, eta_guessed)
         self.times.append((event_clock(), "progress", phase))
 
-    def cid(self, step, phase, value, per_probe=None, extra=None):
-        super().cid(step, phase, value, per_probe, extra)
-        self.times.append((event_clock(), "cid", step))
+    def cid(self, point):
+        super().cid(point)
+        self.times.append((event_clock(), "cid", point.step))
 
     def cid_seconds(self) -> list[float]:
         """Seconds from each "measuring CID" phase's first report to its CID point."""

@@ -1,13 +1,14 @@
 """Recorders: what goes in comes out, in memory and through a JSONL file."""
 import json
 
+from jobs.contracts.cid import CidPoint
 from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists, JsonlRecorder, MemoryRecorder, TeeRecorder
 
 
 def _feed(rec):
     rec.scalar("loss/train", 1, 0.5)
-    rec.cid(0, "live", 0.25, per_probe=[0.2, 0.3])
+    rec.cid(CidPoint(step=0, phase="live", value=0.25, per_probe=[0.2, 0.3]))
     rec.influence(InfluenceLists(step=0, probe=3, a_index=[1], a_scores=[0.9], b_index=[2], b_scores=[0.1]))
     rec.progress(10, 20, 3.0)
     rec.result(JobResults.model_validate({"test": {"acc": 0.75}}))

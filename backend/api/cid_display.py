@@ -5,7 +5,7 @@
 /cid returns every point with its per-probe values (what a CSV wants; about 1 MB for a
 thousand points of 40 probes). A figure needs (step, phase, mean): this reads only those
 columns and, past max_points, keeps every k-th live point but every point of the rounds and
-the final one, so the drops the rounds make stay visible. (Training curves are thinned by
+the final one, so the drops the rounds make stay visible (jobs.contracts.cid.thin_cid). (Training curves are thinned by
 /metrics?max_points.)
 """
 from __future__ import annotations
@@ -17,33 +17,17 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
 from backend.services.jobs import get_job
-from backend.store.models import CidPoint
+from backend.store.models import CidPoint as CidRow
+from jobs.contracts.cid import CidPoint, thin_cid
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
-
-
-class CidMean(BaseModel):
-    step: int
-    phase: str
-    value: float | None
 
 
 class CidDisplayOut(BaseModel):
     job_id: int
     attempt: int
     total: int = Field(description="points after since_step before thinning")
-    points: list[CidMean] = Field(description="recording order")
-
-
-def thin_points(points: list[CidMean], max_points: int | None) -> list[CidMean]:
-    """At most about max_points: every k-th live point, all round and final points, and the last."""
-    if max_points is None or len(points) <= max_points:
-        return points
-    live = [i for i, p in enumerate(points) if p.phase == "live"]
-    others = len(points) - len(live)
-    stride = max(1, -(-len(live) // max(1, max_points - others)))
-    keep = {i for i, p in enumerate(points) if p.phase != "live"} | set(live[::stride]) | {len(points) - 1}
-    return [p for i, p in enumerate(points) if i in keep]
+    points: list[CidPoint] = Field(description="recording order; per_probe and extra left out (None)")
 
 
 @router.get("/{job_id}/cid/display", response_model=CidDisplayOut)
@@ -52,10 +36,11 @@ def read_cid_display(job_id: int, since_step: int | None = None,
                      session: Session = Depends(get_session)) -> Response:
     """Mean CID per point (no per-probe values), thinned to about max_points."""
     job = get_job(session, job_id)
-    query = (select(CidPoint.step, CidPoint.phase, CidPoint.value)
-             .where(CidPoint.job_id == job_id, CidPoint.attempt == job.attempt))
+    query = (select(CidRow.step, CidRow.phase, CidRow.value)
+             .where(CidRow.job_id == job_id, CidRow.attempt == job.attempt))
     if since_step is not None:
-        query = query.where(CidPoint.step > since_step)
-    points = [CidMean(step=s, phase=p, value=v) for s, p, v in session.execute(query.order_by(CidPoint.id))]
-    out = CidDisplayOut(job_id=job_id, attempt=job.attempt, total=len(points), points=thin_points(points, max_points))
-    return Response(content=out.model_dump_json(), media_type="application/json")
+        query = query.where(CidRow.step > since_step)
+    points = [CidPoint(step=s, phase=p, value=v) for s, p, v in session.execute(query.order_by(CidRow.id))]
+    out = CidDisplayOut(job_id=job_id, attempt=job.attempt, total=len(points), points=thin_cid(points, max_points))
+    return Response(content=out.model_dump_json(exclude={"points": {"__all__": {"per_probe", "extra"}}}),
+                    media_type="application/json")

@@ -13,12 +13,12 @@ from backend.api.deps import get_session, get_settings
 from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
 from backend.settings import Settings
-from backend.store.models import Artifact, CidPoint, InfluenceList, LogLine, ResultValue, ScalarPoint
+from backend.store.models import Artifact, InfluenceList, LogLine, ResultValue, ScalarPoint
+from backend.store.models import CidPoint as CidRow
 from backend.store.recorder import jsonable
 from jobs.contracts.api import (
     ArtifactOut,
     CidOut,
-    CidPointOut,
     Example,
     InfluenceOut,
     LogOut,
@@ -29,6 +29,7 @@ from jobs.contracts.api import (
     Series,
     Snapshot,
 )
+from jobs.contracts.cid import CidExtra, CidPoint, thin
 from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
@@ -71,11 +72,7 @@ def scalar_series(connection, job_id: int, attempt: int, name: str, since_step: 
         where.append(ScalarPoint.step > since_step)
     rows = driver_rows(connection, select(ScalarPoint.step, ScalarPoint.value).where(*where)
                        .order_by(ScalarPoint.step, ScalarPoint.id))
-    if max_points is not None and len(rows) > max_points:
-        last = rows[-1]
-        rows = rows[::-(-len(rows) // max_points)]
-        if rows[-1] is not last:
-            rows.append(last)
+    rows = thin(rows, max_points)
     return Series(steps=[row[0] for row in rows], values=[row[1] for row in rows])
 
 
@@ -104,14 +101,15 @@ def read_cid(job_id: int, phase: str | None = Query(None, description=f"one of {
     if phase is not None and phase not in CID_PHASES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown phase '{phase}'; valid: {', '.join(CID_PHASES)}")
     job = get_job(session, job_id)
-    columns = (CidPoint.step, CidPoint.phase, CidPoint.value, CidPoint.per_probe, CidPoint.extra)
-    query = select(*columns).where(CidPoint.job_id == job_id, CidPoint.attempt == job.attempt)
+    columns = (CidRow.step, CidRow.phase, CidRow.value, CidRow.per_probe, CidRow.extra)
+    query = select(*columns).where(CidRow.job_id == job_id, CidRow.attempt == job.attempt)
     if phase is not None:
-        query = query.where(CidPoint.phase == phase)
+        query = query.where(CidRow.phase == phase)
     if since_step is not None:
-        query = query.where(CidPoint.step > since_step)
-    rows = session.connection().execute(query.order_by(CidPoint.id)).all()
-    points = [CidPointOut.model_construct(step=step, phase=phase_, value=value, per_probe=per_probe, extra=extra)
+        query = query.where(CidRow.step > since_step)
+    rows = session.connection().execute(query.order_by(CidRow.id)).all()
+    points = [CidPoint.model_construct(step=step, phase=phase_, value=value, per_probe=per_probe,
+                                       extra=None if extra is None else CidExtra.model_construct(**extra))
               for step, phase_, value, per_probe, extra in rows]  # stored by us: no need to validate again
     return _json(CidOut.model_construct(job_id=job_id, attempt=job.attempt, points=points))
 

@@ -30,6 +30,7 @@ from backend.store.models import (
     ScalarPoint,
     utcnow,
 )
+from jobs.contracts.cid import CidPoint as Cid
 from jobs.contracts.results import JobResults
 from jobs.recorder import CID_PHASES, InfluenceLists
 
@@ -102,10 +103,10 @@ class StoreRecorder:
         if len(self._scalars) >= self.max_queued:
             self._flush_quietly()
 
-    def cid(self, step, phase, value, per_probe=None, extra=None) -> None:
-        if phase not in CID_PHASES:
-            raise ValueError(f"unknown CID phase '{phase}'; valid: {', '.join(CID_PHASES)}")
-        self._cids.append((int(step), phase, float(value), per_probe, extra))
+    def cid(self, point: Cid) -> None:
+        if point.phase not in CID_PHASES:
+            raise ValueError(f"unknown CID phase '{point.phase}'; valid: {', '.join(CID_PHASES)}")
+        self._cids.append(point)
 
     def influence(self, lists: InfluenceLists) -> None:
         self._influences.append(lists)
@@ -217,8 +218,10 @@ class StoreRecorder:
                 session.execute(insert(ScalarPoint), scalars)
             if batch["cids"]:
                 session.execute(insert(CidPoint), [
-                    {**key, "step": s, "phase": p, "value": _finite(v), "per_probe": jsonable(pp), "extra": jsonable(ex)}
-                    for s, p, v, pp, ex in batch["cids"]])
+                    {**key, "step": c.step, "phase": c.phase, "value": None if c.value is None else _finite(c.value),
+                     "per_probe": jsonable(c.per_probe),
+                     "extra": None if c.extra is None else jsonable(c.extra.model_dump(exclude_unset=True))}
+                    for c in batch["cids"]])
             if batch["influences"]:
                 session.execute(insert(InfluenceList), [
                     {**key, "step": int(li.step), "phase": li.phase, "probe": int(li.probe),

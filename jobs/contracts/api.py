@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from jobs.contracts.cid import CidPoint
 from jobs.contracts.lineage import JobLineage
 from jobs.contracts.results import JobResults
 from jobs.spec import dataset_by_name
@@ -92,18 +93,10 @@ class MetricsOut(BaseModel):
     last_step: int | None = Field(description="the largest step returned: pass it back as since_step")
 
 
-class CidPointOut(BaseModel):
-    step: int
-    phase: str
-    value: float | None = Field(description="None when no probe had both an A and a B group")
-    per_probe: list[float | None] | None
-    extra: dict[str, Any] | None
-
-
 class CidOut(BaseModel):
     job_id: int
     attempt: int
-    points: list[CidPointOut]
+    points: list[CidPoint]
 
 
 class Example(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jobs.contracts.cid import CidExtra, CidPoint
 from jobs.influence import Examples, cid_pool, measure_cid
 from jobs.methods.run_progress import RunProgress, Work
 from jobs.recorder import InfluenceLists, Recorder
@@ -75,9 +76,9 @@ class LiveCID:
             self.progress.finish(Work.CID, step)
         phase = record_as or phase
         p_values = [p.p_value for p in result.per_probe if np.isfinite(p.p_value)]
-        extra = {"p_median": float(np.median(p_values)) if p_values else None,
-                 "probes": len(result.per_probe)}
-        self.recorder.cid(step, phase, result.value, per_probe=[p.cid for p in result.per_probe], extra=extra)
+        extra = CidExtra(p_median=float(np.median(p_values)) if p_values else None, probes=len(result.per_probe))
+        self.recorder.cid(CidPoint(step=step, phase=phase, value=result.value,
+                                   per_probe=[p.cid for p in result.per_probe], extra=extra))
         for p in result.per_probe[:diagnostics.histogram_probes]:
             self.recorder.influence(InfluenceLists(step=step, probe=p.probe, a_index=p.a_index,
                                                    a_scores=p.a_scores, b_index=p.b_index, b_scores=p.b_scores,

@@ -13,6 +13,7 @@ from backend.queue.claims import claim_next, finish, heartbeat
 from backend.store.db import Database
 from backend.store.models import CidPoint, Job, ResultValue, ScalarPoint
 from backend.store.recorder import StoreRecorder
+from jobs.contracts.cid import CidPoint as Cid
 from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists
 
@@ -36,9 +37,9 @@ def test_recorder_batches_and_the_api_reads_back(client, db):
         recorder.scalar("loss/train", step, 1.0 / step)
         if step % 100 == 0:
             recorder.scalar("acc/dev", step, step / 3000)
-    recorder.cid(0, "live", 0.5, per_probe=[0.4, 0.6], extra={"probes": 2})
-    recorder.cid(100, "pre-round", 0.3)
-    recorder.cid(100, "post-round", float("nan"))
+    recorder.cid(Cid(step=0, phase="live", value=0.5, per_probe=[0.4, 0.6], extra={"probes": 2}))
+    recorder.cid(Cid(step=100, phase="pre-round", value=0.3))
+    recorder.cid(Cid(step=100, phase="post-round", value=float("nan")))
     recorder.influence(InfluenceLists(step=100, probe=3, a_index=[5, 6, 7], a_scores=[0.1, 0.9, 0.5],
                                       b_index=[8, 9], b_scores=[0.2, float("nan")]))
     recorder.influence(InfluenceLists(step=200, probe=3, a_index=[5], a_scores=[0.3], b_index=[8], b_scores=[0.4]))
@@ -61,7 +62,7 @@ def test_recorder_batches_and_the_api_reads_back(client, db):
     cid = client.get(f"/api/jobs/{job_id}/cid").json()["points"]
     assert [(p["step"], p["phase"], p["value"]) for p in cid] == [(0, "live", 0.5), (100, "pre-round", 0.3),
                                                                   (100, "post-round", None)]
-    assert cid[0]["per_probe"] == [0.4, 0.6] and cid[0]["extra"] == {"probes": 2}
+    assert cid[0]["per_probe"] == [0.4, 0.6] and cid[0]["extra"] == {"p_median": None, "probes": 2}
     assert [p["phase"] for p in client.get(f"/api/jobs/{job_id}/cid?phase=pre-round").json()["points"]] == ["pre-round"]
 
     lists = client.get(f"/api/jobs/{job_id}/influence?step=100&k=2").json()
@@ -155,11 +156,11 @@ def test_a_resumed_attempt_keeps_the_rows_its_checkpoint_covers(client, db):
     old.begin(None)
     for step in (1, 2):
         old.scalar("loss/train", step, 1.0 / step)
-    old.cid(2, "live", 0.5)
+    old.cid(Cid(step=2, phase="live", value=0.5))
     old.log("before the checkpoint")
     mark = old.checkpoint(2)  # flushes: the rows above are in the store, and the mark covers them
     old.scalar("loss/train", 3, 0.3)  # after the checkpoint: a resumed run records it again
-    old.cid(3, "live", 0.4)
+    old.cid(Cid(step=3, phase="live", value=0.4))
     old.flush()
     time.sleep(0.05)
     second = claim_next(db, "w2", lease_s=0.01)

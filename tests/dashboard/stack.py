@@ -176,6 +176,7 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
     from backend.store.db import Database
     from backend.store.models import Job, utcnow
     from backend.store.recorder import StoreRecorder
+    from jobs.contracts.cid import CidPoint
     from jobs.contracts.results import JobResults
     from jobs.recorder import InfluenceLists
 
@@ -200,8 +201,8 @@ def seed_large_run(database_url: str, points: int = 50_000, cid_every: int = 50,
         phases = ("pre-round", "post-round") if step and step % round_every == 0 else ("live",)
         for phase in phases:
             drop = 0.6 if phase == "post-round" else 1.0
-            recorder.cid(step, phase, value * drop, per_probe=[value * drop] * probes, extra={"p_median": 0.01})
-    recorder.cid(points, "final", 0.05, per_probe=[0.05] * probes, extra={"p_median": 0.02})
+            recorder.cid(CidPoint(step=step, phase=phase, value=value * drop, per_probe=[value * drop] * probes, extra={"p_median": 0.01}))
+    recorder.cid(CidPoint(step=points, phase="final", value=0.05, per_probe=[0.05] * probes, extra={"p_median": 0.02}))
     recorder.influence(InfluenceLists(step=points, probe=3, a_index=[0, 1, 2, 5], a_scores=[0.3, 0.25, 0.2, 0.31],
                                       b_index=[6, 7, 8, 9], b_scores=[0.1, 0.12, 0.05, 0.08]))
     split = {"acc": 0.8, "worst_group_acc": 0.6, "agree_acc": 0.9, "disagree_acc": 0.7, "flip_rate": 0.1, "n": 32,

@@ -6,6 +6,7 @@ import pytest
 
 from dashboard import live
 from dashboard.client import ApiClient, ApiError
+from jobs.contracts.cid import CidPoint
 
 from .stack import FITTING, end_job, running_job
 
@@ -31,14 +32,14 @@ def test_live_refresh_asks_only_for_new_points(stack):
     client = RecordingClient(stack.api_url)
     for step in range(1, 11):
         recorder.scalar("loss/train", step, 1.0 / step)
-    recorder.cid(0, "live", 0.2, per_probe=[0.2])
-    recorder.cid(8, "pre-round", 0.15, per_probe=[0.15])  # the round's other half comes later
+    recorder.cid(CidPoint(step=0, phase="live", value=0.2, per_probe=[0.2]))
+    recorder.cid(CidPoint(step=8, phase="pre-round", value=0.15, per_probe=[0.15]))  # the round's other half comes later
     recorder.flush()
     held, changed = live.refresh(client, client.job(job_id), None)
     assert changed and held["series"]["loss/train"]["steps"] == list(range(1, 11))
     assert [p["phase"] for p in held["cid"]] == ["live", "pre-round"]
 
-    recorder.cid(8, "post-round", 0.01, per_probe=[0.01])
+    recorder.cid(CidPoint(step=8, phase="post-round", value=0.01, per_probe=[0.01]))
     for step in range(11, 21):
         recorder.scalar("loss/train", step, 1.0 / step)
     recorder.scalar("acc/dev", 12, 0.6)
@@ -65,10 +66,10 @@ def test_live_refresh_asks_only_for_new_points(stack):
 def test_cid_display_thins_live_points_but_keeps_every_round(stack):
     db, job_id, recorder = running_job(stack.database_url)
     for step in range(0, 1000):
-        recorder.cid(step, "live", step / 1000, per_probe=[0.0] * 40)
+        recorder.cid(CidPoint(step=step, phase="live", value=step / 1000, per_probe=[0.0] * 40))
         if step % 100 == 50:
-            recorder.cid(step, "pre-round", 0.5)
-            recorder.cid(step, "post-round", 0.1)
+            recorder.cid(CidPoint(step=step, phase="pre-round", value=0.5))
+            recorder.cid(CidPoint(step=step, phase="post-round", value=0.1))
     recorder.flush()
     client = ApiClient(stack.api_url)
     shown = client.cid_display(job_id, max_points=100)
