@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from scipy import stats
 
 from dashboard import semantics
+from jobs.contracts.cid import CidPoint
 
 A_COLOR = "#e8743b"  # group A, same confound as the probe (orange, as in the paper's Figure 1)
 B_COLOR = "#3b7dd8"  # group B, the other confound
@@ -79,24 +80,33 @@ def value_range(values: Iterable, include_zero: bool = True) -> list[float] | No
     return [low - pad, high + pad]
 
 
-def round_steps(points: Iterable[dict]) -> list[int]:
+CidPoints = Sequence[CidPoint | dict]  # an answer's points, or as a page holds them (JSON in a dcc.Store)
+
+
+def cid_points(points: Iterable[CidPoint | dict]) -> list[CidPoint]:
+    """The points as jobs.contracts.cid.CidPoint, whichever way they came."""
+    return [p if isinstance(p, CidPoint) else CidPoint.model_validate(p) for p in points]
+
+
+def round_steps(points: Iterable[CidPoint | dict]) -> list[int]:
     """Label steps at which an influence-tuning round ran (those with a pre- or post-round point)."""
-    return sorted({p["step"] for p in points if p["phase"] in ("pre-round", "post-round")})
+    return sorted({p.step for p in cid_points(points) if p.phase in ("pre-round", "post-round")})
 
 
-def _cid_line(points: Sequence[dict]) -> tuple[list[int], list[float | None]]:
+def _cid_line(points: Sequence[CidPoint]) -> tuple[list[int], list[float | None]]:
     # Recording order: a round's pre- and post-round points share a step, so the line drops
     # vertically there, as in the paper's Figure 3.
-    return [p["step"] for p in points], [p["value"] if _finite(p["value"]) else None for p in points]
+    return [p.step for p in points], [p.value if _finite(p.value) else None for p in points]
 
 
-def cid_figure(points: Sequence[dict], title: str = "CID over training (Figure 3)") -> go.Figure:
+def cid_figure(points: CidPoints, title: str = "CID over training (Figure 3)") -> go.Figure:
     """One run's CID points ({"step", "phase", "value"}, recording order) as a line over label
     steps; the points just before and after each influence-tuning round are marked, and each
     round's step gets a dotted vertical line."""
     if not points:
         return empty_figure("No CID points yet: the first is measured at step 0, then every "
                             "diagnostics.cid_every steps.", title)
+    points = cid_points(points)
     steps, values = _cid_line(points)
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=steps, y=values, mode=_mode(len(steps)), name="CID", line={"color": B_COLOR},
@@ -104,10 +114,10 @@ def cid_figure(points: Sequence[dict], title: str = "CID over training (Figure 3
     for phase, symbol, color, name in (("pre-round", "triangle-up", A_COLOR, "before a round"),
                                        ("post-round", "triangle-down", "#2e9e5b", "after a round"),
                                        ("final", "star", "#333", "final")):
-        chosen = [p for p in points if p["phase"] == phase and _finite(p["value"])]
+        chosen = [p for p in points if p.phase == phase and _finite(p.value)]
         if chosen:
             figure.add_trace(go.Scatter(
-                x=[p["step"] for p in chosen], y=[p["value"] for p in chosen], mode="markers", name=name,
+                x=[p.step for p in chosen], y=[p.value for p in chosen], mode="markers", name=name,
                 marker={"symbol": symbol, "size": 11, "color": color},
                 hovertemplate=f"{name}<br>step %{{x}}<br>CID %{{y:.4f}}<extra></extra>"))
     shapes = [_vline(step) for step in round_steps(points)] + [_zero_line()]
@@ -123,15 +133,15 @@ def compare_cid_figure(runs: Sequence[dict], title: str = "CID of several runs (
     if not drawn:
         return empty_figure("Choose two or more runs that have CID points.", title)
     figure = go.Figure()
-    for i, run in enumerate(drawn):
-        steps, values = _cid_line(run["points"])
+    lines = [_cid_line(cid_points(run["points"])) for run in drawn]
+    for i, (run, (steps, values)) in enumerate(zip(drawn, lines, strict=True)):
         figure.add_trace(go.Scatter(x=steps, y=values, mode=_mode(len(steps)), name=run["label"],
                                     line={"color": RUN_COLORS[i % len(RUN_COLORS)]}, marker={"size": 4},
                                     hovertemplate=f"{run['label']}<br>step %{{x}}<br>CID %{{y:.4f}}<extra></extra>"))
     figure.update_layout(shapes=[_zero_line()], title=title, xaxis_title="label step",
                          yaxis_title="CID (mean over probes)", margin=MARGIN, template=STYLE, height=420,
                          legend={"orientation": "h", "y": -0.2},
-                         yaxis_range=value_range(p["value"] for run in drawn for p in run["points"]))
+                         yaxis_range=value_range(v for _, values in lines for v in values))
     return figure
 
 
