@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.results import JobResults
 
 CID_PHASES = ("live", "pre-round", "post-round", "final")
 
 
-@dataclass
-class InfluenceLists:
-    """Scores of the A group (same label, same confound) and the B group (same label, other
-    confound) on one probe at one step: Figure 1's two histograms. Indices point into train."""
-
-    step: int
-    probe: int
-    a_index: list[int]
-    a_scores: list[float]
-    b_index: list[int]
-    b_scores: list[float]
-    phase: str = "live"  # the CID phase measured with them (CID_PHASES)
+# One probe's A and B scores at a step: Figure 1's two histograms (the contract's name for it).
+InfluenceLists = InfluenceSnapshot
 
 
 def flat_cid(point: CidPoint) -> dict[str, Any]:
@@ -190,7 +181,7 @@ class JsonlRecorder(NullRecorder):
         self._write("cid", **flat_cid(point))
 
     def influence(self, lists):
-        self._write("influence", **asdict(lists))
+        self._write("influence", **lists.model_dump())
 
     def progress(self, step, total, eta_s, phase=None, eta_guessed=False):
         # Progress is for live displays; the file keeps every 10th step and each change of phase.

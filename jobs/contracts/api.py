@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.lineage import JobLineage
 from jobs.contracts.results import JobResults
 from jobs.spec import dataset_by_name
@@ -118,12 +119,9 @@ class ProbeChoice(BaseModel):
     confound: str | None = Field(description="its confound's name")
 
 
-class InfluenceOut(BaseModel):
+class InfluenceOut(InfluenceSnapshot):
     job_id: int
     attempt: int
-    step: int
-    phase: str
-    probe: int
     probe_text: str | None
     steps: list[int] = Field(description="steps at which this probe's lists were recorded")
     snapshots: list[Snapshot] = Field(description="(step, phase) of this probe's lists in training order: a "
@@ -131,10 +129,6 @@ class InfluenceOut(BaseModel):
     probes: list[int] = Field(description="probes with lists at any step")
     probe_choices: list[ProbeChoice] = Field(default_factory=list,
                                              description="those probes with their label and confound")
-    a_index: list[int]
-    a_scores: list[float | None]
-    b_index: list[int]
-    b_scores: list[float | None]
     top_a: list[Example] = Field(description="the k most influential A examples (same label, same confound)")
     top_b: list[Example] = Field(description="the k most influential B examples (same label, other confound)")
 
