@@ -21,6 +21,7 @@ from jobs.contracts.api import (
     CidOut,
     Example,
     InfluenceOut,
+    LogLineOut,
     LogOut,
     MetricsOut,
     ProbeChoice,
@@ -211,5 +212,5 @@ def read_logs(job_id: int, session: Session = Depends(get_session)) -> LogOut:
     lines = session.scalars(select(LogLine).where(LogLine.job_id == job_id, LogLine.attempt == job.attempt)
                             .order_by(LogLine.id))
     return LogOut(job_id=job_id, attempt=job.attempt,
-                  lines=[{"t": line.created_at.isoformat(timespec="milliseconds") + "Z", "message": line.message}
+                  lines=[LogLineOut(t=line.created_at.isoformat(timespec="milliseconds") + "Z", message=line.message)
                          for line in lines])

@@ -157,10 +157,15 @@ class ResultsOut(BaseModel):
     artifacts: list[ArtifactOut]
 
 
+class LogLineOut(BaseModel):
+    t: str = Field(description="when it was recorded, ISO 8601 UTC")
+    message: str
+
+
 class LogOut(BaseModel):
     job_id: int
     attempt: int
-    lines: list[dict[str, Any]]
+    lines: list[LogLineOut]
 
 
 class UploadOut(BaseModel):
