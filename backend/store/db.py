@@ -101,6 +101,18 @@ class Database:
             command.upgrade(config, revision)
             connection.commit()
 
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` (tests of a migration's way back)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config(str(ALEMBIC_INI))
+        config.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
+        with _MIGRATING, self.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+            connection.commit()
+
     def ping(self) -> bool:
         with self.engine.connect() as connection:
             return connection.execute(text("SELECT 1")).scalar() == 1

@@ -1,6 +1,7 @@
 """The Alembic migrations build exactly the schema of backend/store/models.py, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime
@@ -91,4 +92,21 @@ def test_0005_moves_the_chain_and_the_kind_out_of_json_into_columns(backend, tmp
         kinds = dict(session.execute(select(Experiment.id, Experiment.kind)).all())
         assert kinds == {1: "sweep", 2: "compare"}
         assert session.get(Experiment, 1).grid["kind"] == "sweep"  # the request as submitted stays whole
+    db.dispose()
+
+
+def test_0005_down_puts_the_chain_back_into_params_and_keeps_every_row(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}")
+    _chain_at_0004(db)
+    db.migrate()
+    db.downgrade("0004")
+    with db.engine.connect() as connection:
+        params = dict(connection.execute(text("SELECT id, params FROM jobs ORDER BY id")).all())
+        assert connection.execute(text("SELECT experiment_id FROM jobs WHERE id = 1")).scalar() == 1
+    chain = json.loads(params[3])["chain"]
+    assert chain == {"neurontune_job": 2, "parent_job": 1,
+                     "suggestion": {"rank": 1, "ngram": "banana", "rule": "token:banana"}}
+    assert json.loads(params[2]) == {"follow_ups": [3]}
+    db.migrate()  # and up again
+    assert schema_drift(db) == []
     db.dispose()

@@ -117,10 +117,12 @@ def downgrade() -> None:
     for job_id in changed:
         bind.execute(jobs.update().where(jobs.c.id == job_id).values(params=params_of[job_id]))
     op.drop_index('ix_jobs_parent_job_id', table_name='jobs')
-    with op.batch_alter_table('experiments', schema=None) as batch_op:
-        batch_op.drop_column('kind')
     if bind.dialect.name == "sqlite":
+        # DROP COLUMN (SQLite 3.35+), not a batch rebuild: dropping experiments or jobs to rebuild them would
+        # set their children's experiment_id to NULL and delete the jobs' points.
+        op.execute("ALTER TABLE experiments DROP COLUMN kind")
         op.execute("ALTER TABLE jobs DROP COLUMN parent_job_id")
     else:
+        op.drop_column('experiments', 'kind')
         op.drop_constraint('fk_jobs_parent_job_id', 'jobs', type_='foreignkey')
         op.drop_column('jobs', 'parent_job_id')
