@@ -23,6 +23,7 @@ from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
 from jobs.contracts.api import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
+from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
 
 
@@ -87,7 +88,7 @@ def job_rows(session: Session, experiment_id: int) -> list[dict]:
     """The experiment's jobs as table_rows wants them."""
     jobs = session.scalars(select(Job).where(Job.experiment_id == experiment_id)).all()
     return [{"dataset": j.dataset, "method": j.method, "params": j.params, "status": j.status, "spec": j.spec,
-             "metrics": j.metrics} for j in jobs]
+             "metrics": results_of(j.metrics)} for j in jobs]
 
 
 def cid_rows(session: Session, experiment_id: int) -> list[dict]:
