@@ -43,6 +43,9 @@ class Settings(BaseSettings):
                                                     "`Authorization: Bearer <token>`")
     host: str = Field("127.0.0.1", min_length=1, description="where the API listens")
     port: int = Field(8000, ge=1, le=65535, description="the API's port")
+    allowed_hosts: str = Field("", max_length=4096, description="comma-separated extra names the server answers to "
+                               "(Host header) besides where it listens and the loopback names, e.g. behind a proxy; "
+                               "bound to 0.0.0.0 with none: any name")
     upload_limit_mb: float = Field(20.0, gt=0, description="largest accepted upload, in MiB")
     lease_s: float = Field(60.0, gt=0, description="a running job whose heartbeat is older than this is taken "
                                                    "up again by another worker")

@@ -22,6 +22,7 @@ from backend.api import (
     jobs,
     probe_examples,
 )
+from backend.api.host_guard import HostGuard
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     async def _refused(_request: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse(status_code=STATUS_OF.get(type(error), 400), content={"detail": str(error)})
 
+    app.add_middleware(HostGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.state.settings = settings
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,

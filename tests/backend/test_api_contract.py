@@ -249,7 +249,7 @@ def test_catalogue(client):
 
 def test_token_guards_every_mutating_endpoint(tmp_path):
     settings = make_settings(tmp_path / "data", api_token="s3cret")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         good = {"Authorization": "Bearer s3cret"}
         bad = {"Authorization": "Bearer wrong"}
         for headers in ({}, bad):

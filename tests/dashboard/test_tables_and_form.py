@@ -129,7 +129,7 @@ def test_api_messages_land_beside_their_fields():
 ])
 def test_the_apis_choice_and_bound_errors_land_beside_their_fields(tmp_path, change, field, words):
     """Unknown choices are the model's 422s now, located by field: the form still puts them beside it."""
-    with TestClient(create_app(make_settings(tmp_path))) as api:
+    with TestClient(create_app(make_settings(tmp_path)), base_url="http://127.0.0.1") as api:
         response = api.post("/api/jobs/estimate", content=json.dumps({"model": "tiny", **change}),
                             headers={"content-type": "application/json"})
     assert response.status_code == 422
