@@ -53,6 +53,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     from jobs.methods import train
     from jobs.methods.loop import total_label_steps
     from jobs.models import load_model
+    from jobs.presets import preset_used
     from jobs.rounds import check_rounds
 
     t0 = time.time()
@@ -62,6 +63,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     recorder.progress(0, 0, None, phase="loading the data")  # 0 of 0: the step count is not known yet
     data = load_dataset(spec.dataset)
+    if used := preset_used(spec.preset, spec.dataset.name, spec.method):
+        recorder.log(used)
     check_rounds(spec.method, spec.influence.interval,
                  total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
     seed, attempts = spec.seed, 0
