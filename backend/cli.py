@@ -95,15 +95,31 @@ def _run_experiment(args: argparse.Namespace, request) -> int:
         backend.close()
 
 
+def _data_path(args: argparse.Namespace) -> str:
+    """--data as the experiment's dataset.path: local runs copy data from outside the data
+    directory into it (backend.services.local_data); a service (--api) takes 'upload:<id>' or a
+    path under its own data directory as it is."""
+    if args.api:
+        return args.data
+    from backend.services.local_data import data_in_store
+
+    return data_in_store(_settings(args).data_dir, args.data)
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from backend.services.protocols import reproduce_request
 
     seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
     rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    dataset = args.dataset or ("custom" if args.data else None)
+    if dataset is None:
+        print("error: name a built-in dataset (textlen, msgs) or give your own with --data PATH", file=sys.stderr)
+        return 2
     try:
-        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods,
-                                    reuse=args.reuse)
+        data = _data_path(args) if args.data else None
+        request = reproduce_request(dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods,
+                                    reuse=args.reuse, data=data)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -209,7 +225,10 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         description="Finetuning, adversarial, influence tuning, embedding tuning (and on TextLen the no-confound "
                     "control) x seeds with the paper's presets; collapsed trials are retried with the next seed. "
                     "Running the same command again resumes an interrupted experiment.")
-    reproduce.add_argument("dataset", choices=["textlen", "msgs"])
+    reproduce.add_argument("dataset", nargs="?", choices=["textlen", "msgs", "custom"],
+                           help="a built-in dataset; with --data, your own (custom)")
+    reproduce.add_argument("--data", help="your own data: a CSV/JSONL file (with a split column, or split 80/10/10), "
+                                          "a directory of train/dev/test files, or upload:<id> of an uploaded one")
     reproduce.add_argument("--scale", choices=["paper", "cpu", "tiny"], default="cpu",
                            help="paper: bert-base-uncased, 5 seeds (GPU); cpu: minilm, 3 seeds, about two hours "
                                 "for TextLen on 2 cores; tiny: a plumbing check (default cpu)")

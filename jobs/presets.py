@@ -172,9 +172,11 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 # The methods of Table 2 per dataset (no-confound needs a confound-free copy: TextLen only).
+# "custom" is your own data (`reproduce --data PATH`): the paper preset gives it TextLen's settings.
 PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {
     "textlen": ("finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"),
     "msgs": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
+    "custom": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
 }
 # The methods of Table 3 (confound access rates).
 ACCESS_RATE_METHODS = ("influence-tuning", "embedding-tuning")

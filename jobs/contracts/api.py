@@ -261,7 +261,10 @@ class ReproduceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: Literal["textlen", "msgs"]
+    dataset: Literal["textlen", "msgs", "custom"] = Field(description="a built-in, or custom: your own data at `data`")
+    data: str | None = Field(None, min_length=1, max_length=255,
+                             description="your own data (dataset custom): 'upload:<id>', or a file or directory of "
+                                         "train/dev/test files under the data directory")
     scale: Literal["paper", "cpu", "tiny"] = "cpu"
     seeds: list[int] | None = Field(None, min_length=1, max_length=20, description="default: the scale's")
     methods: list[str] | None = Field(
