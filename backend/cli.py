@@ -155,8 +155,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for flag, dotted in (("model", "model"), ("preset", "preset"), ("max_steps", "train.max_steps")):
         if getattr(args, flag) is not None:
             flags = merge_fragments(flags, _overrides([f"{dotted}={getattr(args, flag)}"]))
+    if args.data:
+        try:
+            flags = merge_fragments(flags, {"dataset": {"path": _data_path(args)}})
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     base = merge_fragments(flags, _overrides(args.set))  # --set wins, as in `deconfound run`
-    datasets = [d for item in args.dataset for d in item.split(",") if d]
+    datasets = [d for item in args.dataset or (["custom"] if args.data else []) for d in item.split(",") if d]
+    if not datasets:
+        print("error: name a dataset (--dataset textlen) or give your own with --data PATH", file=sys.stderr)
+        return 2
     methods = [m for item in args.method for m in item.split(",") if m]
     seeds = _numbers(args.seeds, int, "--seeds")
     try:
@@ -245,7 +254,9 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         description="Example: deconfound sweep --dataset textlen --method influence-tuning "
                     "--grid influence.lr=1e-5,3e-5 --grid influence.interval=25,50 --seeds 2021,2022. "
                     "--grid paper is the paper's search space of each dataset and method.")
-    sweep.add_argument("--dataset", action="append", required=True, help="textlen | msgs (repeatable)")
+    sweep.add_argument("--dataset", action="append", help="textlen | msgs (repeatable); with --data: custom")
+    sweep.add_argument("--data", help="your own data (dataset custom): a CSV/JSONL file, a directory of "
+                                      "train/dev/test files, or upload:<id>; --grid paper is TextLen's search space")
     sweep.add_argument("--method", action="append", required=True, help="a method (repeatable)")
     sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2",
                        help="a dotted spec field and its values (repeatable), or 'paper'")

@@ -224,10 +224,11 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
 
 
 def search_space(name: str, dataset: str, method: str) -> dict[str, list[Any]]:
-    """A named grid; 'paper' resolves to the paper's search space of `dataset`/`method`."""
+    """A named grid; 'paper' resolves to the paper's search space of `dataset`/`method` (your own
+    data: TextLen's, as its preset)."""
     if name != "paper":
         raise ValueError(f"no named grid '{name}'; valid: paper")
-    key = f"{dataset}/{method}"
+    key = f"{dataset if dataset in RESEMBLED else 'textlen'}/{method}"
     if key not in SEARCH_SPACES:
         raise ValueError(f"the paper searched no hyperparameters for {key}; searched: {', '.join(SEARCH_SPACES)}")
     return copy.deepcopy(SEARCH_SPACES[key])

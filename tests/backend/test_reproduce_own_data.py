@@ -76,3 +76,16 @@ def test_rest_reproduces_on_an_upload_and_refuses_custom_without_data(client, tm
 def test_the_cli_says_what_to_give_without_a_dataset(settings, capsys):
     assert main(["reproduce", "--scale", "tiny", "--data-dir", str(settings.data_dir)]) == 2
     assert "--data PATH" in capsys.readouterr().err
+
+
+def test_sweep_takes_your_own_data_with_the_papers_search_space(settings, tmp_path, capsys):
+    own = tmp_path / "mine"
+    write_own_data(own)
+    code = main(["sweep", "--data", str(own), "--method", "adversarial", "--grid", "paper", "--detach",
+                 "--data-dir", str(settings.data_dir)])
+    assert code == 0, capsys.readouterr()
+    with Database(settings.database_url).session() as session:
+        jobs = list(session.scalars(select(Job)))
+    # The paper's adversarial space on TextLen: 2 lrs x 3 epochs x 4 weights.
+    assert len(jobs) == 24 and {j.spec["dataset"]["name"] for j in jobs} == {"custom"}
+    assert {j.spec["dataset"]["path"] for j in jobs} == {data_in_store(settings.data_dir, str(own))}
