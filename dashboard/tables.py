@@ -71,7 +71,7 @@ def group_rows(metrics: dict | None, split: str = "test") -> tuple[list, list[di
 TABLE1_COLUMNS = [("name", "dataset"), ("labels", "labels"), ("confounds", "confounds"),
                   ("train", "train"), ("dev", "dev"), ("test", "test"),
                   ("agree_train", "agreement train %"), ("agree_test", "agreement test %"),
-                  ("control", "no-confound control"), ("description", "description")]
+                  ("control", "no-confound control"), ("flip", "flip rate"), ("description", "description")]
 
 
 def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
@@ -94,6 +94,7 @@ def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
             "agree_train": pct(splits.get("train", {}).get("agreement")),
             "agree_test": pct(splits.get("test", {}).get("agreement")),
             "control": "yes" if stats.get("has_control") else "no",
+            "flip": "yes" if stats.get("has_counterfactual") else "no",
             "description": description or stats.get("description", "")})
     return TABLE1_COLUMNS, rows
 

@@ -178,6 +178,9 @@ PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {
     "msgs": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
     "custom": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
 }
+# Methods a reproduction runs on a dataset only when asked (--methods): the no-confound control
+# on your own data needs its confound-free copy (a counterfactual column or a confound rule).
+OPTIONAL_PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {"custom": ("no-confound",)}
 # The methods of Table 3 (confound access rates).
 ACCESS_RATE_METHODS = ("influence-tuning", "embedding-tuning")
 

@@ -52,6 +52,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     from jobs.data import load_dataset
     from jobs.methods import train
     from jobs.methods.loop import total_label_steps
+    from jobs.methods.no_confound import control_splits
     from jobs.models import load_model
     from jobs.presets import preset_used
     from jobs.rounds import check_rounds
@@ -65,6 +66,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     data = load_dataset(spec.dataset)
     if used := preset_used(spec.preset, spec.dataset.name, spec.method):
         recorder.log(used)
+    if spec.method == "no-confound":
+        control_splits(data)  # no confound-free copy: a one-line DataError before the model loads
     check_rounds(spec.method, spec.influence.interval,
                  total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
     seed, attempts = spec.seed, 0

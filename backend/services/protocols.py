@@ -14,6 +14,7 @@ from typing import Any
 from jobs.contracts.api import ExperimentIn, ExperimentPart
 from jobs.presets import (
     ACCESS_RATE_METHODS,
+    OPTIONAL_PROTOCOL_METHODS,
     PROTOCOL_METHODS,
     SCALES,
     merge_fragments,
@@ -37,11 +38,11 @@ def access_fractions(rates_percent: list[float]) -> list[float]:
 def protocol_methods(dataset: str, methods: list[str] | None = None) -> list[str]:
     """The Table-2 methods of `dataset` a reproduction runs: all of them, or the chosen ones in the
     protocol's order (a subset runs e.g. Table 3 alone: influence and embedding tuning)."""
-    allowed = PROTOCOL_METHODS[dataset]
+    allowed = (*PROTOCOL_METHODS[dataset], *OPTIONAL_PROTOCOL_METHODS.get(dataset, ()))
     unknown = [m for m in methods or [] if m not in allowed]
     if unknown:
         raise ValueError(f"method '{unknown[0]}' is not in the {dataset} protocol; valid: {', '.join(allowed)}")
-    return [m for m in allowed if not methods or m in methods]
+    return [m for m in allowed if m in methods] if methods else list(PROTOCOL_METHODS[dataset])
 
 
 def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,

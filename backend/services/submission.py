@@ -33,6 +33,7 @@ from backend.store.paths import (
     relative_inside,
 )
 from jobs.methods.loop import total_label_steps
+from jobs.methods.no_confound import NO_CONTROL
 from jobs.models import BUILTIN_MODELS
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
 from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
@@ -147,7 +148,7 @@ def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
     and what the worker runs). Raises Rejected (400)."""
     _check_model(spec.model, Path(data_dir))
     spec = _confine_files(spec, Path(data_dir), session, spec._upload_field)
-    _check_rounds(spec, Path(data_dir))
+    _check_against_data(spec, Path(data_dir))
     return spec
 
 
@@ -157,16 +158,20 @@ def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
     return accepted_spec(JobSpec.model_validate(raw), data_dir, session)
 
 
-def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
+def _check_against_data(spec: JobSpec, data_dir: Path) -> None:
     """Refuse an influence- or embedding-tuning spec that would run no round (it would be plain
     finetuning under another name). Needs the training set's size; a dataset that cannot be
     loaded here is left for the worker to report."""
-    if spec.method not in ROUND_METHODS:
+    if spec.method not in (*ROUND_METHODS, "no-confound"):
         return
     from backend.services.catalogue import job_dataset  # loads (and caches) the dataset
 
     dataset = job_dataset(spec.model_dump(mode="json"), data_dir)
     if dataset is None:
+        return
+    if spec.method == "no-confound":
+        if not dataset.control:
+            raise Rejected(NO_CONTROL.format(name=f"dataset '{spec.dataset.name}'"))
         return
     train = spec.train
     steps = total_label_steps(len(dataset.train), train.batch_size, train.epochs, train.max_steps)

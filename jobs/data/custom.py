@@ -40,6 +40,10 @@ class CustomOptions(BaseModel):
     split_column: str = "split"
     dev_fraction: float = Field(0.1, gt=0, lt=1, description="share of train carved out as dev when the source has none")
     test_fraction: float = Field(0.1, gt=0, lt=1, description="the same for test")
+    counterfactual_column: str = Field(
+        "counterfactual", min_length=1, max_length=200,
+        description="optional: each text with its confound swapped or removed, used where the files have it: "
+                    "it gives the counterfactual flip rate and the no-confound control's training text")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,19 @@ def split_files(directory: Path) -> dict[str, Path]:
     if "train" not in found:
         raise DataError(f"no train file (train{', train'.join(TABLE_SUFFIXES)})", file=str(directory))
     return found
+
+
+def read_counterfactuals(rows: list[tuple[Table, int, dict]], texts: list[str], column: str) -> dict[str, str]:
+    """text -> its counterfactual, from `column` where the files have it ({} where none does); a
+    file that has it must give it on every row (DataError naming file, row and field)."""
+    tables = {id(table): table for table, _, _ in rows}
+    has = {key for key, table in tables.items() if (table.header is not None and column in table.header)
+           or (table.header is None and any(column in record for _, record in table.rows))}
+    if has and (lacking := [t.file for key, t in tables.items() if key not in has]):
+        raise DataError(f"the other files have a '{column}' column and this one has none: give it for every "
+                        f"split, or for none", file=lacking[0], field=column)
+    return {text: cell(table, line, record, column)
+            for text, (table, line, record) in zip(texts, rows, strict=True) if id(table) in has}
 
 
 def cell(table: Table, line: int, record: dict, name: str) -> str:
@@ -177,6 +194,7 @@ def load_custom(path: str | None, text_column: str = "text", label_column: str =
     else:
         confounds, confound_names = index_values([cell(t, line, record, confound_column) for t, line, record in rows])
 
+    counterfactuals = read_counterfactuals(rows, texts, opts.counterfactual_column)
     splits = np.array(row_splits(parts, opts.split_column), dtype=object)
     carved = carve_missing(splits, opts, seed)
     train_file = next((p.table.file for p in parts if p.split == "train"), parts[0].table.file)
@@ -188,16 +206,20 @@ def load_custom(path: str | None, text_column: str = "text", label_column: str =
             raise DataError(f"the {name} split is empty ({len(rows)} rows in all)", file=path)
     data = {name: Split([texts[i] for i in index], labels[index], confounds[index])
             for name, index in by_split.items()}
-    control = ({name: Split([rule.remove(t) for t in s.texts], s.labels.copy(), s.confounds.copy())
-                for name, s in data.items()} if rule else None)
+    # The confound-free copy and the counterfactual: the files' own column first, else the rule's stripping.
+    without = counterfactuals.__getitem__ if counterfactuals else rule.remove if rule else None
+    control = ({name: Split([without(t) for t in s.texts], s.labels.copy(), s.confounds.copy())
+                for name, s in data.items()} if without else None)
     confound_source = f"rule {rule.rule}" if rule else f"column '{confound_column}'"
     dataset = ConfoundedDataset(
         name="custom", label_names=label_names, confound_names=confound_names,
         train=data["train"], dev=data["dev"], test=data["test"],
-        control=control, counterfactual=rule.remove if rule else None,
+        control=control, counterfactual=(lambda text: counterfactuals.get(text, text)) if counterfactuals else without,
         description=f"{path}: label from column '{label_column}', confound from {confound_source}"
                     + (f"; {' and '.join(carved)} carved from train" if carved else "") + ".",
-        meta={"source": path, "confound_source": confound_source, "carved": carved},
+        meta={"source": path, "confound_source": confound_source, "carved": carved,
+              "counterfactual_source": (f"column '{opts.counterfactual_column}'" if counterfactuals
+                                        else f"rule {rule.rule}" if rule else None)},
     )
     check_dataset(dataset, train_file, label_column, confound_field)
     return dataset

@@ -89,3 +89,13 @@ def test_sweep_takes_your_own_data_with_the_papers_search_space(settings, tmp_pa
     # The paper's adversarial space on TextLen: 2 lrs x 3 epochs x 4 weights.
     assert len(jobs) == 24 and {j.spec["dataset"]["name"] for j in jobs} == {"custom"}
     assert {j.spec["dataset"]["path"] for j in jobs} == {data_in_store(settings.data_dir, str(own))}
+
+
+def test_no_confound_on_data_without_a_confound_free_copy_is_refused_at_submit(client, tmp_path):
+    own = tmp_path / "mine"
+    write_own_data(own)
+    upload = client.post("/api/datasets", files={"file": ("topics.jsonl", (own / "train.jsonl").read_bytes())})
+    refused = client.post("/api/jobs", json={"model": "tiny", "method": "no-confound",
+                                             "dataset": {"name": "custom", "path": f"upload:{upload.json()['id']}"}})
+    assert refused.status_code == 400 and "'counterfactual' column" in refused.json()["detail"]
+    assert client.get("/api/jobs").json()["total"] == 0
