@@ -53,10 +53,15 @@ def _load_cached(key: str) -> ConfoundedDataset:
     return load_dataset(json.loads(key))
 
 
+def load_job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset:
+    """The dataset a stored job spec names; DataError, OSError or ValueError when it cannot be loaded."""
+    dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
+    return _load_cached(json.dumps(dataset_spec, sort_keys=True))
+
+
 def job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset | None:
     """The dataset a stored job spec names (None if it cannot be loaded any more)."""
     try:
-        dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
-        return _load_cached(json.dumps(dataset_spec, sort_keys=True))
-    except (DataError, OSError, ValueError):
+        return load_job_dataset(spec, data_dir)
+    except (DataError, OSError, ValueError, RecursionError):
         return None

@@ -10,6 +10,12 @@ the data directory), and whether an influence-tuning run would have a round (the
 size). NeuronTune's parent model (neurontune.parent_artifact) is "job:<id>" or a model
 directory under the data directory.
 
+What the worker would refuse only after loading the model (20-60 s) is refused here: the dataset
+is loaded as the estimate loads it (its metadata and texts, not the model's weights), so unknown
+options, a rule that marks nothing and a file that is no dataset are a 400 at once; a model
+directory needs its config.json; a dataset path is a dataset file or folder, never the data
+directory, the database or a directory the service keeps; a CUDA device must exist.
+
 A raw dict (a grid point of an experiment, a follow-up spec) goes through check_spec: JobSpec,
 then the same accepted_spec.
 """
@@ -23,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.services.errors import Rejected
+from backend.services.uploads import SUFFIXES as UPLOAD_SUFFIXES
 from backend.store.models import Artifact, Job, UploadedDataset
 from backend.store.paths import (
     HUB_PREFIX,
@@ -30,16 +37,21 @@ from backend.store.paths import (
     hub_reachable,
     is_path_option,
     model_is_local_path,
+    public_text,
     relative_inside,
 )
+from jobs.data import ConfoundedDataset, DataError
+from jobs.data.tables import TABLE_SUFFIXES
 from jobs.methods.loop import total_label_steps
 from jobs.models import BUILTIN_MODELS
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
 from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
-
-
+# A dataset file's suffixes (the engine's tables and what an upload may be).
+DATASET_SUFFIXES = tuple(dict.fromkeys((*TABLE_SUFFIXES, *UPLOAD_SUFFIXES)))
+# Directories of the data directory that the service keeps for itself: no dataset folder.
+SERVICE_DIRS = ("uploads", "artifacts", "checkpoints", "hf-cache")
 
 
 def dataset_choices() -> list[str]:
@@ -58,6 +70,9 @@ def _check_model(model: str, data_dir: Path) -> None:
             raise Rejected(str(error)) from None
         if not (data_dir / relative).is_dir():
             raise Rejected(f"model directory '{model}' does not exist under the data directory")
+        if not (data_dir / relative / "config.json").is_file():
+            raise Rejected(f"model directory '{model}' holds no model: a Hugging Face model directory "
+                           f"(config.json and weights, as save_pretrained writes them) is expected")
     elif not hub_reachable():
         raise Rejected(f"unknown model '{model}'; valid: {', '.join(BUILTIN_MODELS)}, or a model directory "
                        f"under the data directory (the Hugging Face hub is offline)")
@@ -84,6 +99,7 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
             raise Rejected(f"dataset.path '{path}' needs the Hugging Face hub, which is offline here")
     elif path:
         updates["path"] = _existing(data_dir, path, "dataset.path")
+        _check_dataset_path(data_dir, updates["path"], dataset.name)
     options = dict(dataset.options)
     for key, value in options.items():
         if isinstance(value, str) and is_path_option(key, value):
@@ -98,6 +114,26 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
             "parent_artifact": _parent_artifact(session, data_dir, neurontune.parent_artifact)})
     return spec.model_copy(update={"dataset": dataset.model_copy(update=updates), "model": model,
                                    "neurontune": neurontune})
+
+
+def _check_dataset_path(data_dir: Path, relative: str, name: str) -> None:
+    """A dataset path (relative to the data directory) names a dataset: for a custom dataset a
+    file of a dataset suffix or a folder of split files, for a built-in one its source folder;
+    never the data directory itself, a directory the service keeps (uploads/, artifacts/, ...)
+    or the database (which has no dataset suffix)."""
+    target = Path(data_dir) / relative
+    shown = f"dataset.path '{relative}'"
+    if relative in (".", ""):
+        raise Rejected(f"{shown} is the data directory itself: name a dataset file or folder inside it")
+    if target.is_dir():
+        if Path(relative).parts[0] in SERVICE_DIRS:
+            raise Rejected(f"{shown} is a directory the service keeps for itself; an uploaded file is "
+                           f"'upload:<id>' (GET /api/datasets lists them)")
+        return
+    if name != CUSTOM:
+        raise Rejected(f"{shown} is a file; dataset '{name}' reads a folder (its source files)")
+    if target.suffix.lower() not in DATASET_SUFFIXES:
+        raise Rejected(f"{shown} is no dataset file; valid suffixes: {', '.join(DATASET_SUFFIXES)}")
 
 
 def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
@@ -146,8 +182,10 @@ def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
     """A validated spec checked against this server and with its files confined (what is stored
     and what the worker runs). Raises Rejected (400)."""
     _check_model(spec.model, Path(data_dir))
+    _check_device(spec.device)
     spec = _confine_files(spec, Path(data_dir), session, spec._upload_field)
-    _check_rounds(spec, Path(data_dir))
+    dataset = _loaded_dataset(spec, Path(data_dir))
+    _check_rounds(spec, dataset)
     return spec
 
 
@@ -157,16 +195,57 @@ def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
     return accepted_spec(JobSpec.model_validate(raw), data_dir, session)
 
 
-def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
-    """Refuse an influence- or embedding-tuning spec that would run no round (it would be plain
-    finetuning under another name). Needs the training set's size; a dataset that cannot be
-    loaded here is left for the worker to report."""
-    if spec.method not in ROUND_METHODS:
-        return
-    from backend.services.catalogue import job_dataset  # loads (and caches) the dataset
+def _loaded_dataset(spec: JobSpec, data_dir: Path) -> ConfoundedDataset | None:
+    """The spec's dataset as the worker will load it (cached: the estimate and the next submission
+    of the same data reuse it). What the engine refuses (unknown options with the valid ones, a
+    rule that marks no text, a file that is no dataset) is a 400 naming it, without absolute
+    paths. A hub dataset is not fetched here (None): the worker reports what the hub answers."""
+    from backend.services.catalogue import load_job_dataset  # loads (and caches) the dataset
 
-    dataset = job_dataset(spec.model_dump(mode="json"), data_dir)
-    if dataset is None:
+    dataset = spec.dataset
+    if (dataset.path or "").startswith(HUB_PREFIX) or any(
+            isinstance(v, str) and v.startswith(HUB_PREFIX) for v in dataset.options.values()):
+        return None
+    try:
+        return load_job_dataset(spec.model_dump(mode="json"), data_dir)
+    except (DataError, OSError, ValueError, RecursionError) as error:
+        raise Rejected(f"dataset: {public_text(str(error), data_dir)}") from None
+
+
+def cuda_device_count() -> int:
+    """CUDA devices that jobs of this service can use, as the API process sees them. Workers
+    record no devices in the store, so this is the API's own count; where the API runs without
+    the workers' GPUs (docker-compose's api service) a worker started with --device runs every
+    job on its own device whatever the spec says, which a spec's 'auto' or 'cpu' suits."""
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def _check_device(device: str) -> None:
+    """A CUDA (or MPS) device this service has (JobSpec has already refused a device torch does not know)."""
+    if device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise Rejected("device 'mps': this service has no Apple GPU; valid: 'auto' or 'cpu'")
+        return
+    if not device.startswith("cuda"):
+        return
+    count = cuda_device_count()
+    _, _, index = device.partition(":")
+    if count == 0:
+        raise Rejected(f"device '{device}': this service has no CUDA device; valid: 'auto' or 'cpu'")
+    if index and int(index) >= count:
+        raise Rejected(f"device '{device}': this service has {count} CUDA device(s); valid: 'cuda', "
+                       f"'cuda:0' to 'cuda:{count - 1}', 'auto' or 'cpu'")
+
+
+def _check_rounds(spec: JobSpec, dataset: ConfoundedDataset | None) -> None:
+    """Refuse an influence- or embedding-tuning spec that would run no round (it would be plain
+    finetuning under another name). Needs the training set's size (none for a hub dataset: the
+    worker checks it once loaded)."""
+    if spec.method not in ROUND_METHODS or dataset is None:
         return
     train = spec.train
     steps = total_label_steps(len(dataset.train), train.batch_size, train.epochs, train.max_steps)
