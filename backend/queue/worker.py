@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.queue.claims import Claim, claim_next, finish, heartbeat, release, unfinished
+from backend.queue.devices import announce, withdraw
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Artifact
@@ -221,6 +222,10 @@ def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"worker {worker.worker_id} on {settings.database_url.split('@')[-1]}", flush=True)
-    worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    announced = announce(settings.data_dir, worker.worker_id, device)  # for the API's device check
+    try:
+        worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    finally:
+        withdraw(announced)
     worker.db.dispose()
     return 0

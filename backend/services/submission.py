@@ -28,6 +28,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.queue.devices import known_workers
+from backend.queue.worker import worker_is_gone
 from backend.services.errors import Rejected
 from backend.services.uploads import SUFFIXES as UPLOAD_SUFFIXES
 from backend.store.models import Artifact, Job, UploadedDataset
@@ -51,7 +53,7 @@ JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
 # A dataset file's suffixes (the engine's tables and what an upload may be).
 DATASET_SUFFIXES = tuple(dict.fromkeys((*TABLE_SUFFIXES, *UPLOAD_SUFFIXES)))
 # Directories of the data directory that the service keeps for itself: no dataset folder.
-SERVICE_DIRS = ("uploads", "artifacts", "checkpoints", "hf-cache")
+SERVICE_DIRS = ("uploads", "artifacts", "checkpoints", "hf-cache", "workers")
 
 
 def dataset_choices() -> list[str]:
@@ -182,7 +184,7 @@ def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
     """A validated spec checked against this server and with its files confined (what is stored
     and what the worker runs). Raises Rejected (400)."""
     _check_model(spec.model, Path(data_dir))
-    _check_device(spec.device)
+    _check_device(spec.device, Path(data_dir))
     spec = _confine_files(spec, Path(data_dir), session, spec._upload_field)
     dataset = _loaded_dataset(spec, Path(data_dir))
     _check_rounds(spec, dataset)
@@ -212,18 +214,11 @@ def _loaded_dataset(spec: JobSpec, data_dir: Path) -> ConfoundedDataset | None:
         raise Rejected(f"dataset: {public_text(str(error), data_dir)}") from None
 
 
-def cuda_device_count() -> int:
-    """CUDA devices that jobs of this service can use, as the API process sees them. Workers
-    record no devices in the store, so this is the API's own count; where the API runs without
-    the workers' GPUs (docker-compose's api service) a worker started with --device runs every
-    job on its own device whatever the spec says, which a spec's 'auto' or 'cpu' suits."""
-    import torch
-
-    return torch.cuda.device_count()
-
-
-def _check_device(device: str) -> None:
-    """A CUDA (or MPS) device this service has (JobSpec has already refused a device torch does not know)."""
+def _check_device(device: str, data_dir: Path) -> None:
+    """A CUDA (or MPS) device this service has (JobSpec has already refused a device torch does
+    not know). The service's workers announce their devices (backend.queue.devices); a CUDA
+    device is fine when one of them has it, or runs every job on its own --device. With no
+    worker running, the API process's own devices stand in for them."""
     if device == "mps":
         import torch
 
@@ -232,7 +227,15 @@ def _check_device(device: str) -> None:
         return
     if not device.startswith("cuda"):
         return
-    count = cuda_device_count()
+    workers = known_workers(data_dir, worker_is_gone)
+    if any(worker.can_run(device) for worker in workers):
+        return
+    if workers:
+        count = max(worker.cuda_devices for worker in workers)
+    else:
+        import torch
+
+        count = torch.cuda.device_count()
     _, _, index = device.partition(":")
     if count == 0:
         raise Rejected(f"device '{device}': this service has no CUDA device; valid: 'auto' or 'cpu'")
