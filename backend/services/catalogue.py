@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.store.paths import absolute_spec
+from backend.store.paths import OutsideDataDir, absolute_spec, inside
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.models import BUILTIN_MODELS
 from jobs.presets import PRESET_NAMES, PRESETS
@@ -41,6 +41,22 @@ def method_descriptions() -> dict[str, str]:
 
 def models() -> list[dict[str, str]]:
     return [{"name": name, "description": description} for name, description in BUILTIN_MODELS.items()]
+
+
+def local_models(data_dir: Path) -> list[str]:
+    """The model directories under `<data dir>/models`, relative to the data directory. A symlink
+    counts only where it resolves inside the data directory: one that leaves it is neither listed
+    nor usable (submission refuses it)."""
+    root = Path(data_dir) / "models"
+    found = []
+    for path in sorted(root.glob("*")) if root.is_dir() else []:
+        try:
+            inside(data_dir, path, "model")
+        except OutsideDataDir:
+            continue
+        if path.is_dir():
+            found.append(str(path.relative_to(data_dir)))
+    return found
 
 
 def presets() -> dict[str, Any]:
