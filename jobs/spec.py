@@ -5,6 +5,7 @@ A preset (jobs/presets.py) fills in values the user did not give; anything the u
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -34,6 +35,12 @@ DATASET_NAMES = ("textlen", "msgs", CUSTOM)
 UPLOAD_PREFIX = "upload:"
 # The engine seeds NumPy and torch with these: both want a non-negative 32-bit value.
 MAX_SEED = 2**32 - 1
+# DatasetSpec.confound_rule: "token:WORD" or "regex:PATTERN" (jobs.data.rules builds the rule).
+RULE_KINDS = ("token", "regex")
+# JobSpec.device: what torch.device takes and a worker can run on. Whether this service has the
+# CUDA device is the server's question (backend.services.submission), not the spec's.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
+DEVICE_CHOICES = "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'"
 
 
 class _Strict(BaseModel):
@@ -64,6 +71,28 @@ class DatasetSpec(_Strict):
         if bad := next(_non_finite(options), None):
             raise ValueError(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
         return options
+
+    @field_validator("confound_rule")
+    @classmethod
+    def _check_confound_rule(cls, rule: str | None) -> str | None:
+        if rule is not None and (problem := rule_problem(rule)):
+            raise ValueError(problem)
+        return rule
+
+
+def rule_problem(rule: str) -> str | None:
+    """What is wrong with a confound rule's syntax, in one line (None: nothing): a known kind, a
+    non-empty body, and for a regex one that compiles. Whether it marks any text is the data's
+    question (jobs.data.rules)."""
+    kind, sep, body = rule.partition(":")
+    if not sep or kind not in RULE_KINDS or not body:
+        return f"expected 'token:WORD' or 'regex:PATTERN', got {rule!r}"
+    if kind == "regex":
+        try:
+            re.compile(body)
+        except (re.error, RecursionError, OverflowError) as error:
+            return f"bad regular expression {body!r}: {error}"
+    return None
 
 
 def _non_finite(value: Any, location: tuple = ()) -> Any:
@@ -279,6 +308,22 @@ class JobSpec(_Strict):
         if method not in METHODS:
             raise ValueError(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
         return method
+
+    @field_validator("model")
+    @classmethod
+    def _check_model_name(cls, model: str) -> str:
+        """A name or a path, never empty: "" (or ".") would name the data directory itself."""
+        if not model.strip() or model.strip() in (".", "./"):
+            raise ValueError("a model name is needed: 'minilm', 'tiny', a Hugging Face name or a model "
+                             "directory under the data directory")
+        return model
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, device: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(device):
+            raise ValueError(f"unknown device {device!r}; valid: {DEVICE_CHOICES}")
+        return device
 
     @field_validator("preset")
     @classmethod

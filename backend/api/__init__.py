@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import (
     catalogue,
@@ -26,6 +28,7 @@ from backend.api.host_guard import HostGuard
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
+from backend.store.paths import public_text
 from backend.store.recorder import jsonable
 
 VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
@@ -63,9 +66,19 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     async def _invalid_spec(request: Request, error: InvalidSpec) -> JSONResponse:
         return await _unprocessable(request, RequestValidationError(error.errors))
 
+    # A refusal's message is a public answer: it names paths relative to the data directory and
+    # never an absolute server path (backend.store.paths.public_text), whatever raised it.
     @app.exception_handler(ServiceError)
     async def _refused(_request: Request, error: ServiceError) -> JSONResponse:
-        return JSONResponse(status_code=STATUS_OF.get(type(error), 400), content={"detail": str(error)})
+        return JSONResponse(status_code=STATUS_OF.get(type(error), 400),
+                            content={"detail": public_text(str(error), settings.data_dir)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if isinstance(error.detail, str):
+            error = StarletteHTTPException(error.status_code, public_text(error.detail, settings.data_dir),
+                                           headers=error.headers)
+        return await http_exception_handler(request, error)
 
     app.add_middleware(HostGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.state.settings = settings

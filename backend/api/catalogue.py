@@ -81,8 +81,7 @@ def read_upload(upload_id: int, session: Session = Depends(get_session)) -> Uplo
 @router.get("/models")
 def list_models(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     """Built-in models; Hugging Face names work only when the hub is reachable."""
-    local = sorted(str(p.relative_to(settings.data_dir)) for p in (settings.data_dir / "models").glob("*")
-                   if p.is_dir()) if (settings.data_dir / "models").is_dir() else []
+    local = catalogue.local_models(settings.data_dir)
     return {"builtin": catalogue.models(), "default": DEFAULT_MODEL, "local": local, "hub_reachable": hub_reachable(),
             "note": "also: a model directory under the data directory (e.g. models/<name>)"
                     + (", or any Hugging Face name" if hub_reachable() else "")}

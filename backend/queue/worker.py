@@ -23,6 +23,7 @@ workers it killed, or that are gone from this machine when it starts, back in th
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -34,13 +35,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.queue.claims import Claim, claim_next, finish, heartbeat, release, unfinished
+from backend.queue.devices import announce, withdraw
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Artifact
-from backend.store.paths import absolute_spec, hub_reachable, inside, model_is_local_path, spec_files
+from backend.store.paths import (
+    absolute_spec,
+    hub_reachable,
+    inside,
+    model_is_local_path,
+    public_text,
+    spec_files,
+)
 from backend.store.recorder import StoreRecorder
 
-MAX_ERROR_CHARS = 20_000
+MAX_ERROR_CHARS = 20_000  # a traceback in the job's log
+CAUSE_CHARS = 500  # Job.error: the one line a user reads
+log = logging.getLogger(__name__)
+
+
+def failure_cause(error: BaseException, data_dir: Path) -> str:
+    """Why a job failed, for anyone to read (Job.error): the exception's type and the first line of
+    its message, with no absolute server path. The traceback goes to the job's log and the
+    worker's own (server) log instead."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    cause = f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
+    cause = public_text(cause, data_dir)
+    return cause if len(cause) <= CAUSE_CHARS else cause[:CAUSE_CHARS - 1] + "…"
 
 
 def worker_pid(worker_id: str) -> int | None:
@@ -152,7 +173,8 @@ class Worker:
         from jobs.spec import JobSpec
 
         print(f"worker {self.worker_id}: job {claim.job_id} attempt {claim.attempt}", flush=True)
-        recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id)
+        recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id,
+                                 data_dir=self.settings.data_dir)
         keeper = LeaseKeeper(self.db, claim, recorder, self.settings.heartbeat_s)
         artifact_dir = inside(self.settings.data_dir, self.settings.artifact_dir(claim.job_id), "artifact dir")
         checkpoint_dir = inside(self.settings.data_dir, self.settings.checkpoint_dir(claim.job_id), "checkpoint dir")
@@ -177,8 +199,10 @@ class Worker:
             outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, **checkpoints)
             status, wall_s = outcome.status, outcome.wall_s
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[-MAX_ERROR_CHARS:]
-            recorder.log(f"failed: {type(exc).__name__}: {exc}")
+            error = failure_cause(exc, self.settings.data_dir)
+            recorder.log(f"failed: {error}")
+            recorder.log(traceback.format_exc()[-MAX_ERROR_CHARS:])  # the recorder writes it without server paths
+            log.error("worker %s: job %s failed", self.worker_id, claim.job_id, exc_info=exc)
             wall_s = time.time() - started
         finally:
             keeper.stop()
@@ -221,6 +245,10 @@ def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"worker {worker.worker_id} on {settings.database_url.split('@')[-1]}", flush=True)
-    worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    announced = announce(settings.data_dir, worker.worker_id, device)  # for the API's device check
+    try:
+        worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    finally:
+        withdraw(announced)
     worker.db.dispose()
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ def inside(data_dir: Path, candidate: str | Path, what: str = "path") -> Path:
     path = Path(candidate)
     resolved = (path if path.is_absolute() else root / path).resolve()
     if resolved != root and not resolved.is_relative_to(root):
-        raise OutsideDataDir(f"{what} '{candidate}' is outside the data directory; put the file under "
-                             f"{root} and give its path relative to it")
+        # Not the data directory's own path: this message is a public answer (a 400).
+        raise OutsideDataDir(f"{what} '{candidate}' is outside the data directory; put the file under the "
+                             f"data directory and give its path relative to it")
     return resolved
 
 
@@ -78,6 +80,23 @@ def absolute_spec(spec: dict[str, Any], data_dir: Path, model_is_path: bool) -> 
     if model_is_path:
         spec["model"] = str(inside(data_dir, spec["model"], "model"))
     return spec
+
+
+# An absolute path in a message: a "/" that starts no URL and no relative path, then at least
+# two parts ("/etc/passwd", "/home/u/.venv/lib/x.py"); a lone "/x" is left alone (a regex, a fraction).
+_ABSOLUTE = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+~-]+/)+[\w.@+~-]*")
+
+
+def public_text(text: str, data_dir: Path) -> str:
+    """`text` (an error message, a traceback) with no absolute server path in it: paths inside the
+    data directory become relative to it ("uploads/x.csv"), the data directory itself "the data
+    directory", and any other absolute path its last part ("…/torch/nn/modules/module.py" ->
+    "…/module.py"). For what anyone may read: job errors and logs, 400 messages."""
+    for root in dict.fromkeys((str(Path(data_dir).resolve()), str(Path(data_dir).absolute()))):
+        if len(root) > 1:
+            text = text.replace(root + os.sep, "")
+            text = re.sub(re.escape(root) + r"(?![\w.@+~-])", "the data directory", text)
+    return _ABSOLUTE.sub(lambda match: "…/" + (match.group(0).rstrip("/").rsplit("/", 1)[-1]), text)
 
 
 def hub_reachable() -> bool:

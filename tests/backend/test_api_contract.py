@@ -176,6 +176,7 @@ def test_model_paths_must_be_inside_the_data_dir(client, settings):
     assert submit(client, with_changes(model="/usr")).status_code == 400
     assert submit(client, with_changes(model="../")).status_code == 400
     (settings.data_dir / "models" / "mine").mkdir(parents=True)
+    (settings.data_dir / "models" / "mine" / "config.json").write_text("{}")  # a model directory, as far as told
     job = submit(client, with_changes(model="models/mine"))
     assert job.status_code == 201 and job.json()["model"] == "models/mine"
 
