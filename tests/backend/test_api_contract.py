@@ -77,7 +77,9 @@ def test_unknown_model_is_400_naming_the_valid_ones(client):
 
 
 def test_paper_preset_without_a_paper_setting_is_422_at_the_preset(client):
-    response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper"))
+    # Custom data takes TextLen's paper settings (issue 17); NeuronTune has none anywhere.
+    response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper",
+                                           method="neurontune"))
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "preset"] and "paper presets exist for textlen and msgs" in error["msg"]
