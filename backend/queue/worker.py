@@ -174,7 +174,13 @@ class Worker:
 
             checkpoints = dict(checkpoint_dir=checkpoint_dir, checkpoint_every_s=self.settings.checkpoint_s) \
                 if self.settings.checkpoint_s > 0 else {}
-            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, **checkpoints)
+            def on_start(step: int | None) -> None:
+                if claim.lost:  # a takeover: say so in the job's log, where the user looks
+                    recorder.log(f"worker lost; resumed from step {step} (attempt {claim.attempt})" if step is not None
+                                 else f"worker lost; started again from step 0 (attempt {claim.attempt}): "
+                                      "it had saved no checkpoint")
+
+            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, on_start=on_start, **checkpoints)
             status, wall_s = outcome.status, outcome.wall_s
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[-MAX_ERROR_CHARS:]

@@ -1,0 +1,112 @@
+"""Processes die together (issue 16, item 8): a `kill -9` of `deconfound up` takes its API, worker
+(and dashboard) with it; `up` refuses a port another process answers on; a job taken over from a
+lost worker says so in its log, and its wall_s counts every attempt. Real processes throughout."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+from sqlalchemy import select
+
+from backend.store.models import Job, LogLine
+from tests.helpers import WAIT_S, communicate, wait_exit, wait_for
+
+from .conftest import REPO, long_job, make_settings, worker_env, worker_log
+from .test_up import alive, free_port, start_up
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+
+
+def test_kill_9_of_up_takes_its_parts_with_it_and_a_new_up_starts_clean(tmp_path):
+    settings = make_settings(tmp_path / "var")
+    port = free_port()
+    up, banner = start_up(settings, port)
+    children = []
+    try:
+        assert "Ctrl-C" in banner, banner
+        children = children_of(up.pid)
+        assert len(children) == 2, children  # the API and one worker
+        up.send_signal(signal.SIGKILL)
+        up.wait()
+        wait_for(lambda: not any(alive(pid) for pid in children), "up's API and worker to end with it")
+    finally:
+        for pid in children:  # only if the test failed: no orphans left behind by it
+            if alive(pid):
+                subprocess.run(["kill", "-9", str(pid)], check=False)
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+    with socket.socket() as probe:  # nothing answers on the API port any more
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+    # A new `up` on the same port is its own, not the orphan's /healthz.
+    again, banner = start_up(settings, port)
+    try:
+        assert "deconfound is up" in banner, banner
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=WAIT_S).status_code == 200
+        again.send_signal(signal.SIGINT)
+        assert wait_exit(again) == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.wait()
+
+
+def test_up_refuses_a_port_that_another_process_answers_on(tmp_path):
+    settings = make_settings(tmp_path / "var")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        up = subprocess.Popen([sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--workers", "1",
+                               "--no-dashboard"], cwd=REPO, env=worker_env(settings),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, _ = communicate(up, "up on a taken port")
+    assert up.returncode == 1, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    assert f"port {port}" in lines[0] and "DECONFOUND_PORT" in lines[0] and "--port" in lines[0], out
+    assert "deconfound is up" not in out
+    assert not children_of(up.pid)
+
+
+def test_a_takeover_says_so_in_the_log_and_wall_s_counts_every_attempt(client, settings, db, spawn_worker):
+    settings = make_settings(settings.data_dir, settings.database_url, checkpoint_s=0.5)
+    job_id = client.post("/api/jobs", json=long_job(80)).json()["id"]
+
+    def stored() -> Job:
+        with db.session() as session:
+            job = session.get(Job, job_id)
+            session.expunge(job)
+            return job
+
+    def loss_points() -> int:
+        series = client.get(f"/api/jobs/{job_id}/metrics?name=loss/train").json()["series"]
+        return len(series.get("loss/train", {}).get("steps", []))
+
+    first = spawn_worker(settings, "--max-jobs", "1")
+    wait_for(lambda: loss_points() >= 20 and (settings.checkpoint_dir(job_id) / "checkpoint.pt").is_file(),
+             "the first worker's points and checkpoint")
+    first.send_signal(signal.SIGKILL)
+    wait_exit(first)
+    lost = stored()
+    first_attempt_s = (lost.heartbeat_at - lost.started_at).total_seconds()
+
+    second = spawn_worker(settings, "--exit-when-idle")  # takes the job once its lease runs out
+    assert wait_exit(second) == 0, worker_log(second)
+    job = stored()
+    assert job.status in ("succeeded", "collapsed") and job.attempt == 2, (job.status, job.error)
+    with db.session() as session:
+        lines = list(session.scalars(select(LogLine.message).where(LogLine.job_id == job_id,
+                                                                   LogLine.message.like("worker lost%"))))
+    assert len(lines) == 1, lines
+    step = int(lines[0].split("resumed from step ")[1].split()[0])
+    assert step >= 1 and lines[0] == f"worker lost; resumed from step {step} (attempt 2)"
+    # wall_s: the lost attempt (start to last heartbeat) plus the second one (at least its training).
+    assert job.wall_s >= first_attempt_s + job.metrics["wall_s"], (job.wall_s, first_attempt_s, job.metrics["wall_s"])
+    assert client.get(f"/api/jobs/{job_id}").json()["wall_s"] == job.wall_s
