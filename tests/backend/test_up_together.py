@@ -22,15 +22,27 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
 
 
+def start_up_with_dashboard(settings, port: int, dashboard_port: int) -> tuple[subprocess.Popen, str]:
+    up = subprocess.Popen([sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--workers", "1",
+                           "--dashboard-port", str(dashboard_port)], cwd=REPO, env=worker_env(settings),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    banner = []
+    for line in up.stdout:
+        banner.append(line)
+        if "Ctrl-C" in line:
+            break
+    return up, "".join(banner)
+
+
 def test_kill_9_of_up_takes_its_parts_with_it_and_a_new_up_starts_clean(tmp_path):
     settings = make_settings(tmp_path / "var")
-    port = free_port()
-    up, banner = start_up(settings, port)
+    port, dashboard_port = free_port(), free_port()
+    up, banner = start_up_with_dashboard(settings, port, dashboard_port)
     children = []
     try:
-        assert "Ctrl-C" in banner, banner
+        assert "Ctrl-C" in banner and f":{dashboard_port}" in banner, banner
         children = children_of(up.pid)
-        assert len(children) == 2, children  # the API and one worker
+        assert len(children) == 3, children  # the API, one worker and the dashboard
         up.send_signal(signal.SIGKILL)
         up.wait()
         wait_for(lambda: not any(alive(pid) for pid in children), "up's API and worker to end with it")
@@ -41,8 +53,9 @@ def test_kill_9_of_up_takes_its_parts_with_it_and_a_new_up_starts_clean(tmp_path
         if up.poll() is None:
             up.kill()
             up.wait()
-    with socket.socket() as probe:  # nothing answers on the API port any more
-        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    for taken in (port, dashboard_port):  # nothing answers on the API and dashboard ports any more
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", taken)) != 0, taken
 
     # A new `up` on the same port is its own, not the orphan's /healthz.
     again, banner = start_up(settings, port)
