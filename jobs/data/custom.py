@@ -107,6 +107,16 @@ def _integer(value: str) -> bool:
         return False
 
 
+def _as_integer(value: str) -> str:
+    """"1.0" -> "1" (a float column written out, as pandas does once a column has a NaN); other
+    values as they are."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return str(int(number)) if number.is_integer() and not _integer(value) else value
+
+
 def _fractional(value: str) -> bool:
     try:
         return not float(value).is_integer()
@@ -117,8 +127,9 @@ def _fractional(value: str) -> bool:
 def class_cells(rows: list[tuple[Table, int, dict]], name: str) -> list[str]:
     """The values of a class column (label, confound) as strings; DataError naming file, row and
     field for a missing, empty or NaN value, or for a fractional number (0.5) among integer
-    classes (a typo or an average, not a class)."""
-    values = [cell(table, line, record, name) for table, line, record in rows]
+    classes (a typo or an average, not a class). Integer-valued numbers are integers: "1.0" is
+    class "1"."""
+    values = [_as_integer(cell(table, line, record, name)) for table, line, record in rows]
     for (table, line, _record), value in zip(rows, values, strict=True):
         if value.lower() == "nan":
             raise DataError("NaN is not a class", file=table.file, row=line, field=name)

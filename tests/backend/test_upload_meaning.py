@@ -129,3 +129,14 @@ def test_binary_identity_pairing_is_kept_for_builtins():
     stats_pairing = confound_pairing(load_dataset({"name": "msgs"}))
     assert list(stats_pairing) == [0, 1]
     assert np.array_equal(stats_pairing, np.arange(2))
+
+
+def test_a_float_column_reads_as_its_integer_classes_and_its_half_is_refused(client):
+    # What pandas writes for an int column that once held a NaN: 0.0 / 1.0.
+    lines = ["text,label,confound"] + [f"row {i},{i % 2}.0,{(i // 2) % 2}" for i in range(40)]
+    answer = upload(client, "floats.csv", ("\n".join(lines) + "\n").encode())
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["stats"]["label_names"] == ["0", "1"]
+    lines[5] = "row 4,0.5,1"
+    answer = upload(client, "floats.csv", ("\n".join(lines) + "\n").encode())
+    assert answer.status_code == 400 and "row 6" in answer.json()["detail"] and "0.5" in answer.json()["detail"]
