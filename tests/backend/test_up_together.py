@@ -9,8 +9,11 @@ import subprocess
 import sys
 
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from backend.api import create_app
+from backend.store.db import Database
 from backend.store.models import Job, LogLine
 from tests.helpers import WAIT_S, communicate, wait_exit, wait_for
 
@@ -89,7 +92,22 @@ def test_up_refuses_a_port_that_another_process_answers_on(tmp_path):
 
 
 def test_a_takeover_says_so_in_the_log_and_wall_s_counts_every_attempt(client, settings, db, spawn_worker):
-    settings = make_settings(settings.data_dir, settings.database_url, checkpoint_s=0.5)
+    takeover(client, make_settings(settings.data_dir, settings.database_url, checkpoint_s=0.5), db, spawn_worker)
+
+
+def test_a_takeover_on_postgresql_too(tmp_path, pg_url, spawn_worker):
+    settings = make_settings(tmp_path / "pg-data", pg_url, checkpoint_s=0.5)
+    database = Database(settings.database_url)
+    try:
+        with TestClient(create_app(settings)) as client:
+            takeover(client, settings, database, spawn_worker)
+    finally:
+        database.dispose()
+
+
+def takeover(client, settings, db, spawn_worker) -> None:
+    """kill -9 of a worker mid-job after a checkpoint; a second worker takes the job over once
+    its lease runs out and finishes it."""
     job_id = client.post("/api/jobs", json=long_job(80)).json()["id"]
 
     def stored() -> Job:
