@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -141,3 +142,47 @@ def takeover(client, settings, db, spawn_worker) -> None:
     # wall_s: the lost attempt (start to last heartbeat) plus the second one (at least its training).
     assert job.wall_s >= first_attempt_s + job.metrics["wall_s"], (job.wall_s, first_attempt_s, job.metrics["wall_s"])
     assert client.get(f"/api/jobs/{job_id}").json()["wall_s"] == job.wall_s
+
+
+def test_wall_s_adds_up_released_lost_and_finished_attempts(client, db):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from backend.queue.claims import LOST_PHASE, claim_next, finish, release, requeue_lost
+    from backend.store.models import utcnow
+
+    from .conftest import TINY_JOB
+
+    job_id = client.post("/api/jobs", json=TINY_JOB).json()["id"]
+
+    def set_times(**ago_s: float) -> None:
+        now = utcnow()
+        with db.writing() as session:
+            session.execute(update(Job).where(Job.id == job_id)
+                            .values(**{k: now - timedelta(seconds=v) for k, v in ago_s.items()}))
+
+    def stored() -> Job:
+        with db.session() as session:
+            job = session.get(Job, job_id)
+            session.expunge(job)
+            return job
+
+    first = claim_next(db, "here:1", lease_s=3600)
+    assert first.job_id == job_id and not first.lost
+    set_times(started_at=10)
+    assert release(db, first)  # a worker shutting down: its 10 s so far count
+    released = stored().wall_s
+    assert released >= 10
+
+    second = claim_next(db, "here:2", lease_s=3600)
+    assert not second.lost and second.attempt == 2
+    set_times(started_at=20, heartbeat_at=15)
+    assert requeue_lost(db, lambda worker_id: worker_id == "here:2") == [job_id]
+    lost = stored()
+    assert lost.progress_phase == LOST_PHASE and lost.wall_s - released == pytest.approx(5)  # start to last heartbeat
+
+    third = claim_next(db, "here:3", lease_s=3600)
+    assert third.lost and third.attempt == 3 and stored().progress_phase is None
+    assert finish(db, third, "succeeded", wall_s=7.0)
+    assert stored().wall_s - lost.wall_s == pytest.approx(7)
