@@ -19,7 +19,9 @@ the signal must wait that long (`deconfound up --grace`, docker's stop_grace_per
 killed outright (kill -9, a grace that ran out) leaves a running job whose heartbeat stops: after
 `lease_s` any worker takes it up again (backend.queue.claims), and `deconfound up` puts the jobs of
 workers it killed, or that are gone from this machine when it starts, back in the queue at once
-(worker_is_gone). Either way the job resumes from its last checkpoint.
+(worker_is_gone). Either way the job resumes from its last checkpoint, and its log says "worker
+lost; resumed from step N (attempt k)". A job's wall_s adds up all its attempts
+(backend.queue.claims).
 """
 from __future__ import annotations
 
