@@ -36,6 +36,8 @@ def _settings(args: argparse.Namespace | None = None):
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from backend.queue.worker import serve
+    from backend.up import watch_parent
+    watch_parent()  # a part of `deconfound up` ends with it
     return serve(_settings(args), device=args.device, exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)
 
 
@@ -44,7 +46,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.api import create_app
+    from backend.up import watch_parent
 
+    watch_parent()  # a part of `deconfound up` ends with it
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         print(f"warning: listening on {settings.host} without DECONFOUND_API_TOKEN: anyone who can reach it "
               "can submit and delete jobs", file=sys.stderr)

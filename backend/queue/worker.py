@@ -19,7 +19,9 @@ the signal must wait that long (`deconfound up --grace`, docker's stop_grace_per
 killed outright (kill -9, a grace that ran out) leaves a running job whose heartbeat stops: after
 `lease_s` any worker takes it up again (backend.queue.claims), and `deconfound up` puts the jobs of
 workers it killed, or that are gone from this machine when it starts, back in the queue at once
-(worker_is_gone). Either way the job resumes from its last checkpoint.
+(worker_is_gone). Either way the job resumes from its last checkpoint, and its log says "worker
+lost; resumed from step N (attempt k)". A job's wall_s adds up all its attempts
+(backend.queue.claims).
 """
 from __future__ import annotations
 
@@ -196,7 +198,13 @@ class Worker:
 
             checkpoints = dict(checkpoint_dir=checkpoint_dir, checkpoint_every_s=self.settings.checkpoint_s) \
                 if self.settings.checkpoint_s > 0 else {}
-            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, **checkpoints)
+            def on_start(step: int | None) -> None:
+                if claim.lost:  # a takeover: say so in the job's log, where the user looks
+                    recorder.log(f"worker lost; resumed from step {step} (attempt {claim.attempt})" if step is not None
+                                 else f"worker lost; started again from step 0 (attempt {claim.attempt}): "
+                                      "it had saved no checkpoint")
+
+            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, on_start=on_start, **checkpoints)
             status, wall_s = outcome.status, outcome.wall_s
         except Exception as exc:
             error = failure_cause(exc, self.settings.data_dir)

@@ -57,7 +57,8 @@ class JobOut(BaseModel):
     finished_at: UtcTime | None
     progress: Progress
     error: str | None
-    wall_s: float | None
+    wall_s: float | None = Field(description="seconds of work over every attempt so far (a lost worker's "
+                                             "attempt to its last heartbeat); added to as each attempt ends")
 
     @classmethod
     def of(cls, job) -> JobOut:

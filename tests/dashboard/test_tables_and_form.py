@@ -57,6 +57,12 @@ def test_table1_rows_from_the_datasets_endpoint():
     assert [r["name"] for r in rows] == ["textlen", "broken", "upload:3"]
     assert rows[0]["agree_train"] == "90.0" and rows[0]["train"] == "1500" and rows[0]["control"] == "yes"
     assert "no file" in rows[1]["description"] and rows[2]["control"] == "no"
+    # The pairing the agreement counts, and an upload's warnings.
+    paired = {**stats, "agreement_pairing": {"she": "sports", "he": "weather"},
+              "warnings": ["the test split has no rows of group(s) weather|she"]}
+    _, rows = tables.table1_rows({"uploaded": [{"id": 4, "name": "news.csv", "stats": paired}]})
+    assert rows[0]["pairing"] == "“she” → sports, “he” → weather"
+    assert "Warning: the test split has no rows of group(s) weather|she" in rows[0]["description"]
 
 
 def _texts(component) -> list[str]:
