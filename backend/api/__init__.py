@@ -22,7 +22,9 @@ from backend.api import (
     jobs,
     probe_examples,
 )
+from backend.api.body_limits import BodyLimits
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
+from backend.services.uploads import remove_incoming
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
 from backend.store.recorder import jsonable
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
+    remove_incoming(settings.uploads_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -71,4 +74,6 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
                    cid_display, diagnostics):
         app.include_router(module.router)
+    # Token first, then the body's size, before a route reads one byte of it (backend/api/body_limits.py).
+    app.add_middleware(BodyLimits, settings=settings, api=app)
     return app
