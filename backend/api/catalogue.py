@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings, require_token
+from backend.api.deps import Id, get_session, get_settings, require_token
 from backend.services import catalogue
 from backend.services.errors import InvalidSpec
 from backend.services.submission import UPLOAD_PREFIX
@@ -71,7 +71,7 @@ def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFI
 
 
 @router.get("/datasets/{upload_id}", response_model=UploadOut)
-def read_upload(upload_id: int, session: Session = Depends(get_session)) -> UploadOut:
+def read_upload(upload_id: Id, session: Session = Depends(get_session)) -> UploadOut:
     upload = session.get(UploadedDataset, upload_id)
     if upload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no uploaded dataset {upload_id}")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings, require_token
+from backend.api.deps import Id, get_session, get_settings, require_token
 from backend.services import experiment_records as records
 from backend.services.experiments import table_rows
 from backend.settings import Settings
@@ -101,12 +101,12 @@ def list_experiments(session: Session = Depends(get_session)) -> list[Experiment
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-def read_experiment(experiment_id: int, session: Session = Depends(get_session)) -> ExperimentOut:
+def read_experiment(experiment_id: Id, session: Session = Depends(get_session)) -> ExperimentOut:
     return records.experiment_out(session, records.get_experiment(session, experiment_id))
 
 
 @router.get("/{experiment_id}/table", response_model=TableOut)
-def experiment_table(experiment_id: int, session: Session = Depends(get_session)) -> TableOut:
+def experiment_table(experiment_id: Id, session: Session = Depends(get_session)) -> TableOut:
     """Table 2: per dataset, method, hyperparameters and access rate, test accuracy mean +- std
     over seeds, Welch's t-test p-value against finetuning, per-group and worst-group accuracy,
     dev accuracy, flip rate and CID. Only succeeded jobs count; `finished` says how many.
@@ -119,7 +119,7 @@ def experiment_table(experiment_id: int, session: Session = Depends(get_session)
 
 
 @router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut)
-def experiment_cid(experiment_id: int, session: Session = Depends(get_session)) -> CidTrajectoriesOut:
+def experiment_cid(experiment_id: Id, session: Session = Depends(get_session)) -> CidTrajectoriesOut:
     """Figure 3 as numbers: each method's mean CID over its succeeded full-access jobs at every
     label step and phase (live; before and after each influence round; final). Per-job curves:
     GET /api/jobs/{id}/cid."""
