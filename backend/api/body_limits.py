@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from fastapi.datastructures import Headers
 from fastapi.security.utils import get_authorization_scheme_param
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.deps import TOKEN_REQUIRED, token_matches
 from backend.settings import MIB, Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UPLOAD_PATH = "/api/datasets"
@@ -34,12 +38,14 @@ FORM_ROOM = MIB  # the upload's multipart framing and its column fields, beside 
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive` when the streamed body passes its limit; FastAPI lets an HTTPException
-    out of its body parsing as it is, so the route answers 413."""
+    out of its body parsing as it is, so the route answers 413 (and if the route caught it, this
+    guard answers 413 itself)."""
 
 
 def protected_operations(api: FastAPI) -> list[tuple[str, re.Pattern]]:
     """(METHOD, path pattern) of every operation that needs the bearer token (the mutating ones)."""
-    return [(method.upper(), compile_path(path)[0]) for path, operations in api.openapi()["paths"].items()
+    return [(method.upper(), re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"))
+            for path, operations in api.openapi()["paths"].items()
             for method, operation in operations.items() if operation.get("security")]
 
 

@@ -46,7 +46,7 @@ def thin_points(points: list[CidMean], max_points: int | None) -> list[CidMean]:
     return [p for i, p in enumerate(points) if i in keep]
 
 
-@router.get("/{job_id}/cid/display", response_model=CidDisplayOut)
+@router.get("/{job_id}/cid/display", response_model=CidDisplayOut, responses={404: {"description": "no such job"}})
 def read_cid_display(job_id: Id, since_step: Step | None = None,
                      max_points: int | None = Query(None, ge=10, le=1_000_000),
                      session: Session = Depends(get_session)) -> Response:

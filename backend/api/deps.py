@@ -19,6 +19,10 @@ Id = Annotated[int, Path(ge=0, le=MAX_INT, description="an id, as the list answe
 Step = Annotated[int, Query(ge=-1, le=MAX_INT)]
 
 TOKEN_REQUIRED = "a valid bearer token is required"
+# What the body guard (backend/api/body_limits.py) answers, for the routes' `responses=`.
+TOKEN_401 = {401: {"description": "no valid bearer token, when the server sets one (checked before the body is read)"}}
+BODY_413 = {413: {"description": "the body is over its limit: DECONFOUND_UPLOAD_LIMIT_MB for an upload, "
+                                 "DECONFOUND_JSON_LIMIT_MB for JSON (checked before it is read)"}}
 _bearer = HTTPBearer(auto_error=False, description="DECONFOUND_API_TOKEN, when the server sets one")
 
 

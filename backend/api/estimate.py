@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings
+from backend.api.deps import BODY_413, get_session, get_settings
 from backend.api.jobs import INVALID_422, REJECTED_400
 from backend.services.catalogue import job_dataset
 from backend.services.submission import accepted_spec
@@ -100,7 +100,7 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
     return seconds / units, f"the wall time of the last {len(jobs)} finished job(s) of model '{model}' on this service"
 
 
-@router.post("/estimate", response_model=Estimate, responses={**REJECTED_400, **INVALID_422})
+@router.post("/estimate", response_model=Estimate, responses={**REJECTED_400, **INVALID_422, **BODY_413})
 def estimate_job(spec: JobSpec, session: Session = Depends(get_session),
                  settings: Settings = Depends(get_settings)) -> Estimate:
     """Validate a job spec exactly as a submission would, and estimate its cost; queues nothing."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import MAX_INT, Id, get_session, get_settings
+from backend.api.deps import MAX_INT, Id, Step, get_session, get_settings
 from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
 from backend.settings import Settings
@@ -79,7 +79,7 @@ def scalar_series(connection, job_id: int, attempt: int, name: str, since_step: 
     return Series(steps=[row[0] for row in rows], values=[row[1] for row in rows])
 
 
-@router.get("/{job_id}/metrics", response_model=MetricsOut)
+@router.get("/{job_id}/metrics", response_model=MetricsOut, responses={404: {"description": "no such job"}})
 def read_metrics(job_id: Id,
                  name: list[str] | None = Query(None, description="scalar names (repeat the parameter); all if absent"),
                  since_step: int | None = Query(None, ge=-1, le=MAX_INT,
@@ -98,9 +98,10 @@ def read_metrics(job_id: Id,
                             series={n: s for n, s in series.items() if s.steps}, last_step=last_step))
 
 
-@router.get("/{job_id}/cid", response_model=CidOut)
+@router.get("/{job_id}/cid", response_model=CidOut,
+            responses={404: {"description": "no such job"}, 400: {"description": "an unknown phase"}})
 def read_cid(job_id: Id, phase: str | None = Query(None, description=f"one of {', '.join(CID_PHASES)}"),
-             since_step: int | None = None, session: Session = Depends(get_session)) -> Response:
+             since_step: Step | None = None, session: Session = Depends(get_session)) -> Response:
     """CID points in recording order, each with its phase (live, pre-round, post-round, final)."""
     if phase is not None and phase not in CID_PHASES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown phase '{phase}'; valid: {', '.join(CID_PHASES)}")
@@ -195,7 +196,7 @@ def read_influence(job_id: Id, probe: int | None = Query(None, ge=0, le=MAX_INT,
         top_a=top(lists.a_index, lists.a_scores), top_b=top(lists.b_index, lists.b_scores)))
 
 
-@router.get("/{job_id}/results", response_model=ResultsOut)
+@router.get("/{job_id}/results", response_model=ResultsOut, responses={404: {"description": "no such job"}})
 def read_results(job_id: Id, session: Session = Depends(get_session)) -> ResultsOut:
     """Final metrics: accuracy per split, per (label|confound) group and of the worst group; CID;
     the saved model. Empty until the job has finished."""
@@ -208,7 +209,7 @@ def read_results(job_id: Id, session: Session = Depends(get_session)) -> Results
                       artifacts=[ArtifactOut.model_validate(a) for a in artifacts])
 
 
-@router.get("/{job_id}/logs", response_model=LogOut)
+@router.get("/{job_id}/logs", response_model=LogOut, responses={404: {"description": "no such job"}})
 def read_logs(job_id: Id, session: Session = Depends(get_session)) -> LogOut:
     """The engine's event lines (trial started, round started, collapsed...)."""
     job = get_job(session, job_id)

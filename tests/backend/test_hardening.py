@@ -333,3 +333,14 @@ def test_deeply_nested_json_body_is_4xx(client):
     body = '{"model": "tiny", "dataset": {"name": "textlen", "options": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}}"
     answer = client.post("/api/jobs/estimate", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code in (400, 422), answer.text
+
+
+def test_the_guards_answers_are_documented(client):
+    """401 on every operation that needs the token, 413 on every one that takes a body: the schema
+    lists each status the API gives (the OpenAPI fuzz checks the rest)."""
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security"):
+                assert "401" in operation["responses"], (method, path)
+            if "requestBody" in operation:
+                assert "413" in operation["responses"], (method, path)
