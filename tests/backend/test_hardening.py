@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from backend.api import create_app
 from backend.api.estimate import count_units
 from backend.services.uploads import INCOMING
+from jobs.data import DataError, load_dataset
 from jobs.methods.label_steps import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_interval, round_steps
 from jobs.spec import JobSpec
@@ -344,3 +345,25 @@ def test_the_guards_answers_are_documented(client):
                 assert "401" in operation["responses"], (method, path)
             if "requestBody" in operation:
                 assert "413" in operation["responses"], (method, path)
+
+
+@pytest.mark.parametrize("dataset", [{"name": "textlen", "options": {"train_size": 10**9}},
+                                     {"name": "textlen", "options": {"cut": 10**9}},
+                                     {"name": "textlen", "options": {"long_mean": 1e300}},
+                                     {"name": "msgs", "options": {"test_size": 10**9}}])
+def test_dataset_sizes_are_bounded_before_anything_is_generated(client, dataset):
+    """The estimate (no token) loads the dataset: a billion TextLen rows would be generated there.
+    The options' bounds refuse it before anything is generated (what the estimate then answers for a
+    dataset that does not load, and whether submit refuses it, is issue 16's item 4)."""
+    with pytest.raises(DataError, match="less than or equal"):
+        load_dataset(dataset)
+    answer = client.post("/api/jobs/estimate", json={"model": "tiny", "dataset": dataset})
+    assert answer.status_code in (400, 422) or answer.json()["train_size"] is None, answer.text
+
+
+def test_experiment_lists_are_bounded(client):
+    too_many = list(range(101))
+    for body in ({"seeds": too_many}, {"datasets": ["textlen"] * 101}, {"grid": {"train.lr": [1e-5] * 101}},
+                 {"grid": {f"train.f{i}": [1] for i in range(101)}}, {"parts": [{"seeds": too_many}]}):
+        for route in ("/api/experiments",):
+            assert client.post(route, json={"base": {"model": "tiny"}, **body}).status_code == 422, body
