@@ -38,6 +38,12 @@ def round_count(interval: int | None, total_steps: int) -> int:
     return max(0, (2 * total_steps - every - 1) // (2 * every))
 
 
+def is_round_step(interval: int | None, total_steps: int, step: int) -> bool:
+    """Does a round run after label step `step`? In O(1) (the loop asks after every step)."""
+    every = round_interval(interval, total_steps)
+    return step > 0 and step % every == 0 and step // every <= round_count(interval, total_steps)
+
+
 def no_rounds_reason(method: str, interval: int | None, total_steps: int) -> str | None:
     """Why a round method would run no round at all (it would be plain finetuning), in one line
     naming the field to change; None when it has rounds or is not a round method."""

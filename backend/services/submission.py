@@ -38,8 +38,7 @@ from jobs.rounds import ROUND_METHODS, no_rounds_reason
 from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
-
-
+MAX_ROW_ID = 2**31 - 1  # a PostgreSQL integer (SQLite's hold 2^63 - 1)
 
 
 def dataset_choices() -> list[str]:
@@ -100,13 +99,19 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
                                    "neurontune": neurontune})
 
 
+def row_id(key: str) -> int | None:
+    """The id in "job:<id>" / "upload:<id>", if it is one a table can hold (ASCII digits, at most a
+    PostgreSQL integer): a bigger one overflowed the driver into a 500, and "²" passes isdigit()."""
+    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID else None
+
+
 def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
     """NeuronTune's parent: "job:<id>" (that job's saved model) or a directory under the data
     directory; stored relative to it."""
     if not value.startswith(JOB_PREFIX):
         return _existing(data_dir, value, "neurontune.parent_artifact")
     key = value[len(JOB_PREFIX):]
-    job = session.get(Job, int(key)) if key.isdigit() else None
+    job = session.get(Job, row_id(key))
     if job is None:
         raise Rejected(f"neurontune.parent_artifact '{value}': no such job")
     artifact = session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.attempt == job.attempt,
@@ -118,7 +123,7 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
 
 def _uploaded(session: Session, path: str, field: str) -> UploadedDataset:
     key = path[len(UPLOAD_PREFIX):]
-    upload = session.get(UploadedDataset, int(key)) if key.isdigit() else None
+    upload = session.get(UploadedDataset, row_id(key))
     if upload is None:
         ids = session.query(UploadedDataset.id).order_by(UploadedDataset.id).limit(20).all()
         valid = ", ".join(f"upload:{i}" for (i,) in ids) or "none uploaded yet (POST /api/datasets)"

@@ -18,7 +18,7 @@ from backend.api.estimate import count_units
 from backend.services.uploads import INCOMING
 from jobs.data import DataError, load_dataset
 from jobs.methods.label_steps import total_label_steps
-from jobs.rounds import ROUND_METHODS, round_interval, round_steps
+from jobs.rounds import ROUND_METHODS, is_round_step, round_interval, round_steps
 from jobs.spec import JobSpec
 from tests import helpers
 from tests.backend.conftest import make_settings
@@ -59,7 +59,9 @@ def test_closed_form_estimate_equals_the_iterating_one():
             (method, max_steps, interval, cid_every, train_size)
     for interval, total in itertools.product((None, 1, 2, 3, 5, 50), range(0, 130)):
         every = round_interval(interval, total)
-        assert round_steps(interval, total) == [s for s in range(every, total + 1, every) if total - s > every / 2]
+        expected = [s for s in range(every, total + 1, every) if total - s > every / 2]
+        assert round_steps(interval, total) == expected
+        assert [s for s in range(total + 2) if is_round_step(interval, total, s)] == expected
 
 
 def test_the_largest_run_a_spec_allows_is_estimated_at_once(client):
@@ -367,3 +369,17 @@ def test_experiment_lists_are_bounded(client):
                  {"grid": {f"train.f{i}": [1] for i in range(101)}}, {"parts": [{"seeds": too_many}]}):
         for route in ("/api/experiments",):
             assert client.post(route, json={"base": {"model": "tiny"}, **body}).status_code == 422, body
+
+
+@pytest.mark.parametrize("reference", [f"upload:{2**63}", f"upload:{2**31}", "upload:²", "upload:99999999999999999999999"])
+def test_huge_or_odd_upload_and_job_references_are_refused(client, reference):
+    """"upload:<id>" (a dataset, its name, a path) and "job:<id>" (NeuronTune's parent) go to the
+    database as ids: 400 naming the valid ones, not an overflow's 500."""
+    key = reference.removeprefix("upload:")
+    for method, path, body in (("POST", "/api/jobs", {"model": "tiny", "dataset": reference}),
+                               ("POST", "/api/jobs/estimate", {"model": "tiny", "dataset": {"name": reference}}),
+                               ("POST", "/api/jobs", {"model": "tiny", "method": "neurontune",
+                                                      "neurontune": {"parent_artifact": f"job:{key}"}}),
+                               ("GET", f"/api/datasets/{reference}/samples", None)):
+        answer = client.request(method, path, json=body)
+        assert answer.status_code in (400, 404, 422), (path, answer.text)
