@@ -16,7 +16,7 @@ from backend.store.db import Database
 # holds 2^63 - 1). A bigger number is answered 422 by its bounds, not 500 by the database driver.
 MAX_INT = 2**31 - 1
 Id = Annotated[int, Path(ge=0, le=MAX_INT, description="an id, as the list answers give it")]
-Step = Annotated[int, Query(ge=-1, le=MAX_INT)]
+Step = Annotated[int, Query(ge=-MAX_INT - 1, le=MAX_INT)]
 
 TOKEN_REQUIRED = "a valid bearer token is required"
 # What the body guard (backend/api/body_limits.py) answers, for the routes' `responses=`.

@@ -82,7 +82,7 @@ def scalar_series(connection, job_id: int, attempt: int, name: str, since_step: 
 @router.get("/{job_id}/metrics", response_model=MetricsOut, responses={404: {"description": "no such job"}})
 def read_metrics(job_id: Id,
                  name: list[str] | None = Query(None, description="scalar names (repeat the parameter); all if absent"),
-                 since_step: int | None = Query(None, ge=-1, le=MAX_INT,
+                 since_step: int | None = Query(None, ge=-MAX_INT - 1, le=MAX_INT,
                                                   description="only points after this step (incremental polling)"),
                  max_points: int | None = Query(None, ge=2, le=1_000_000,
                                                 description="thin each series to about this many points"),
