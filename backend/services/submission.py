@@ -111,7 +111,7 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
     if not value.startswith(JOB_PREFIX):
         return _existing(data_dir, value, "neurontune.parent_artifact")
     key = value[len(JOB_PREFIX):]
-    job = session.get(Job, row_id(key))
+    job = session.get(Job, key_id) if (key_id := row_id(key)) is not None else None
     if job is None:
         raise Rejected(f"neurontune.parent_artifact '{value}': no such job")
     artifact = session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.attempt == job.attempt,
@@ -123,7 +123,7 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
 
 def _uploaded(session: Session, path: str, field: str) -> UploadedDataset:
     key = path[len(UPLOAD_PREFIX):]
-    upload = session.get(UploadedDataset, row_id(key))
+    upload = session.get(UploadedDataset, key_id) if (key_id := row_id(key)) is not None else None
     if upload is None:
         ids = session.query(UploadedDataset.id).order_by(UploadedDataset.id).limit(20).all()
         valid = ", ".join(f"upload:{i}" for (i,) in ids) or "none uploaded yet (POST /api/datasets)"
