@@ -24,8 +24,10 @@ from backend.api import (
     jobs,
     probe_examples,
 )
+from backend.api.body_limits import BodyLimits
 from backend.api.host_guard import HostGuard
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
+from backend.services.uploads import remove_incoming
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
 from backend.store.paths import public_text
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
+    remove_incoming(settings.uploads_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -80,10 +83,13 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
                                            headers=error.headers)
         return await http_exception_handler(request, error)
 
-    app.add_middleware(HostGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.state.settings = settings
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
                    cid_display, diagnostics):
         app.include_router(module.router)
+    # Token first, then the body's size, before a route reads one byte of it (backend/api/body_limits.py).
+    app.add_middleware(BodyLimits, settings=settings, api=app)
+    # Outermost: a foreign Host or Origin is refused before anything else (backend/api/host_guard.py).
+    app.add_middleware(HostGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     return app

@@ -55,6 +55,7 @@ JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
 DATASET_SUFFIXES = tuple(dict.fromkeys((*TABLE_SUFFIXES, *UPLOAD_SUFFIXES)))
 # Directories of the data directory that the service keeps for itself: no dataset folder.
 SERVICE_DIRS = ("uploads", "artifacts", "checkpoints", "hf-cache", "workers")
+MAX_ROW_ID = 2**31 - 1  # a PostgreSQL integer (SQLite's hold 2^63 - 1)
 
 
 def dataset_choices() -> list[str]:
@@ -139,13 +140,19 @@ def _check_dataset_path(data_dir: Path, relative: str, name: str) -> None:
         raise Rejected(f"{shown} is no dataset file; valid suffixes: {', '.join(DATASET_SUFFIXES)}")
 
 
+def row_id(key: str) -> int | None:
+    """The id in "job:<id>" / "upload:<id>", if it is one a table can hold (ASCII digits, at most a
+    PostgreSQL integer): a bigger one overflowed the driver into a 500, and "²" passes isdigit()."""
+    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID else None
+
+
 def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
     """NeuronTune's parent: "job:<id>" (that job's saved model) or a directory under the data
     directory; stored relative to it."""
     if not value.startswith(JOB_PREFIX):
         return _existing(data_dir, value, "neurontune.parent_artifact")
     key = value[len(JOB_PREFIX):]
-    job = session.get(Job, int(key)) if key.isdigit() else None
+    job = session.get(Job, key_id) if (key_id := row_id(key)) is not None else None
     if job is None:
         raise Rejected(f"neurontune.parent_artifact '{value}': no such job")
     artifact = session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.attempt == job.attempt,
@@ -157,7 +164,7 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
 
 def _uploaded(session: Session, path: str, field: str) -> UploadedDataset:
     key = path[len(UPLOAD_PREFIX):]
-    upload = session.get(UploadedDataset, int(key)) if key.isdigit() else None
+    upload = session.get(UploadedDataset, key_id) if (key_id := row_id(key)) is not None else None
     if upload is None:
         ids = session.query(UploadedDataset.id).order_by(UploadedDataset.id).limit(20).all()
         valid = ", ".join(f"upload:{i}" for (i,) in ids) or "none uploaded yet (POST /api/datasets)"

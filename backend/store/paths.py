@@ -24,6 +24,30 @@ class OutsideDataDir(ValueError):
     """A path that leaves the data directory."""
 
 
+class UnusablePath(OutsideDataDir):
+    """A path no file system takes (a name over NAME_MAX bytes, a NUL): refused like one outside,
+    in one line, before the operating system answers "File name too long" as a 500."""
+
+
+NAME_MAX = 255    # bytes in one file name (Linux, macOS, Windows)
+PATH_MAX = 4095   # bytes in a whole path
+
+
+def usable(candidate: str | Path, what: str = "path") -> Path:
+    """`candidate` as a Path, if the operating system could look it up (UnusablePath if not)."""
+    text = str(candidate)
+    shown = text if len(text) <= 60 else f"{text[:57]}..."
+    if "\x00" in text:
+        raise UnusablePath(f"{what} '{shown.replace(chr(0), '')}' contains a NUL character")
+    try:
+        encoded = [os.fsencode(part) for part in Path(text).parts]
+    except UnicodeError:
+        raise UnusablePath(f"{what} '{shown}' is not a valid file name") from None
+    if sum(len(part) + 1 for part in encoded) > PATH_MAX or any(len(part) > NAME_MAX for part in encoded):
+        raise UnusablePath(f"{what} '{shown}': file name too long (at most {NAME_MAX} bytes a name)")
+    return Path(text)
+
+
 def is_path_option(key: str, value: str = "") -> bool:
     """Dataset options that name files: `source` (TextLen/MSGS original files) unless it is
     "offline" or a hub name, and conll*, *_path, *_file, *_dir."""
@@ -35,8 +59,11 @@ def is_path_option(key: str, value: str = "") -> bool:
 def inside(data_dir: Path, candidate: str | Path, what: str = "path") -> Path:
     """`candidate` (relative to `data_dir`, or absolute) resolved, if it lies inside `data_dir`."""
     root = Path(data_dir).resolve()
-    path = Path(candidate)
-    resolved = (path if path.is_absolute() else root / path).resolve()
+    path = usable(candidate, what)
+    try:
+        resolved = (path if path.is_absolute() else root / path).resolve()
+    except OSError as error:  # a link loop, a name too long once links are followed
+        raise UnusablePath(f"{what} '{candidate}' cannot be resolved: {error.strerror}") from None
     if resolved != root and not resolved.is_relative_to(root):
         # Not the data directory's own path: this message is a public answer (a 400).
         raise OutsideDataDir(f"{what} '{candidate}' is outside the data directory; put the file under the "
@@ -106,6 +133,10 @@ def hub_reachable() -> bool:
 
 def model_is_local_path(model: str, data_dir: Path) -> bool:
     """Is a non-built-in model name meant as a directory (rather than a hub name)?"""
-    path = Path(model)
-    return (model not in BUILTIN_MODELS
-            and (path.is_absolute() or model.startswith(".") or ".." in path.parts or (data_dir / path).exists()))
+    if model in BUILTIN_MODELS:
+        return False
+    try:
+        path = usable(model, "model")
+        return path.is_absolute() or model.startswith(".") or ".." in path.parts or (data_dir / path).exists()
+    except (UnusablePath, OSError):  # no hub name is that long either: let `inside` refuse it in one line
+        return True

@@ -40,7 +40,7 @@ SPLIT_ALIASES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "
 class CustomOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    split_column: str = "split"
+    split_column: str = Field("split", max_length=200)
     dev_fraction: float = Field(0.1, gt=0, lt=1, description="share of train carved out as dev when the source has none")
     test_fraction: float = Field(0.1, gt=0, lt=1, description="the same for test")
     counterfactual_column: str = Field(
