@@ -36,6 +36,8 @@ def _settings(args: argparse.Namespace | None = None):
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from backend.queue.worker import serve
+    from backend.up import watch_parent
+    watch_parent()  # a part of `deconfound up` ends with it
     return serve(_settings(args), device=args.device, exit_when_idle=args.exit_when_idle, max_jobs=args.max_jobs)
 
 
@@ -44,7 +46,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.api import create_app
+    from backend.up import watch_parent
 
+    watch_parent()  # a part of `deconfound up` ends with it
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         print(f"warning: listening on {settings.host} without DECONFOUND_API_TOKEN: anyone who can reach it "
               "can submit and delete jobs", file=sys.stderr)
@@ -95,15 +99,31 @@ def _run_experiment(args: argparse.Namespace, request) -> int:
         backend.close()
 
 
+def _data_path(args: argparse.Namespace) -> str:
+    """--data as the experiment's dataset.path: local runs copy data from outside the data
+    directory into it (backend.services.local_data); a service (--api) takes 'upload:<id>' or a
+    path under its own data directory as it is."""
+    if args.api:
+        return args.data
+    from backend.services.local_data import data_in_store
+
+    return data_in_store(_settings(args).data_dir, args.data)
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from backend.services.protocols import reproduce_request
 
     seeds = _numbers(args.seeds, int, "--seeds") if args.seeds else None
     rates = _numbers(args.access_rates, float, "--access-rates") if args.access_rates else None
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    dataset = args.dataset or ("custom" if args.data else None)
+    if dataset is None:
+        print("error: name a built-in dataset (textlen, msgs) or give your own with --data PATH", file=sys.stderr)
+        return 2
     try:
-        request = reproduce_request(args.dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods,
-                                    reuse=args.reuse)
+        data = _data_path(args) if args.data else None
+        request = reproduce_request(dataset, args.scale, seeds, rates, args.name, _overrides(args.set), methods,
+                                    reuse=args.reuse, data=data)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -139,8 +159,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for flag, dotted in (("model", "model"), ("preset", "preset"), ("max_steps", "train.max_steps")):
         if getattr(args, flag) is not None:
             flags = merge_fragments(flags, _overrides([f"{dotted}={getattr(args, flag)}"]))
+    if args.data:
+        try:
+            flags = merge_fragments(flags, {"dataset": {"path": _data_path(args)}})
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     base = merge_fragments(flags, _overrides(args.set))  # --set wins, as in `deconfound run`
-    datasets = [d for item in args.dataset for d in item.split(",") if d]
+    datasets = [d for item in args.dataset or (["custom"] if args.data else []) for d in item.split(",") if d]
+    if not datasets:
+        print("error: name a dataset (--dataset textlen) or give your own with --data PATH", file=sys.stderr)
+        return 2
     methods = [m for item in args.method for m in item.split(",") if m]
     seeds = _numbers(args.seeds, int, "--seeds")
     try:
@@ -209,7 +238,10 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         description="Finetuning, adversarial, influence tuning, embedding tuning (and on TextLen the no-confound "
                     "control) x seeds with the paper's presets; collapsed trials are retried with the next seed. "
                     "Running the same command again resumes an interrupted experiment.")
-    reproduce.add_argument("dataset", choices=["textlen", "msgs"])
+    reproduce.add_argument("dataset", nargs="?", choices=["textlen", "msgs", "custom"],
+                           help="a built-in dataset; with --data, your own (custom)")
+    reproduce.add_argument("--data", help="your own data: a CSV/JSONL file (with a split column, or split 80/10/10), "
+                                          "a directory of train/dev/test files, or upload:<id> of an uploaded one")
     reproduce.add_argument("--scale", choices=["paper", "cpu", "tiny"], default="cpu",
                            help="paper: bert-base-uncased, 5 seeds (GPU); cpu: minilm, 3 seeds, about two hours "
                                 "for TextLen on 2 cores; tiny: a plumbing check (default cpu)")
@@ -226,7 +258,9 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         description="Example: deconfound sweep --dataset textlen --method influence-tuning "
                     "--grid influence.lr=1e-5,3e-5 --grid influence.interval=25,50 --seeds 2021,2022. "
                     "--grid paper is the paper's search space of each dataset and method.")
-    sweep.add_argument("--dataset", action="append", required=True, help="textlen | msgs (repeatable)")
+    sweep.add_argument("--dataset", action="append", help="textlen | msgs (repeatable); with --data: custom")
+    sweep.add_argument("--data", help="your own data (dataset custom): a CSV/JSONL file, a directory of "
+                                      "train/dev/test files, or upload:<id>; --grid paper is TextLen's search space")
     sweep.add_argument("--method", action="append", required=True, help="a method (repeatable)")
     sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2",
                        help="a dotted spec field and its values (repeatable), or 'paper'")

@@ -43,7 +43,12 @@ class Settings(BaseSettings):
                                                     "`Authorization: Bearer <token>`")
     host: str = Field("127.0.0.1", min_length=1, description="where the API listens")
     port: int = Field(8000, ge=1, le=65535, description="the API's port")
+    allowed_hosts: str = Field("", max_length=4096, description="comma-separated extra names the server answers to "
+                               "(Host header) besides where it listens and the loopback names, e.g. behind a proxy; "
+                               "bound to 0.0.0.0 with none: any name")
     upload_limit_mb: float = Field(20.0, gt=0, description="largest accepted upload, in MiB")
+    json_limit_mb: float = Field(4.0, gt=0, description="largest accepted JSON request body, in MiB (a job "
+                                                        "spec is a few KiB)")
     lease_s: float = Field(60.0, gt=0, description="a running job whose heartbeat is older than this is taken "
                                                    "up again by another worker")
     heartbeat_s: float = Field(1.0, gt=0, description="how often a worker heartbeats, flushes points and checks "
@@ -82,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def upload_limit_bytes(self) -> int:
         return int(self.upload_limit_mb * MIB)
+
+    @property
+    def json_limit_bytes(self) -> int:
+        return int(self.json_limit_mb * MIB)
 
     @property
     def uploads_dir(self) -> Path:

@@ -8,14 +8,23 @@ period (`--grace`, DECONFOUND_GRACE_S; a second Ctrl-C ends it at once) is kille
 of killed workers go back to the queue from their last checkpoint. On start, jobs left running
 by workers of this machine that are gone (a killed `up`, a reboot) go back to the queue too,
 instead of waiting for their lease to expire.
+
+The parts die with `up`: on Linux each child asks the kernel for a SIGTERM when its parent dies
+(prctl PR_SET_PDEATHSIG), so a `kill -9` of `up` stops them as Ctrl-C would (workers save and
+requeue their job); elsewhere the API and workers poll their parent's pid (DECONFOUND_UP_PID).
+`up` refuses to start when its API or dashboard port already answers (an earlier `up`, orphaned
+or not, or anything else): it would otherwise take that process's /healthz for its own.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -25,6 +34,64 @@ from backend.settings import Settings
 from backend.store.db import Database
 
 DASHBOARD_PORT = 8050
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+UP_PID_ENV = "DECONFOUND_UP_PID"
+
+
+def _libc_prctl():
+    """libc's prctl on Linux (resolved here, in the parent: a child between fork and exec only
+    calls it), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def die_with_parent(parent_pid: int):
+    """A preexec_fn: the child gets SIGTERM when its parent dies (Linux), and terminates at once
+    if the parent died before it could ask."""
+    def arm() -> None:
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
+
+
+def watch_parent(every_s: float = 1.0) -> None:
+    """In a child of `up` (DECONFOUND_UP_PID set) where PR_SET_PDEATHSIG is not available: a
+    daemon thread that sends this process SIGTERM once `up` is gone (its parent pid changes)."""
+    parent = os.environ.get(UP_PID_ENV)
+    if not parent or not parent.isdigit() or _PRCTL is not None:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(every_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="watch-up", daemon=True).start()
+
+
+def port_answers(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def busy_port_message(what: str, host: str, port: int, variable: str, flag: str) -> str:
+    """One line: which port is taken, how to free it, how to choose another."""
+    return (f"deconfound up: port {port} on {host} (the {what}) already answers: another process holds it "
+            f"(an earlier `deconfound up`?). Stop it (`fuser -k {port}/tcp` shows and ends it), or choose "
+            f"another port with {flag} or {variable}")
 
 
 def _gpu_count() -> int:
@@ -75,6 +142,16 @@ def requeue_jobs_of(db: Database, killed: list[subprocess.Popen]) -> list[int]:
 def up(settings: Settings, workers: int | None = None, device: str | None = None, dashboard: bool = True,
        dashboard_port: int = DASHBOARD_PORT) -> int:
     """Start everything and wait; returns when interrupted or when a part dies."""
+    # Where to reach what listens on settings.host (all interfaces -> this machine).
+    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    taken = [busy_port_message("API", local, settings.port, "DECONFOUND_PORT", "--port")] \
+        if port_answers(local, settings.port) else []
+    if dashboard and port_answers(local, dashboard_port):
+        taken.append(busy_port_message("dashboard", local, dashboard_port, "DECONFOUND_DASHBOARD_PORT",
+                                       "--dashboard-port"))
+    if taken:
+        print("\n".join(taken), file=sys.stderr, flush=True)
+        return 1
     db = Database(settings.database_url)
     db.migrate()
     # Jobs whose worker died with an earlier `up` (or machine): back to the queue, not left running.
@@ -83,15 +160,16 @@ def up(settings: Settings, workers: int | None = None, device: str | None = None
         print(f"deconfound up: job(s) {', '.join(map(str, orphans))} back in the queue: their worker is gone "
               "(they resume from their last checkpoint)", flush=True)
     env = {**os.environ, "DECONFOUND_DATA_DIR": str(settings.data_dir), "DECONFOUND_DATABASE_URL": settings.database_url,
-           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "TOKENIZERS_PARALLELISM": "false"}
+           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "TOKENIZERS_PARALLELISM": "false",
+           UP_PID_ENV: str(os.getpid())}
     cli = [sys.executable, "-m", "backend.cli"]
-    # Where to reach what listens on settings.host (all interfaces -> this machine).
-    local = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     api_url = f"http://{local}:{settings.port}"
 
     def start(args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
-        return subprocess.Popen(args, env={**env, **(extra_env or {})}, start_new_session=True)
+        # A session of its own: Ctrl-C reaches only us, and we stop the children in order. If we die
+        # (kill -9), the kernel sends each child SIGTERM (die_with_parent).
+        return subprocess.Popen(args, env={**env, **(extra_env or {})}, start_new_session=True,
+                                preexec_fn=die_with_parent(os.getpid()))
 
     processes = [start([*cli, "api", "--host", settings.host, "--port", str(settings.port), "--no-migrate"])]
     gpus = 0 if device else _gpu_count()

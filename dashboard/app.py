@@ -15,16 +15,19 @@ import dash
 from dash import Dash, Input, Output, callback, dcc, html
 
 from dashboard.client import ApiError, api
+from dashboard.request_guard import guard
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 HEALTH_EVERY_MS = 5000
 
 
-def create_app(api_url: str = DEFAULT_API_URL) -> Dash:
-    """The dashboard over the API at `api_url`. Pages and callbacks register once per process,
-    so make one app per process."""
+def create_app(api_url: str = DEFAULT_API_URL, host: str = "127.0.0.1", allowed_hosts: str = "") -> Dash:
+    """The dashboard over the API at `api_url`, answering to `host` (where it listens), the
+    loopback names and `allowed_hosts` (dashboard.request_guard). Pages and callbacks register
+    once per process, so make one app per process."""
     app = Dash(__name__, use_pages=True, pages_folder="", title="deconfound", update_title=None,
                suppress_callback_exceptions=True, assets_folder=str(Path(__file__).parent / "assets"))
+    guard(app.server, host, allowed_hosts)
     app.server.config["DECONFOUND_API_URL"] = api_url.rstrip("/")
     # Importing the pages registers them (dash.register_page) and their callbacks.
     from dashboard.pages import compare, datasets, experiments, jobs, run  # noqa: F401
@@ -55,11 +58,11 @@ def show_health(_n):
             "api-health ok")
 
 
-def main(host: str = "127.0.0.1", port: int = 8050, api_url: str = DEFAULT_API_URL) -> None:
+def main(host: str = "127.0.0.1", port: int = 8050, api_url: str = DEFAULT_API_URL, allowed_hosts: str = "") -> None:
     """Serve the dashboard (Flask's threaded server: enough for a handful of users)."""
     # One log line per request (every poll) would bury `deconfound up`'s own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    create_app(api_url).run(host=host, port=port, debug=False)
+    create_app(api_url, host, allowed_hosts).run(host=host, port=port, debug=False)
 
 
 def main_from_env() -> None:
@@ -67,4 +70,5 @@ def main_from_env() -> None:
     from dashboard.settings import load_dashboard_settings
 
     settings = load_dashboard_settings()
-    main(host=settings.dashboard_host, port=settings.dashboard_port, api_url=settings.api_url)
+    main(host=settings.dashboard_host, port=settings.dashboard_port, api_url=settings.api_url,
+         allowed_hosts=settings.allowed_hosts)

@@ -10,7 +10,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from dashboard.settings import load_dashboard_settings
 
     settings = load_dashboard_settings(dashboard_host=args.host, dashboard_port=args.port, api_url=args.api_url)
-    main(host=settings.dashboard_host, port=settings.dashboard_port, api_url=settings.api_url)
+    main(host=settings.dashboard_host, port=settings.dashboard_port, api_url=settings.api_url,
+         allowed_hosts=settings.allowed_hosts)
     return 0
 
 

@@ -23,6 +23,9 @@ class DashboardSettings(BaseSettings):
     dashboard_host: str = Field("127.0.0.1", min_length=1, description="where the dashboard listens")
     dashboard_port: int = Field(8050, ge=1, le=65535, description="the dashboard's port")
     api_token: str | None = Field(None, description="sent on the dashboard's mutating calls")
+    allowed_hosts: str = Field("", max_length=4096, description="comma-separated extra names the server answers to "
+                               "(Host header) besides where it listens and the loopback names, e.g. behind a proxy; "
+                               "bound to 0.0.0.0 with none: any name")
 
 
 def load_dashboard_settings(**values: Any) -> DashboardSettings:

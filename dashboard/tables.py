@@ -71,12 +71,19 @@ def group_rows(metrics: dict | None, split: str = "test") -> tuple[list, list[di
 TABLE1_COLUMNS = [("name", "dataset"), ("labels", "labels"), ("confounds", "confounds"),
                   ("train", "train"), ("dev", "dev"), ("test", "test"),
                   ("agree_train", "agreement train %"), ("agree_test", "agreement test %"),
-                  ("control", "no-confound control"), ("description", "description")]
+                  ("pairing", "agrees when"), ("control", "no-confound control"), ("flip", "flip rate"), ("description", "description")]
+
+
+def pairing_text(stats: dict) -> str:
+    """The pairing the agreement counts as agreeing (stats' agreement_pairing: confound -> label),
+    e.g. "“she” → sports, “he” → weather"."""
+    return ", ".join(f"“{confound}” → {label}" for confound, label in (stats.get("agreement_pairing") or {}).items())
 
 
 def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
     """Table 1 from GET /api/datasets: sizes, label and confound values, and how often the
-    confound agrees with the label in train and test (built-in and uploaded datasets)."""
+    confound agrees with the label in train and test, under which pairing, and the warnings of
+    the data (built-in and uploaded datasets)."""
     rows = []
     entries = [(d["name"], d.get("stats"), d.get("error"), d.get("description", ""))
                for d in datasets.get("builtin", [])]
@@ -93,8 +100,11 @@ def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
             **{s: str(splits.get(s, {}).get("size", "")) for s in SPLITS},
             "agree_train": pct(splits.get("train", {}).get("agreement")),
             "agree_test": pct(splits.get("test", {}).get("agreement")),
+            "pairing": pairing_text(stats),
             "control": "yes" if stats.get("has_control") else "no",
-            "description": description or stats.get("description", "")})
+            "flip": "yes" if stats.get("has_counterfactual") else "no",
+            "description": " ".join([description or stats.get("description", ""),
+                                     *(f"Warning: {w}." for w in stats.get("warnings") or [])])})
     return TABLE1_COLUMNS, rows
 
 

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from jobs.presets import SCALES, merge_fragments, scale_spec
 from jobs.spec import DEFAULT_MODEL, METHODS, TINY_LR
 
 COLLAPSED_ADVICE = ("collapsed: training accuracy ended at chance, so the model learned neither the task nor the "
@@ -61,7 +62,25 @@ def spec_from_args(args: argparse.Namespace):
         if not _:
             raise SystemExit(f"--set expects KEY=VALUE (e.g. train.lr=3e-5), got '{item}'")
         _set_dotted(raw, key.strip(), _parse_value(value))
+    if getattr(args, "scale", None):  # what `reproduce --scale` runs for this dataset and method, under the flags
+        raw = merge_fragments(scale_spec(args.scale, raw["dataset"].get("name", "textlen"),
+                                         raw.get("method", "finetune")), raw)
     return JobSpec.model_validate(raw)
+
+
+def spec_or_exit(args: argparse.Namespace):
+    """spec_from_args, or exit 2 with one line naming each bad field (never a traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return spec_from_args(args)
+    except ValidationError as error:
+        reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg'].removeprefix('Value error, ')}"
+                           for e in error.errors(include_url=False))
+    except (ValueError, OSError) as error:
+        reason = str(error)
+    print(f"error: invalid job spec: {reason}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _add_spec_flags(p: argparse.ArgumentParser) -> None:
@@ -82,11 +101,13 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retry-collapsed", dest="retry_collapsed", type=int)
     p.add_argument("--reference", action="store_true", help="slow reference influence paths (debugging)")
     p.add_argument("--spec", help="a JSON job spec to start from")
+    p.add_argument("--scale", choices=list(SCALES), help="the model, sizes and settings `reproduce --scale` gives "
+                                                         "this dataset and method (your flags win)")
+    p.add_argument("--threads", type=int, help="CPU threads torch may use (default: torch's choice)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any spec field, e.g. --set train.lr=3e-5")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
 
     from jobs.data.dataset import DataError
     from jobs.interrupt import ctrl_c_sets
@@ -96,11 +117,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from jobs.rounds import NoRounds
     from jobs.runner import run
 
-    try:
-        spec = spec_from_args(args)
-    except (ValidationError, ValueError) as exc:
-        print(f"error: invalid job spec: {exc}", file=sys.stderr)
-        return 2
+    spec = spec_or_exit(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out or f"runs/{spec.dataset.name}-{spec.method}-{spec.model.replace('/', '_')}-{spec.seed}.jsonl")
     file_rec = JsonlRecorder(out)
     bar = ProgressBarRecorder(desc=f"{spec.method} {spec.dataset.name}")
@@ -153,7 +174,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
-    print(spec_from_args(args).model_dump_json(indent=2))
+    print(spec_or_exit(args).model_dump_json(indent=2))
     return 0
 
 

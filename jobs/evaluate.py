@@ -2,9 +2,9 @@
 
 per_group:       accuracy in each (label, confound) group present in the split;
 worst_group_acc: the lowest of those (a confound-reliant model fails the disagreeing groups);
-agree_acc / disagree_acc: accuracy where the confound value equals the label value and where it
-                 does not (defined when labels and confounds have the same number of values, as
-                 in TextLen and MSGS, where value 1 of the confound goes with label 1);
+agree_acc / disagree_acc: accuracy where the label is the one the confound value is paired with
+                 and where it is not (jobs.data.stats.confound_pairing: the dataset's one
+                 definition, read off train, which Table 1's agreement uses too; None without it);
 flip_rate:       share of predictions that change when the confound is swapped or removed
                  (needs the counterfactual texts' encoding).
 """
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from jobs.data.dataset import Split
+from jobs.data.stats import group_name
 from jobs.models import Encoded
 
 
@@ -40,25 +41,22 @@ def _accuracy(correct: np.ndarray) -> float | None:
 
 def accuracy_report(predictions: np.ndarray, labels: np.ndarray, confounds: np.ndarray,
                     counterfactual_predictions: np.ndarray | None = None,
-                    label_names: list[str] | None = None, confound_names: list[str] | None = None) -> dict:
+                    label_names: list[str] | None = None, confound_names: list[str] | None = None,
+                    pairing: np.ndarray | None = None) -> dict:
     """The metrics of evaluate_split from predictions [N], labels [N] and confounds [N].
 
-    Group keys are "<label name>|<confound name>" (the values themselves without names)."""
+    Group keys are "<label name>|<confound name>" (the values themselves without names).
+    pairing: confound value -> the label it agrees with (jobs.data.stats.confound_pairing);
+    agree_acc and disagree_acc are None without it."""
     predictions, labels, confounds = (np.asarray(x, dtype=np.int64) for x in (predictions, labels, confounds))
     correct = predictions == labels
-    num_labels = len(label_names) if label_names else int(labels.max(initial=-1)) + 1
-    num_confounds = len(confound_names) if confound_names else int(confounds.max(initial=-1)) + 1
-
-    def name(names, value):
-        return names[value] if names else str(value)
-
     per_group = {}
     for label in np.unique(labels):
         for confound in np.unique(confounds[labels == label]):
             in_group = (labels == label) & (confounds == confound)
-            per_group[f"{name(label_names, label)}|{name(confound_names, confound)}"] = _accuracy(correct[in_group])
-    agreement_defined = num_labels == num_confounds
-    agrees = confounds == labels
+            per_group[group_name(label_names, confound_names, int(label), int(confound))] = _accuracy(correct[in_group])
+    agreement_defined = pairing is not None
+    agrees = np.asarray(pairing, dtype=np.int64)[confounds] == labels if agreement_defined else None
     flip_rate = None
     if counterfactual_predictions is not None:
         flip_rate = _accuracy(np.asarray(counterfactual_predictions, dtype=np.int64) != predictions)
@@ -75,7 +73,7 @@ def accuracy_report(predictions: np.ndarray, labels: np.ndarray, confounds: np.n
 
 def evaluate_split(model, enc: Encoded, split: Split, batch_size: int = 128,
                    counterfactual_enc: Encoded | None = None, label_names: list[str] | None = None,
-                   confound_names: list[str] | None = None) -> dict:
+                   confound_names: list[str] | None = None, pairing: np.ndarray | None = None) -> dict:
     """{"acc", "per_group", "worst_group_acc", "agree_acc", "disagree_acc", "flip_rate", "n"}.
 
     enc: the split's texts tokenised (row i is split.texts[i]); counterfactual_enc: the same
@@ -85,7 +83,8 @@ def evaluate_split(model, enc: Encoded, split: Split, batch_size: int = 128,
         raise ValueError(f"encoding has {len(enc)} rows but the split has {len(split)} examples")
     predictions = predict(model, enc, batch_size)
     counterfactual = predict(model, counterfactual_enc, batch_size) if counterfactual_enc is not None else None
-    return accuracy_report(predictions, split.labels, split.confounds, counterfactual, label_names, confound_names)
+    return accuracy_report(predictions, split.labels, split.confounds, counterfactual, label_names, confound_names,
+                           pairing)
 
 
 def is_collapsed(train_acc: float, num_labels: int, margin: float = 0.05) -> bool:

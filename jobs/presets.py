@@ -2,6 +2,12 @@
 
 A preset is keyed "<dataset>/<method>"; `--preset paper` picks the one matching the job.
 Values the user gives explicitly always win over the preset.
+
+Your own data (dataset "custom") has no paper settings of its own: `paper` uses those of the
+built-in it resembles, TextLen by default (a sentence-level cue), or the one named in
+`paper:textlen` / `paper:msgs`, with one change: the influence-round interval is left out, so
+rounds come every fifth of the run (at most 50 label steps apart, jobs/rounds.py) whatever the
+dataset's size. The run's log says which settings were used (`preset_used`).
 """
 from __future__ import annotations
 
@@ -31,7 +37,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "influence": {"lr": 1e-5, "tuples_per_update": 4, "round_epochs": 3, "interval": 25, "k": 3,
                       "probes_per_round": 100}},
 }
-PRESET_NAMES = ("paper", *PRESETS)
+RESEMBLED = ("textlen", "msgs")  # what custom data may take the paper settings of
+PRESET_NAMES = ("paper", *(f"paper:{name}" for name in RESEMBLED), *PRESETS)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -49,14 +56,38 @@ def merge_fragments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any
     return _merge(base, over)
 
 
+def preset_key(name: str, dataset: str, method: str) -> str:
+    """The PRESETS key a preset name resolves to for a job: 'paper' -> '<dataset>/<method>' (a
+    custom dataset: 'textlen/<method>'), 'paper:msgs' -> 'msgs/<method>'."""
+    if name == "paper" or name.startswith("paper:"):
+        resembled = name.partition(":")[2] or (dataset if dataset in RESEMBLED else "textlen")
+        return f"{resembled}/{method}"
+    return name
+
+
 def preset_for(name: str, dataset: str, method: str) -> dict[str, Any]:
-    """The spec fragment of a preset. 'paper' resolves to '<dataset>/<method>'."""
-    key = f"{dataset}/{method}" if name == "paper" else name
+    """The spec fragment of a preset. 'paper' resolves to '<dataset>/<method>'; on a dataset that
+    is no built-in, to the resembled built-in's settings less the round interval."""
+    key = preset_key(name, dataset, method)
     if key not in PRESETS:
         valid = ", ".join(PRESET_NAMES)
         raise ValueError(f"no preset '{key}'" + (" (paper presets exist for textlen and msgs)" if name == "paper" else "")
                          + f"; valid: {valid}")
-    return PRESETS[key]
+    fragment = PRESETS[key]
+    if key.split("/")[0] != dataset and "influence" in fragment:  # another dataset's size: rounds by the run's length
+        fragment = {**fragment, "influence": {k: v for k, v in fragment["influence"].items() if k != "interval"}}
+    return fragment
+
+
+def preset_used(name: str | None, dataset: str, method: str) -> str | None:
+    """One line for the run's log: which settings a preset gave this job."""
+    if name is None:
+        return None
+    key = preset_key(name, dataset, method)
+    if key.split("/")[0] == dataset or name not in ("paper", *(f"paper:{r}" for r in RESEMBLED)):
+        return f"preset {name}: the settings of {key}"
+    return (f"preset {name} on {dataset} data: the paper's {key} settings, rounds every fifth of the run "
+            f"(name another built-in with paper:<dataset>, e.g. paper:msgs)")
 
 
 def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -141,10 +172,15 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 # The methods of Table 2 per dataset (no-confound needs a confound-free copy: TextLen only).
+# "custom" is your own data (`reproduce --data PATH`): the paper preset gives it TextLen's settings.
 PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {
     "textlen": ("finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"),
     "msgs": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
+    "custom": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
 }
+# Methods a reproduction runs on a dataset only when asked (--methods): the no-confound control
+# on your own data needs its confound-free copy (a counterfactual column or a confound rule).
+OPTIONAL_PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {"custom": ("no-confound",)}
 # The methods of Table 3 (confound access rates).
 ACCESS_RATE_METHODS = ("influence-tuning", "embedding-tuning")
 
@@ -156,6 +192,10 @@ def scale_spec(scale: str, dataset: str, method: str | None = None) -> dict[str,
     if scale not in SCALES:
         raise ValueError(f"unknown scale '{scale}'; valid: {', '.join(SCALES)}")
     chosen = SCALES[scale]
+    if dataset not in chosen["datasets"] and dataset not in RESEMBLED:  # your own data: the shared part only
+        spec = _merge({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
+                       "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
+        return _merge(spec, scale_method_part(scale, "textlen", method)) if method else spec
     if dataset not in chosen["datasets"]:
         raise ValueError(f"scale '{scale}' has no settings for dataset '{dataset}'; valid: "
                          f"{', '.join(chosen['datasets'])}")
@@ -187,10 +227,11 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
 
 
 def search_space(name: str, dataset: str, method: str) -> dict[str, list[Any]]:
-    """A named grid; 'paper' resolves to the paper's search space of `dataset`/`method`."""
+    """A named grid; 'paper' resolves to the paper's search space of `dataset`/`method` (your own
+    data: TextLen's, as its preset)."""
     if name != "paper":
         raise ValueError(f"no named grid '{name}'; valid: paper")
-    key = f"{dataset}/{method}"
+    key = f"{dataset if dataset in RESEMBLED else 'textlen'}/{method}"
     if key not in SEARCH_SPACES:
         raise ValueError(f"the paper searched no hyperparameters for {key}; searched: {', '.join(SEARCH_SPACES)}")
     return copy.deepcopy(SEARCH_SPACES[key])

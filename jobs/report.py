@@ -29,9 +29,11 @@ def print_metrics(results: JobResults, title: str = "results", out: TextIO | Non
 
 
 def print_table1(stats: list[dict[str, Any]], out: TextIO | None = None) -> None:
-    """The paper's Table 1 for each dataset: split sizes and confound/label agreement."""
-    headers = ["dataset", "train", "dev", "test", "agree train", "agree dev", "agree test", "control"]
+    """The paper's Table 1 for each dataset: split sizes, confound/label agreement and the
+    pairing it counts (confound value -> label)."""
+    headers = ["dataset", "train", "dev", "test", "agree train", "agree dev", "agree test", "agrees when", "control"]
     rows = [[s["name"], *(str(s["splits"][k]["size"]) for k in ("train", "dev", "test")),
              *(_pct(s["splits"][k]["agreement"]) for k in ("train", "dev", "test")),
+             ", ".join(f"{c} -> {y}" for c, y in (s.get("agreement_pairing") or {}).items()),
              "yes" if s.get("has_control") else "no"] for s in stats]
     print(text_table(headers, rows, "Table 1: dataset statistics", right=headers[1:]), file=out or sys.stdout)

@@ -28,13 +28,26 @@ def round_interval(interval: int | None, total_steps: int) -> int:
 def round_steps(interval: int | None, total_steps: int) -> list[int]:
     """The label steps after which a round runs."""
     every = round_interval(interval, total_steps)
-    return [s for s in range(every, total_steps + 1, every) if total_steps - s > every / 2]
+    return [every * j for j in range(1, round_count(interval, total_steps) + 1)]
+
+
+def round_count(interval: int | None, total_steps: int) -> int:
+    """How many rounds run, in O(1): the j >= 1 with total_steps - every*j > every/2, i.e.
+    2*every*j <= 2*total_steps - every - 1 (so an estimate of a huge run costs nothing)."""
+    every = round_interval(interval, total_steps)
+    return max(0, (2 * total_steps - every - 1) // (2 * every))
+
+
+def is_round_step(interval: int | None, total_steps: int, step: int) -> bool:
+    """Does a round run after label step `step`? In O(1) (the loop asks after every step)."""
+    every = round_interval(interval, total_steps)
+    return step > 0 and step % every == 0 and step // every <= round_count(interval, total_steps)
 
 
 def no_rounds_reason(method: str, interval: int | None, total_steps: int) -> str | None:
     """Why a round method would run no round at all (it would be plain finetuning), in one line
     naming the field to change; None when it has rounds or is not a round method."""
-    if method not in ROUND_METHODS or round_steps(interval, total_steps):
+    if method not in ROUND_METHODS or round_count(interval, total_steps):
         return None
     if total_steps < 2:
         return (f"{method} with {total_steps} label step has no influence round: rounds run between label "

@@ -43,28 +43,38 @@ class RunOutcome:
 
 def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lambda: False,
         artifact_dir: str | Path | None = None, checkpoint_dir: str | Path | None = None,
-        checkpoint_every_s: float = 300.0) -> RunOutcome:
+        checkpoint_every_s: float = 300.0, on_start: Callable[[int | None], None] | None = None) -> RunOutcome:
     """Run one job to the end (or until should_stop() is true).
 
     checkpoint_dir: where the job's checkpoint lives (jobs.checkpoint). A checkpoint found there
     for this spec is resumed from; one is saved every `checkpoint_every_s` seconds of training
     and when the run is stopped; it is removed once the run ends (succeeded, collapsed, failed).
+    on_start(step): called once the recorder has begun, with the label step the run resumes
+    after (None: from the start), so the caller can log why it resumes.
     Exceptions propagate: the caller records them as a failed job.
     """
     from jobs.checkpoint import Checkpointer
     from jobs.data import load_dataset
     from jobs.methods import train
     from jobs.methods.loop import total_label_steps
+    from jobs.methods.no_confound import control_splits
     from jobs.models import load_model
+    from jobs.presets import preset_used
     from jobs.rounds import check_rounds
 
     t0 = time.time()
     checkpointer = Checkpointer(checkpoint_dir, spec, checkpoint_every_s) if checkpoint_dir is not None else None
     resume = checkpointer.latest() if checkpointer is not None else None
     recorder.begin(resume["recorder_mark"] if resume is not None else None)
+    if on_start is not None:
+        on_start(int(resume["step"]) if resume is not None else None)
     dtype = torch.float64 if spec.dtype == "float64" else torch.float32
     recorder.progress(0, 0, None, phase="loading the data")  # 0 of 0: the step count is not known yet
     data = load_dataset(spec.dataset)
+    if used := preset_used(spec.preset, spec.dataset.name, spec.method):
+        recorder.log(used)
+    if spec.method == "no-confound":
+        control_splits(data)  # no confound-free copy: a one-line DataError before the model loads
     check_rounds(spec.method, spec.influence.interval,
                  total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
     seed, attempts = spec.seed, 0

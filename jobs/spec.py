@@ -5,7 +5,8 @@ A preset (jobs/presets.py) fills in values the user did not give; anything the u
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,6 +35,36 @@ DATASET_NAMES = ("textlen", "msgs", CUSTOM)
 UPLOAD_PREFIX = "upload:"
 # The engine seeds NumPy and torch with these: both want a non-negative 32-bit value.
 MAX_SEED = 2**32 - 1
+# DatasetSpec.confound_rule: "token:WORD" or "regex:PATTERN" (jobs.data.rules builds the rule).
+RULE_KINDS = ("token", "regex")
+# JobSpec.device: what torch.device takes and a worker can run on. Whether this service has the
+# CUDA device is the server's question (backend.services.submission), not the spec's.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d{1,2})?")
+DEVICE_CHOICES = "'auto', 'cpu', 'mps', 'cuda' or 'cuda:N'"
+# Upper bounds of every number and string a spec takes: far above what a real run uses (the paper:
+# 3-10 epochs, 40-75 probes, k=5, 240-2000 steps), low enough that no one request asks the worker
+# (or the estimate) for unbounded work or memory. They appear in the OpenAPI schema (/docs).
+MAX_EPOCHS = 1000
+MAX_STEPS = 10_000_000
+MAX_BATCH = 4096
+MAX_DECAY = 10.0
+MAX_GRAD_CLIP = 1e6
+MAX_ROUND_EPOCHS = 100
+MAX_PROBES = 10_000
+MAX_K = 100
+MAX_LAYERS = 128
+MAX_ADVERSARY_WEIGHT = 100.0
+MAX_LAMBDA = 1e6
+MAX_SUGGESTIONS = 1000
+MAX_SUPPORT = 1_000_000
+MAX_SAMPLE = 10_000
+MAX_HISTOGRAM_PROBES = 100
+MAX_NAME = 200    # column, dataset and option names
+MAX_PATH = 255    # a file name, a model name, a path under the data directory (one file name's limit)
+MAX_RULE = 1000   # confound_rule: 'token:WORD' or 'regex:PATTERN'
+MAX_DEVICE = 32
+MAX_OPTIONS = 50
+MAX_OPTION_DEPTH = 8
 
 
 class _Strict(BaseModel):
@@ -44,18 +75,19 @@ class _Strict(BaseModel):
 class DatasetSpec(_Strict):
     """Which data. `name` is a built-in ("textlen", "msgs") or "custom" (with `path`)."""
 
-    name: str = "textlen"
-    path: str | None = Field(None, description="custom: a CSV/JSONL file, or hf:<dataset> where a hub is reachable")
-    text_column: str = "text"
-    label_column: str = "label"
-    confound_column: str | None = "confound"
+    name: str = Field("textlen", max_length=MAX_NAME)
+    path: str | None = Field(None, max_length=MAX_PATH, description="custom: a CSV/JSONL file, or hf:<dataset> where a hub is reachable")
+    text_column: str = Field("text", max_length=MAX_NAME)
+    label_column: str = Field("label", max_length=MAX_NAME)
+    confound_column: str | None = Field("confound", max_length=MAX_NAME)
     confound_rule: str | None = Field(
-        None, description="define the confound from the text instead of a column: "
+        None, max_length=MAX_RULE, description="define the confound from the text instead of a column: "
                           "'token:WORD' (present or not) or 'regex:PATTERN'; on a built-in dataset it "
                           "replaces the annotated confound")
     access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
     seed: int = Field(2021, ge=0, le=MAX_SEED, description="seed of the dataset's own sampling (the paper uses 2021)")
-    options: dict[str, Any] = Field(default_factory=dict, description="source-specific parameters, e.g. TextLen sizes")
+    options: dict[str, Any] = Field(default_factory=dict, max_length=MAX_OPTIONS,
+                                    description="source-specific parameters, e.g. TextLen sizes")
 
     @field_validator("options")
     @classmethod
@@ -63,19 +95,49 @@ class DatasetSpec(_Strict):
         """Options are free-form, so allow_inf_nan does not reach them: refuse NaN/Infinity here."""
         if bad := next(_non_finite(options), None):
             raise ValueError(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
+        for key, value in options.items():
+            if len(key) > MAX_NAME or (isinstance(value, str) and len(value) > MAX_PATH):
+                raise ValueError(f"options.{key[:MAX_NAME]}: at most {MAX_NAME} characters in a name "
+                                 f"and {MAX_PATH} in a value")
         return options
+
+    @field_validator("confound_rule")
+    @classmethod
+    def _check_confound_rule(cls, rule: str | None) -> str | None:
+        if rule is not None and (problem := rule_problem(rule)):
+            raise ValueError(problem)
+        return rule
+
+
+def rule_problem(rule: str) -> str | None:
+    """What is wrong with a confound rule's syntax, in one line (None: nothing): a known kind, a
+    non-empty body, and for a regex one that compiles. Whether it marks any text is the data's
+    question (jobs.data.rules)."""
+    kind, sep, body = rule.partition(":")
+    if not sep or kind not in RULE_KINDS or not body:
+        return f"expected 'token:WORD' or 'regex:PATTERN', got {rule!r}"
+    if kind == "regex":
+        try:
+            re.compile(body)
+        except (re.error, RecursionError, OverflowError) as error:
+            return f"bad regular expression {body!r}: {error}"
+    return None
 
 
 def _non_finite(value: Any, location: tuple = ()) -> Any:
-    """Locations of NaN and +-Infinity in a JSON value."""
-    if isinstance(value, float) and not math.isfinite(value):
-        yield location
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _non_finite(item, (*location, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _non_finite(item, (*location, index))
+    """Locations of NaN and +-Infinity in a JSON value (and of anything nested deeper than
+    MAX_OPTION_DEPTH, which no source's options need: walked without recursion)."""
+    stack = [(value, location)]
+    while stack:
+        value, location = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            yield location
+        elif isinstance(value, dict | list) and len(location) >= MAX_OPTION_DEPTH:
+            raise ValueError(f"options.{'.'.join(map(str, location))}: nested deeper than {MAX_OPTION_DEPTH} levels")
+        elif isinstance(value, dict):
+            stack.extend((item, (*location, key)) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((item, (*location, index)) for index, item in reversed(list(enumerate(value))))
 
 
 def dataset_by_name(value: Any) -> Any:
@@ -107,37 +169,37 @@ def upload_field(dataset: Any) -> str:
 class TrainSpec(_Strict):
     """Label training (the paper's Appendix A)."""
 
-    epochs: float = Field(10, gt=0)
-    batch_size: int = Field(64, ge=1, le=4096)
+    epochs: float = Field(10, gt=0, le=MAX_EPOCHS)
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH)
     lr: float = Field(2e-5, gt=0, le=1.0, description=(
         f"2e-5 suits pretrained encoders; unset with model 'tiny' (random weights), {TINY_LR:g}"))
     warmup: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.01, ge=0)
+    weight_decay: float = Field(0.01, ge=0, le=MAX_DECAY)
     max_length: int = Field(64, ge=8, le=512)
     optimizer: Literal["adamw", "bertadam"] = "adamw"
-    grad_clip: float | None = Field(1.0, gt=0)
-    max_steps: int | None = Field(None, ge=1, description="stop after this many label steps (tests, quick looks)")
-    eval_every: int = Field(50, ge=1, description="label steps between dev/test accuracy points")
+    grad_clip: float | None = Field(1.0, gt=0, le=MAX_GRAD_CLIP)
+    max_steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="stop after this many label steps (tests, quick looks)")
+    eval_every: int = Field(50, ge=1, le=MAX_STEPS, description="label steps between dev/test accuracy points")
 
 
 class InfluenceSpec(_Strict):
     """Influence / embedding tuning rounds."""
 
-    interval: int | None = Field(None, ge=1, description=(
+    interval: int | None = Field(None, ge=1, le=MAX_STEPS, description=(
         "label steps between rounds; unset: a fifth of the run's label steps, at most 50 (jobs/rounds.py). "
         "A run needs more than interval * 1.5 label steps for one round"))
-    round_epochs: int = Field(5, ge=1, description="passes over the round's probe set")
-    probes_per_round: int = Field(75, ge=1, description="probes sampled from train for each round")
-    k: int = Field(5, ge=1, description="A and B examples per probe")
-    tuples_per_update: int = Field(64, ge=1, description="probes whose J-gradients are averaged per update")
+    round_epochs: int = Field(5, ge=1, le=MAX_ROUND_EPOCHS, description="passes over the round's probe set")
+    probes_per_round: int = Field(75, ge=1, le=MAX_PROBES, description="probes sampled from train for each round")
+    k: int = Field(5, ge=1, le=MAX_K, description="A and B examples per probe")
+    tuples_per_update: int = Field(64, ge=1, le=MAX_BATCH, description="probes whose J-gradients are averaged per update")
     lr: float = Field(3e-5, gt=0, le=1.0)
     scope: Literal["all", "top", "head"] = "all"
-    top_layers: int = Field(2, ge=1, description="encoder layers in the 'top' scope (plus pooler and head)")
+    top_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="encoder layers in the 'top' scope (plus pooler and head)")
     optimizer: Literal["adamw", "bertadam"] = "adamw"
 
 
 class AdversarialSpec(_Strict):
-    weight: float = Field(0.3, ge=0, description="gradient-reversal weight lambda")
+    weight: float = Field(0.3, ge=0, le=MAX_ADVERSARY_WEIGHT, description="gradient-reversal weight lambda")
     lr: float | None = Field(None, gt=0, le=1.0, description=(
         "the adversary's own learning rate (null: train.lr, as the paper). A new linear adversary at the "
         "encoder's lr barely moves, and the encoder can then fool it by encoding the confound inverted: "
@@ -150,36 +212,36 @@ class NeuronTuneSpec(_Strict):
     Uses class labels only (confounds hidden); see jobs/methods/neurontune.py."""
 
     parent_artifact: str | None = Field(
-        None, description="model directory saved by a finished job; none: finetune with `train` first")
+        None, max_length=MAX_PATH, description="model directory saved by a finished job; none: finetune with `train` first")
     activation: Literal["relu", "identity", "abs"] = Field(
         "relu", description="neuron activation scored and fed to the head: ReLU(pooled) as the authors' text models")
-    lambdas: list[float] = Field(
+    lambdas: list[Annotated[float, Field(ge=-MAX_LAMBDA, le=MAX_LAMBDA)]] = Field(
         default_factory=lambda: [0.0], min_length=1, max_length=20,
         description="thresholds lambda (biased: delta > lambda); several are selected among by `select`")
     sets: Literal["union", "per_class"] = Field(
         "union", description="zero a neuron biased for any class everywhere, or only in that class's logit")
     head_init: Literal["reinit", "continue"] = Field(
         "reinit", description="retrain the head from a fresh initialisation or from the parent's weights")
-    head_epochs: float = Field(20, gt=0, description="passes over the tuning set (class-balanced batches)")
-    head_batch_size: int = Field(64, ge=1, le=4096)
+    head_epochs: float = Field(20, gt=0, le=MAX_EPOCHS, description="passes over the tuning set (class-balanced batches)")
+    head_batch_size: int = Field(64, ge=1, le=MAX_BATCH)
     head_lr: float = Field(1e-2, gt=0, le=1.0, description="AdamW on standardised activations")
-    head_weight_decay: float = Field(0.0, ge=0)
+    head_weight_decay: float = Field(0.0, ge=0, le=MAX_DECAY)
     select: Literal["sfit", "dev_acc"] = Field(
         "sfit", description="choose among lambdas by SFit (published) or by dev accuracy; class labels only")
-    suggestions: int = Field(10, ge=0, description="suggested confounds to report")
-    min_support: int = Field(5, ge=2, description="texts with and without an n-gram it needs to be suggested")
+    suggestions: int = Field(10, ge=0, le=MAX_SUGGESTIONS, description="suggested confounds to report")
+    min_support: int = Field(5, ge=2, le=MAX_SUPPORT, description="texts with and without an n-gram it needs to be suggested")
 
 
 class DiagnosticsSpec(_Strict):
     """Live CID and Figure-1 histograms."""
 
-    cid_every: int = Field(50, ge=0, description="label steps between live CID points; 0 = only around rounds and at the end")
-    probes: int = Field(40, ge=1)
-    sample: int = Field(100, ge=2, description="training examples per A and B group per probe (bounds the cost)")
+    cid_every: int = Field(50, ge=0, le=MAX_STEPS, description="label steps between live CID points; 0 = only around rounds and at the end")
+    probes: int = Field(40, ge=1, le=MAX_PROBES)
+    sample: int = Field(100, ge=2, le=MAX_SAMPLE, description="training examples per A and B group per probe (bounds the cost)")
     score: Literal["cosine", "dot", "embedding"] = "cosine"
     scope: Literal["all", "top", "head"] = "all"
-    top_layers: int = Field(2, ge=1)
-    histogram_probes: int = Field(4, ge=0, description="probes whose A/B lists are kept at each CID point")
+    top_layers: int = Field(2, ge=1, le=MAX_LAYERS)
+    histogram_probes: int = Field(4, ge=0, le=MAX_HISTOGRAM_PROBES, description="probes whose A/B lists are kept at each CID point")
 
 
 def _model_default_lr(data: Any) -> Any:
@@ -201,7 +263,7 @@ class JobSpec(_Strict):
     dataset: DatasetSpec = Field(default_factory=DatasetSpec,
                                  description='which data; a built-in may be given by its name alone ("textlen"), '
                                              'an uploaded file by the name the dashboard shows ("upload:3")')
-    model: str = Field(DEFAULT_MODEL, description=(
+    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=MAX_PATH, description=(
         "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
         "or a local path"))
     method: str = Field("finetune", json_schema_extra={"enum": list(METHODS)})
@@ -209,7 +271,7 @@ class JobSpec(_Strict):
         "the paper's settings under the spec's own values: 'paper' (the one for the dataset and method) "
         "or '<dataset>/<method>'"))
     seed: int = Field(2021, ge=0, le=MAX_SEED)
-    device: str = Field("auto", description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'...")
+    device: str = Field("auto", max_length=MAX_DEVICE, description="'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1'...")
     dtype: Literal["float32", "float64"] = "float32"
     train: TrainSpec = Field(default_factory=TrainSpec)
     influence: InfluenceSpec = Field(default_factory=InfluenceSpec)
@@ -254,7 +316,8 @@ class JobSpec(_Strict):
                 pass
         return _model_default_lr(data)
 
-    @field_validator("dataset", mode="before", json_schema_input_type=DatasetSpec | str)
+    @field_validator("dataset", mode="before",
+                     json_schema_input_type=DatasetSpec | Annotated[str, Field(max_length=MAX_PATH)])
     @classmethod
     def _dataset_by_name(cls, value: Any) -> Any:
         """`"dataset": "textlen"` is short for `{"name": "textlen"}`, `"upload:3"` for a custom dataset
@@ -279,6 +342,22 @@ class JobSpec(_Strict):
         if method not in METHODS:
             raise ValueError(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
         return method
+
+    @field_validator("model")
+    @classmethod
+    def _check_model_name(cls, model: str) -> str:
+        """A name or a path, never empty: "" (or ".") would name the data directory itself."""
+        if not model.strip() or model.strip() in (".", "./"):
+            raise ValueError("a model name is needed: 'minilm', 'tiny', a Hugging Face name or a model "
+                             "directory under the data directory")
+        return model
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, device: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(device):
+            raise ValueError(f"unknown device {device!r}; valid: {DEVICE_CHOICES}")
+        return device
 
     @field_validator("preset")
     @classmethod

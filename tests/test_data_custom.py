@@ -146,7 +146,7 @@ def test_stats_use_majority_vote_when_not_binary(tmp_path):
     # train majority: x -> a (3 of 5), y -> b (2 of 4), z -> c (2 of 2): train 7 of 11 right
     assert stats["splits"]["train"]["agreement"] == pytest.approx(7 / 11)
     assert stats["splits"]["test"]["agreement"] == pytest.approx(2 / 4)  # (a,x) and (c,z) right
-    assert stats["splits"]["train"]["groups"]["0/0"] == 3 and sum(stats["splits"]["train"]["groups"].values()) == 11
+    assert stats["splits"]["train"]["groups"]["a|x"] == 3 and sum(stats["splits"]["train"]["groups"].values()) == 11
     assert stats["label_names"] == ["a", "b", "c"] and not stats["has_control"]
 
 

@@ -24,8 +24,9 @@ def test_default_msgs_matches_table_1():
     assert stats["splits"]["test"]["agreement"] == pytest.approx(2 / 3)
     assert stats["splits"]["dev"]["agreement"] == pytest.approx(2 / 3)
     train_groups = stats["splits"]["train"]["groups"]
-    assert train_groups["1/0"] + train_groups["0/1"] == 15  # the 0.3% inoculation examples
-    assert train_groups["1/0"] > 0 and train_groups["0/1"] > 0  # a B group for both labels
+    disagreeing = (train_groups["adjective|a first"], train_groups["no adjective|the first"])
+    assert sum(disagreeing) == 15  # the 0.3% inoculation examples
+    assert min(disagreeing) > 0  # a B group for both labels
     assert not stats["has_control"] and stats["has_counterfactual"]
     assert stats["label_names"] == ["no adjective", "adjective"]
     assert stats["confound_names"] == ["a first", "the first"]

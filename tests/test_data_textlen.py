@@ -13,6 +13,12 @@ from jobs.data.sentences import news_sentences
 from jobs.data.textlen import PREFIXES, TextLenOptions, build_textlen, swap_prefix
 
 
+def groups(by_index: dict[str, int]) -> dict[str, int]:
+    """{"y/c": n} -> the stats' {"<label name>|<confound name>": n} (TextLen: short/long, its two prefixes)."""
+    label_names = ["short", "long"]
+    return {f"{label_names[int(k[0])]}|{PREFIXES[int(k[2])]}": n for k, n in by_index.items()}
+
+
 def write_conll(sentences: list[list[str]], path) -> None:
     with open(path, "w", encoding="utf-8") as out:
         out.write("-DOCSTART- -X- -X- O\n\n")
@@ -61,8 +67,8 @@ def test_default_textlen_matches_table_1():
     assert stats["splits"]["dev"]["agreement"] == pytest.approx(0.5)
     assert stats["splits"]["test"]["agreement"] == pytest.approx(0.5)
     # Exact per-class shares, not only overall: 675 of each 750-example class carry its own prefix.
-    assert stats["splits"]["train"]["groups"] == {"0/0": 675, "0/1": 75, "1/0": 75, "1/1": 675}
-    assert stats["splits"]["test"]["groups"] == {"0/0": 125, "0/1": 125, "1/0": 125, "1/1": 125}
+    assert stats["splits"]["train"]["groups"] == groups({"0/0": 675, "0/1": 75, "1/0": 75, "1/1": 675})
+    assert stats["splits"]["test"]["groups"] == groups({"0/0": 125, "0/1": 125, "1/0": 125, "1/1": 125})
     assert stats["has_control"] and stats["has_counterfactual"]
     assert data.label_names == ["short", "long"] and data.confound_names == ["Negative .", "Positive ."]
 
@@ -150,7 +156,7 @@ def test_options_change_the_recipe():
     opts = TextLenOptions(train_size=200, dev_size=10, test_size=10, train_agreement=0.6, long_mean=28)
     pool = news_sentences(240, seed=3)
     data = build_textlen(pool[:220], pool[220:], seed=5, opts=opts)
-    assert dataset_stats(data)["splits"]["train"]["groups"] == {"0/0": 60, "0/1": 40, "1/0": 40, "1/1": 60}
+    assert dataset_stats(data)["splits"]["train"]["groups"] == groups({"0/0": 60, "0/1": 40, "1/0": 40, "1/1": 60})
     assert data.meta["lengths"]["train"][data.train.labels == 1].mean() > 26
 
 
@@ -202,7 +208,7 @@ def test_conll_fixture_files_feed_train_dev_from_eng_train_and_test_from_eng_tes
         source = long_testa if name == "test" else long_train
         for text in bare.texts:  # each text is the start of one long sentence of the right file
             assert any(sentence.startswith(text) for sentence in source), (name, text)
-    assert dataset_stats(data)["splits"]["train"]["groups"] == {"0/0": 7, "0/1": 1, "1/0": 1, "1/1": 7}
+    assert dataset_stats(data)["splits"]["train"]["groups"] == groups({"0/0": 7, "0/1": 1, "1/0": 1, "1/1": 7})
 
 
 def test_the_same_fixture_through_the_source_option():

@@ -15,7 +15,7 @@ def test_accuracy_report_matches_a_direct_count():
     predictions = np.array([0, 1, 1, 1, 1, 1, 0, 0, 1, 0])
     flipped = np.array([0, 1, 0, 1, 1, 0, 0, 0, 1, 1])
 
-    report = accuracy_report(predictions, labels, confounds, flipped, ["neg", "pos"], ["A", "B"])
+    report = accuracy_report(predictions, labels, confounds, flipped, ["neg", "pos"], ["A", "B"], np.arange(2))
 
     def acc(rows):
         return sum(predictions[i] == labels[i] for i in rows) / len(rows)
@@ -70,7 +70,7 @@ def test_evaluate_split_exposes_a_confound_reader():
     model = PrefixReader(tokenizer.convert_tokens_to_ids("positive"))
 
     result = evaluate_split(model, encode(tokenizer, texts), split, batch_size=3,
-                            counterfactual_enc=encode(tokenizer, [swap(t) for t in texts]))
+                            counterfactual_enc=encode(tokenizer, [swap(t) for t in texts]), pairing=np.arange(2))
 
     agree = labels == confounds
     assert result["acc"] == pytest.approx(agree.mean())  # right exactly where the prefix agrees

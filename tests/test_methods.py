@@ -120,7 +120,7 @@ def test_method_descriptions_cover_every_method():
 def test_no_confound_needs_a_control_variant():
     data = toy_textlen()
     data.control = None
-    with pytest.raises(ValueError, match="no no-confound control"):
+    with pytest.raises(ValueError, match="no-confound control needs the data without its confound"):
         train(small_spec("no-confound"), data, tiny(), MemoryRecorder())
 
 

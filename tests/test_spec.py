@@ -34,8 +34,8 @@ def test_unknown_method_and_preset_name_the_choices():
         JobSpec(method="boosting")
     with pytest.raises(ValueError, match="valid: paper"):
         preset_for("fancy", "textlen", "finetune")
-    with pytest.raises(ValidationError, match="no preset 'custom/finetune'"):
-        JobSpec(preset="paper", dataset={"name": "custom"})
+    with pytest.raises(ValidationError, match="no preset 'textlen/neurontune'"):  # custom data: TextLen's (issue 17)
+        JobSpec(preset="paper", method="neurontune", dataset={"name": "custom"})
 
 
 def test_field_errors_point_at_the_field():
@@ -101,7 +101,8 @@ def test_seeds_are_non_negative_32_bit(location):
 @pytest.mark.parametrize("data, location, words", [
     ({"method": "boosting"}, ("method",), ["unknown method 'boosting'", "valid: finetune"]),
     ({"preset": "fancy"}, ("preset",), ["unknown preset 'fancy'", "valid: paper"]),
-    ({"preset": "paper", "dataset": {"name": "custom", "path": "x.csv"}}, ("preset",), ["no preset 'custom/finetune'"]),
+    ({"preset": "paper", "method": "neurontune", "dataset": {"name": "custom", "path": "x.csv"}}, ("preset",),
+     ["no preset 'textlen/neurontune'"]),
     ({"dataset": "imdb"}, ("dataset",), ["unknown dataset 'imdb'", "valid: textlen, msgs, custom, upload:<id>"]),
     ({"dataset": {"name": "upload:3", "path": "x.csv"}}, ("dataset",), ["names an upload"]),
 ])

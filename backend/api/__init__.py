@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import (
     catalogue,
@@ -22,9 +24,13 @@ from backend.api import (
     jobs,
     probe_examples,
 )
+from backend.api.body_limits import BodyLimits
+from backend.api.host_guard import HostGuard
 from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
+from backend.services.uploads import remove_incoming
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
+from backend.store.paths import public_text
 from backend.store.recorder import jsonable
 
 VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
@@ -37,6 +43,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
+    remove_incoming(settings.uploads_dir)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -62,13 +69,27 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     async def _invalid_spec(request: Request, error: InvalidSpec) -> JSONResponse:
         return await _unprocessable(request, RequestValidationError(error.errors))
 
+    # A refusal's message is a public answer: it names paths relative to the data directory and
+    # never an absolute server path (backend.store.paths.public_text), whatever raised it.
     @app.exception_handler(ServiceError)
     async def _refused(_request: Request, error: ServiceError) -> JSONResponse:
-        return JSONResponse(status_code=STATUS_OF.get(type(error), 400), content={"detail": str(error)})
+        return JSONResponse(status_code=STATUS_OF.get(type(error), 400),
+                            content={"detail": public_text(str(error), settings.data_dir)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if isinstance(error.detail, str):
+            error = StarletteHTTPException(error.status_code, public_text(error.detail, settings.data_dir),
+                                           headers=error.headers)
+        return await http_exception_handler(request, error)
 
     app.state.settings = settings
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
                    cid_display, diagnostics):
         app.include_router(module.router)
+    # Token first, then the body's size, before a route reads one byte of it (backend/api/body_limits.py).
+    app.add_middleware(BodyLimits, settings=settings, api=app)
+    # Outermost: a foreign Host or Origin is refused before anything else (backend/api/host_guard.py).
+    app.add_middleware(HostGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     return app

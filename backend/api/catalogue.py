@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings, require_token
+from backend.api.deps import BODY_413, TOKEN_401, Id, get_session, get_settings, require_token
 from backend.services import catalogue
 from backend.services.errors import InvalidSpec
 from backend.services.submission import UPLOAD_PREFIX
@@ -40,7 +40,7 @@ def list_datasets(session: Session = Depends(get_session)) -> dict[str, Any]:
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED, response_model=UploadOut,
              dependencies=[Depends(require_token)],
-             responses={400: {"description": "not a dataset the engine can load (the message names file, row, field)"},
+             responses={**TOKEN_401, **BODY_413, 400: {"description": "not a dataset the engine can load (the message names file, row, field)"},
                         413: {"description": "over the upload size limit"}})
 def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFIXES)} file"),
                    text_column: str = Form("text"), label_column: str = Form("label"),
@@ -70,8 +70,8 @@ def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFI
     return upload_out(upload)
 
 
-@router.get("/datasets/{upload_id}", response_model=UploadOut)
-def read_upload(upload_id: int, session: Session = Depends(get_session)) -> UploadOut:
+@router.get("/datasets/{upload_id}", response_model=UploadOut, responses={404: {"description": "no such upload"}})
+def read_upload(upload_id: Id, session: Session = Depends(get_session)) -> UploadOut:
     upload = session.get(UploadedDataset, upload_id)
     if upload is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no uploaded dataset {upload_id}")
@@ -81,8 +81,7 @@ def read_upload(upload_id: int, session: Session = Depends(get_session)) -> Uplo
 @router.get("/models")
 def list_models(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
     """Built-in models; Hugging Face names work only when the hub is reachable."""
-    local = sorted(str(p.relative_to(settings.data_dir)) for p in (settings.data_dir / "models").glob("*")
-                   if p.is_dir()) if (settings.data_dir / "models").is_dir() else []
+    local = catalogue.local_models(settings.data_dir)
     return {"builtin": catalogue.models(), "default": DEFAULT_MODEL, "local": local, "hub_reachable": hub_reachable(),
             "note": "also: a model directory under the data directory (e.g. models/<name>)"
                     + (", or any Hugging Face name" if hub_reachable() else "")}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
+from backend.api.deps import Id, Step, get_session
 from backend.services.jobs import get_job
 from backend.store.models import CidPoint as CidRow
 from jobs.contracts.cid import CidPoint, thin_cid
@@ -30,8 +30,8 @@ class CidDisplayOut(BaseModel):
     points: list[CidPoint] = Field(description="recording order; per_probe and extra left out (None)")
 
 
-@router.get("/{job_id}/cid/display", response_model=CidDisplayOut)
-def read_cid_display(job_id: int, since_step: int | None = None,
+@router.get("/{job_id}/cid/display", response_model=CidDisplayOut, responses={404: {"description": "no such job"}})
+def read_cid_display(job_id: Id, since_step: Step | None = None,
                      max_points: int | None = Query(None, ge=10, le=1_000_000),
                      session: Session = Depends(get_session)) -> Response:
     """Mean CID per point (no per-probe values), thinned to about max_points."""

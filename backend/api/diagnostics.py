@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_db, get_session, get_settings, require_token
+from backend.api.deps import BODY_413, TOKEN_401, Id, get_db, get_session, get_settings, require_token
 from backend.services.jobs import checked_spec, get_job, new_job
 from backend.services.lineage import lineage, neurontune_chain
 from backend.settings import Settings
@@ -79,8 +79,8 @@ def latest_diagnostics(session: Session, job: Job) -> dict[str, Diagnostic]:
     return latest
 
 
-@router.get("/{job_id}/diagnostics", response_model=DiagnosticsOut)
-def read_diagnostics(job_id: int, session: Session = Depends(get_session)) -> DiagnosticsOut:
+@router.get("/{job_id}/diagnostics", response_model=DiagnosticsOut, responses={404: {"description": "no such job"}})
+def read_diagnostics(job_id: Id, session: Session = Depends(get_session)) -> DiagnosticsOut:
     """Every diagnostic payload the job recorded (NeuronTune: neurontune.scores, .zeroed,
     .candidates, .suggestions, .before_after). Empty for methods that record none."""
     job = get_job(session, job_id)
@@ -91,7 +91,7 @@ def read_diagnostics(job_id: int, session: Session = Depends(get_session)) -> Di
 
 @router.get("/{job_id}/diagnostics/{name}", response_model=DiagnosticOut,
             responses={404: {"description": "no such job, or no payload of that name (names those recorded)"}})
-def read_diagnostic(job_id: int, name: str, session: Session = Depends(get_session)) -> DiagnosticOut:
+def read_diagnostic(job_id: Id, name: str, session: Session = Depends(get_session)) -> DiagnosticOut:
     job = get_job(session, job_id)
     latest = latest_diagnostics(session, job)
     if name not in latest:
@@ -101,8 +101,8 @@ def read_diagnostic(job_id: int, name: str, session: Session = Depends(get_sessi
     return DiagnosticOut(job_id=job_id, attempt=job.attempt, name=name, created_at=row.created_at, payload=row.payload)
 
 
-@router.get("/{job_id}/chain", response_model=ChainOut)
-def read_chain(job_id: int, session: Session = Depends(get_session)) -> ChainOut:
+@router.get("/{job_id}/chain", response_model=ChainOut, responses={404: {"description": "no such job"}})
+def read_chain(job_id: Id, session: Session = Depends(get_session)) -> ChainOut:
     """Where a job sits in parent -> NeuronTune -> influence tuning with a discovered confound; any
     of the three may be asked. `compare` is what the Compare page overlays (?jobs=...)."""
     job = get_job(session, job_id)
@@ -145,10 +145,10 @@ def follow_up_spec(base: dict[str, Any], rule: str, request: TuneRequest) -> dic
 
 @router.post("/{job_id}/suggestions/{rank}/tune", status_code=status.HTTP_201_CREATED, response_model=JobOut,
              dependencies=[Depends(require_token)],
-             responses={404: {"description": "no such job or suggestion (names the ranks there are)"},
+             responses={**TOKEN_401, **BODY_413, 404: {"description": "no such job or suggestion (names the ranks there are)"},
                         409: {"description": "not a NeuronTune job, or it has no suggestions (yet)"},
                         400: {"description": "the follow-up spec is refused (as POST /api/jobs would)"}})
-def tune_with_suggestion(job_id: int, rank: int, request: TuneRequest | None = Body(None),
+def tune_with_suggestion(job_id: Id, rank: Id, request: TuneRequest | None = Body(None),
                          session: Session = Depends(get_session), db: Database = Depends(get_db),
                          settings: Settings = Depends(get_settings)) -> JobOut:
     """Queue influence tuning with suggestion `rank` (1 = the first) of a NeuronTune job as the

@@ -10,6 +10,7 @@ gradients), so they mean something only once such a job has run.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings
+from backend.api.deps import BODY_413, get_session, get_settings
 from backend.api.jobs import INVALID_422, REJECTED_400
 from backend.services.catalogue import job_dataset
 from backend.services.submission import accepted_spec
@@ -25,7 +26,7 @@ from backend.settings import Settings
 from backend.store.models import Job
 from jobs.contracts.results import JobResults, results_of
 from jobs.methods.loop import total_label_steps
-from jobs.rounds import ROUND_METHODS, round_steps
+from jobs.rounds import ROUND_METHODS, round_count, round_interval
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -48,16 +49,24 @@ class Estimate(BaseModel):
     basis: str = Field(description="what `seconds` rests on, in words")
 
 
+def live_cid_points(cid_every: int, steps: int, every: int, rounds: int) -> int:
+    """Live CID points, in O(1): step 0, then every multiple of cid_every below `steps` that is not
+    a round step (a round measures CID around itself); rounds run at every*1 .. every*rounds."""
+    if not cid_every:
+        return 0
+    multiples = (steps - 1) // cid_every if steps > 0 else 0
+    shared = every * rounds // math.lcm(cid_every, every) if rounds else 0
+    return 1 + multiples - shared
+
+
 def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str, int]:
     """Label steps, rounds, CID points and example gradients by part of a run of `spec` over
     `train_size` training examples (`eval_size`: dev + test rows, evaluated every eval_every)."""
     train, diagnostics, influence = spec.train, spec.diagnostics, spec.influence
     steps = total_label_steps(train_size, train.batch_size, train.epochs, train.max_steps)
-    rounds = set(round_steps(influence.interval, steps)) if spec.method in ROUND_METHODS else set()
-    live = 0
-    if diagnostics.cid_every:
-        live = 1 + sum(1 for s in range(diagnostics.cid_every, steps, diagnostics.cid_every) if s not in rounds)
-    cid_points = live + 2 * len(rounds) + 1
+    rounds = round_count(influence.interval, steps) if spec.method in ROUND_METHODS else 0
+    cid_points = live_cid_points(diagnostics.cid_every, steps, round_interval(influence.interval, steps), rounds) \
+        + 2 * rounds + 1
     # A CID point scores every probe against a pool of `sample` examples per (label, confound) group.
     pool = min(train_size, 4 * diagnostics.sample)
     kind = "embedding" if spec.method == "embedding-tuning" else "cosine"
@@ -66,11 +75,11 @@ def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str,
     units = {
         "label": steps * train.batch_size,
         "cid": cid_points * (diagnostics.probes + pool),
-        "influence": len(rounds) * per_round * SECOND_ORDER_FACTOR[kind],
+        "influence": rounds * per_round * SECOND_ORDER_FACTOR[kind],
         # Evaluation is forward only: about a third of a forward and backward pass.
         "evaluation": (evaluations + 1) * (train_size + eval_size) // 3,
     }
-    return {"label_steps": steps, "rounds": len(rounds), "cid_points": cid_points, **units}
+    return {"label_steps": steps, "rounds": rounds, "cid_points": cid_points, **units}
 
 
 def _calibration(session: Session, model: str) -> tuple[float | None, str]:
@@ -94,7 +103,7 @@ def _calibration(session: Session, model: str) -> tuple[float | None, str]:
     return seconds / units, f"the wall time of the last {len(jobs)} finished job(s) of model '{model}' on this service"
 
 
-@router.post("/estimate", response_model=Estimate, responses={**REJECTED_400, **INVALID_422})
+@router.post("/estimate", response_model=Estimate, responses={**REJECTED_400, **INVALID_422, **BODY_413})
 def estimate_job(spec: JobSpec, session: Session = Depends(get_session),
                  settings: Settings = Depends(get_settings)) -> Estimate:
     """Validate a job spec exactly as a submission would, and estimate its cost; queues nothing."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings, require_token
+from backend.api.deps import BODY_413, TOKEN_401, Id, get_session, get_settings, require_token
 from backend.services import experiment_records as records
 from backend.services.experiments import table_rows
 from backend.settings import Settings
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
              dependencies=[Depends(require_token)],
-             responses={400: {"description": "too many jobs, or an expanded job this server cannot run (as "
+             responses={**TOKEN_401, **BODY_413, 400: {"description": "too many jobs, or an expanded job this server cannot run (as "
                                              "POST /api/jobs: a model, file or upload that is not there, no round)"},
                         422: {"description": "a malformed grid, or an expanded job spec JobSpec refuses (an unknown "
                                              "dataset, method or preset among them), located by its index in the "
@@ -45,7 +45,7 @@ def create_experiment(request: ExperimentIn, session: Session = Depends(get_sess
 
 @router.post("/reproduce", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut,
              dependencies=[Depends(require_token)],
-             responses={400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
+             responses={**TOKEN_401, **BODY_413, 400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
                                              "a model the server cannot load, or too many jobs"}})
 def create_reproduction(request: ReproduceIn, session: Session = Depends(get_session),
                         settings: Settings = Depends(get_settings)) -> ExperimentOut:
@@ -57,7 +57,7 @@ def create_reproduction(request: ReproduceIn, session: Session = Depends(get_ses
 
 
 @router.post("/reproduce/preview", response_model=ReproducePreview,
-             responses={400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
+             responses={**BODY_413, 400: {"description": "an access rate outside (0, 100], a method outside the protocol, "
                                              "or too many jobs"}})
 def preview_reproduction(request: ReproduceIn, session: Session = Depends(get_session),
                          settings: Settings = Depends(get_settings)) -> ReproducePreview:
@@ -100,13 +100,13 @@ def list_experiments(session: Session = Depends(get_session)) -> list[Experiment
     return [records.experiment_out(session, e) for e in session.scalars(select(Experiment).order_by(Experiment.id.desc()))]
 
 
-@router.get("/{experiment_id}", response_model=ExperimentOut)
-def read_experiment(experiment_id: int, session: Session = Depends(get_session)) -> ExperimentOut:
+@router.get("/{experiment_id}", response_model=ExperimentOut, responses={404: {"description": "no such experiment"}})
+def read_experiment(experiment_id: Id, session: Session = Depends(get_session)) -> ExperimentOut:
     return records.experiment_out(session, records.get_experiment(session, experiment_id))
 
 
-@router.get("/{experiment_id}/table", response_model=TableOut)
-def experiment_table(experiment_id: int, session: Session = Depends(get_session)) -> TableOut:
+@router.get("/{experiment_id}/table", response_model=TableOut, responses={404: {"description": "no such experiment"}})
+def experiment_table(experiment_id: Id, session: Session = Depends(get_session)) -> TableOut:
     """Table 2: per dataset, method, hyperparameters and access rate, test accuracy mean +- std
     over seeds, Welch's t-test p-value against finetuning, per-group and worst-group accuracy,
     dev accuracy, flip rate and CID. Only succeeded jobs count; `finished` says how many.
@@ -118,8 +118,8 @@ def experiment_table(experiment_id: int, session: Session = Depends(get_session)
                     selected_rows=[row for row in rows if row.selected])
 
 
-@router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut)
-def experiment_cid(experiment_id: int, session: Session = Depends(get_session)) -> CidTrajectoriesOut:
+@router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut, responses={404: {"description": "no such experiment"}})
+def experiment_cid(experiment_id: Id, session: Session = Depends(get_session)) -> CidTrajectoriesOut:
     """Figure 3 as numbers: each method's mean CID over its succeeded full-access jobs at every
     label step and phase (live; before and after each influence round; final). Per-job curves:
     GET /api/jobs/{id}/cid."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings
+from backend.api.deps import MAX_INT, Id, Step, get_session, get_settings
 from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
 from backend.settings import Settings
@@ -77,10 +77,11 @@ def scalar_series(connection, job_id: int, attempt: int, name: str, since_step: 
     return Series(steps=[row[0] for row in rows], values=[row[1] for row in rows])
 
 
-@router.get("/{job_id}/metrics", response_model=MetricsOut)
-def read_metrics(job_id: int,
+@router.get("/{job_id}/metrics", response_model=MetricsOut, responses={404: {"description": "no such job"}})
+def read_metrics(job_id: Id,
                  name: list[str] | None = Query(None, description="scalar names (repeat the parameter); all if absent"),
-                 since_step: int | None = Query(None, description="only points after this step (incremental polling)"),
+                 since_step: int | None = Query(None, ge=-MAX_INT - 1, le=MAX_INT,
+                                                  description="only points after this step (incremental polling)"),
                  max_points: int | None = Query(None, ge=2, le=1_000_000,
                                                 description="thin each series to about this many points"),
                  session: Session = Depends(get_session)) -> Response:
@@ -95,9 +96,10 @@ def read_metrics(job_id: int,
                             series={n: s for n, s in series.items() if s.steps}, last_step=last_step))
 
 
-@router.get("/{job_id}/cid", response_model=CidOut)
-def read_cid(job_id: int, phase: str | None = Query(None, description=f"one of {', '.join(CID_PHASES)}"),
-             since_step: int | None = None, session: Session = Depends(get_session)) -> Response:
+@router.get("/{job_id}/cid", response_model=CidOut,
+            responses={404: {"description": "no such job"}, 400: {"description": "an unknown phase"}})
+def read_cid(job_id: Id, phase: str | None = Query(None, description=f"one of {', '.join(CID_PHASES)}"),
+             since_step: Step | None = None, session: Session = Depends(get_session)) -> Response:
     """CID points in recording order, each with its phase (live, pre-round, post-round, final)."""
     if phase is not None and phase not in CID_PHASES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"unknown phase '{phase}'; valid: {', '.join(CID_PHASES)}")
@@ -137,8 +139,9 @@ def _probe_choice(dataset, index: int) -> ProbeChoice:
 
 @router.get("/{job_id}/influence", response_model=InfluenceOut,
             responses={404: {"description": "no lists recorded for this probe / step (names those that are)"}})
-def read_influence(job_id: int, probe: int | None = Query(None, description="default: the first probe recorded"),
-                   step: int | None = Query(None, description="default: the latest step recorded"),
+def read_influence(job_id: Id, probe: int | None = Query(None, ge=0, le=MAX_INT,
+                                                               description="default: the first probe recorded"),
+                   step: int | None = Query(None, ge=0, le=MAX_INT, description="default: the latest step recorded"),
                    phase: str | None = Query(None, description="live | pre-round | post-round | final; default: "
                                                                "the step's latest (post-round at a round's step)"),
                    k: int = Query(5, ge=0, le=100, description="top examples of each group, with their text"),
@@ -192,8 +195,8 @@ def read_influence(job_id: int, probe: int | None = Query(None, description="def
         top_a=top(lists.a_index, lists.a_scores), top_b=top(lists.b_index, lists.b_scores)))
 
 
-@router.get("/{job_id}/results", response_model=ResultsOut)
-def read_results(job_id: int, session: Session = Depends(get_session)) -> ResultsOut:
+@router.get("/{job_id}/results", response_model=ResultsOut, responses={404: {"description": "no such job"}})
+def read_results(job_id: Id, session: Session = Depends(get_session)) -> ResultsOut:
     """Final metrics: accuracy per split, per (label|confound) group and of the worst group; CID;
     the saved model. Empty until the job has finished."""
     job = get_job(session, job_id)
@@ -205,8 +208,8 @@ def read_results(job_id: int, session: Session = Depends(get_session)) -> Result
                       artifacts=[ArtifactOut.model_validate(a) for a in artifacts])
 
 
-@router.get("/{job_id}/logs", response_model=LogOut)
-def read_logs(job_id: int, session: Session = Depends(get_session)) -> LogOut:
+@router.get("/{job_id}/logs", response_model=LogOut, responses={404: {"description": "no such job"}})
+def read_logs(job_id: Id, session: Session = Depends(get_session)) -> LogOut:
     """The engine's event lines (trial started, round started, collapsed...)."""
     job = get_job(session, job_id)
     lines = session.scalars(select(LogLine).where(LogLine.job_id == job_id, LogLine.attempt == job.attempt)

@@ -4,7 +4,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session, object_session
 
-from backend.api.deps import get_db, get_session, get_settings, require_token
+from backend.api.deps import (
+    BODY_413,
+    MAX_INT,
+    TOKEN_401,
+    Id,
+    get_db,
+    get_session,
+    get_settings,
+    require_token,
+)
 from backend.services import jobs as service
 from backend.services.lineage import lineage, lineages
 from backend.settings import Settings
@@ -25,7 +34,7 @@ INVALID_422 = {422: {"description": "the spec does not fit JobSpec: a bound, NaN
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=JobOut, dependencies=[Depends(require_token)],
-             responses={**REJECTED_400, **INVALID_422})
+             responses={**TOKEN_401, **BODY_413, **REJECTED_400, **INVALID_422})
 def submit_job(spec: JobSpec, session: Session = Depends(get_session),
                settings: Settings = Depends(get_settings)) -> JobOut:
     """Queue a job. The body is a job spec (JobSpec); a preset fills in what it does not say."""
@@ -36,8 +45,8 @@ def submit_job(spec: JobSpec, session: Session = Depends(get_session),
 @router.get("", response_model=JobList, responses={400: {"description": "an unknown status"}})
 def list_jobs(status_: str | None = Query(None, alias="status", description=f"one of {', '.join(JOB_STATUSES)}"),
               dataset: str | None = None, method: str | None = None,
-              experiment: int | None = Query(None, description="experiment id"),
-              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+              experiment: int | None = Query(None, ge=0, le=MAX_INT, description="experiment id"),
+              limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_INT),
               session: Session = Depends(get_session)) -> JobList:
     """Jobs, newest first, filtered and paginated."""
     jobs, total = service.list_jobs(session, status_, dataset, method, experiment, limit, offset)
@@ -46,14 +55,15 @@ def list_jobs(status_: str | None = Query(None, alias="status", description=f"on
 
 
 @router.get("/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
-def read_job(job_id: int, session: Session = Depends(get_session)) -> JobOut:
+def read_job(job_id: Id, session: Session = Depends(get_session)) -> JobOut:
     job = service.get_job(session, job_id)
     return JobOut.of(job, lineage(session, job))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
-             responses={404: {"description": "no such job"}, 409: {"description": "the job has already finished"}})
-def cancel_job(job_id: int, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> JobOut:
+             responses={**TOKEN_401, 404: {"description": "no such job"},
+                        409: {"description": "the job has already finished"}})
+def cancel_job(job_id: Id, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> JobOut:
     """A queued job is cancelled at once; a running one stops within a few seconds (its worker
     checks every heartbeat) and is then recorded as cancelled; one whose worker is gone (no
     heartbeat for a lease) is cancelled at once."""
@@ -61,9 +71,9 @@ def cancel_job(job_id: int, db: Database = Depends(get_db), settings: Settings =
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Depends(require_token)],
-               responses={404: {"description": "no such job"},
+               responses={**TOKEN_401, 404: {"description": "no such job"},
                           409: {"description": "the job has not finished: cancel it first"}})
-def delete_job(job_id: int, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> Response:
+def delete_job(job_id: Id, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)) -> Response:
     """Delete a finished job with all its points, results, its saved model and any checkpoint."""
     service.delete_finished(db, settings, job_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

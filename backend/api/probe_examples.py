@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings
+from backend.api.deps import MAX_INT, get_session, get_settings
 from backend.api.job_data import influence_snapshots
 from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
@@ -46,10 +46,10 @@ class ProbeExamplesOut(BaseModel):
             responses={404: {"description": "no such job, or no lists for this probe at this step and phase"},
                        422: {"description": "a parameter missing or out of its bounds"}})
 def probe_examples(
-        job_id: int = Path(ge=1, description="the job's id (`GET /api/jobs`)", examples=[1]),
-        probe: int = Query(ge=0, description="the probe: its row of the training split, one of the `probes` "
+        job_id: int = Path(ge=1, le=MAX_INT, description="the job's id (`GET /api/jobs`)", examples=[1]),
+        probe: int = Query(ge=0, le=MAX_INT, description="the probe: its row of the training split, one of the `probes` "
                                              "that `GET /api/jobs/{job_id}/influence` lists", examples=[3]),
-        step: int = Query(ge=0, description="the label step of the lists: one of the `steps` that `GET "
+        step: int = Query(ge=0, le=MAX_INT, description="the label step of the lists: one of the `steps` that `GET "
                                             "/api/jobs/{job_id}/influence?probe=` lists for this probe",
                           examples=[0]),
         k: int = Query(5, ge=1, le=100, description="examples from each end of each group's ranking: the k "

@@ -19,10 +19,13 @@ the signal must wait that long (`deconfound up --grace`, docker's stop_grace_per
 killed outright (kill -9, a grace that ran out) leaves a running job whose heartbeat stops: after
 `lease_s` any worker takes it up again (backend.queue.claims), and `deconfound up` puts the jobs of
 workers it killed, or that are gone from this machine when it starts, back in the queue at once
-(worker_is_gone). Either way the job resumes from its last checkpoint.
+(worker_is_gone). Either way the job resumes from its last checkpoint, and its log says "worker
+lost; resumed from step N (attempt k)". A job's wall_s adds up all its attempts
+(backend.queue.claims).
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -34,13 +37,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.queue.claims import Claim, claim_next, finish, heartbeat, release, unfinished
+from backend.queue.devices import announce, withdraw
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Artifact
-from backend.store.paths import absolute_spec, hub_reachable, inside, model_is_local_path, spec_files
+from backend.store.paths import (
+    absolute_spec,
+    hub_reachable,
+    inside,
+    model_is_local_path,
+    public_text,
+    spec_files,
+)
 from backend.store.recorder import StoreRecorder
 
-MAX_ERROR_CHARS = 20_000
+MAX_ERROR_CHARS = 20_000  # a traceback in the job's log
+CAUSE_CHARS = 500  # Job.error: the one line a user reads
+log = logging.getLogger(__name__)
+
+
+def failure_cause(error: BaseException, data_dir: Path) -> str:
+    """Why a job failed, for anyone to read (Job.error): the exception's type and the first line of
+    its message, with no absolute server path. The traceback goes to the job's log and the
+    worker's own (server) log instead."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    cause = f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
+    cause = public_text(cause, data_dir)
+    return cause if len(cause) <= CAUSE_CHARS else cause[:CAUSE_CHARS - 1] + "…"
 
 
 def worker_pid(worker_id: str) -> int | None:
@@ -152,7 +175,8 @@ class Worker:
         from jobs.spec import JobSpec
 
         print(f"worker {self.worker_id}: job {claim.job_id} attempt {claim.attempt}", flush=True)
-        recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id)
+        recorder = StoreRecorder(self.db, claim.job_id, claim.attempt, self.worker_id,
+                                 data_dir=self.settings.data_dir)
         keeper = LeaseKeeper(self.db, claim, recorder, self.settings.heartbeat_s)
         artifact_dir = inside(self.settings.data_dir, self.settings.artifact_dir(claim.job_id), "artifact dir")
         checkpoint_dir = inside(self.settings.data_dir, self.settings.checkpoint_dir(claim.job_id), "checkpoint dir")
@@ -174,11 +198,19 @@ class Worker:
 
             checkpoints = dict(checkpoint_dir=checkpoint_dir, checkpoint_every_s=self.settings.checkpoint_s) \
                 if self.settings.checkpoint_s > 0 else {}
-            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, **checkpoints)
+            def on_start(step: int | None) -> None:
+                if claim.lost:  # a takeover: say so in the job's log, where the user looks
+                    recorder.log(f"worker lost; resumed from step {step} (attempt {claim.attempt})" if step is not None
+                                 else f"worker lost; started again from step 0 (attempt {claim.attempt}): "
+                                      "it had saved no checkpoint")
+
+            outcome = run(spec, recorder, should_stop, artifact_dir=artifact_dir, on_start=on_start, **checkpoints)
             status, wall_s = outcome.status, outcome.wall_s
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"[-MAX_ERROR_CHARS:]
-            recorder.log(f"failed: {type(exc).__name__}: {exc}")
+            error = failure_cause(exc, self.settings.data_dir)
+            recorder.log(f"failed: {error}")
+            recorder.log(traceback.format_exc()[-MAX_ERROR_CHARS:])  # the recorder writes it without server paths
+            log.error("worker %s: job %s failed", self.worker_id, claim.job_id, exc_info=exc)
             wall_s = time.time() - started
         finally:
             keeper.stop()
@@ -221,6 +253,10 @@ def serve(settings: Settings, device: str | None = None, exit_when_idle: bool = 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"worker {worker.worker_id} on {settings.database_url.split('@')[-1]}", flush=True)
-    worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    announced = announce(settings.data_dir, worker.worker_id, device)  # for the API's device check
+    try:
+        worker.run_forever(exit_when_idle=exit_when_idle, max_jobs=max_jobs)
+    finally:
+        withdraw(announced)
     worker.db.dispose()
     return 0

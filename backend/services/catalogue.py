@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.store.paths import absolute_spec
+from backend.store.paths import OutsideDataDir, absolute_spec, inside
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.models import BUILTIN_MODELS
 from jobs.presets import PRESET_NAMES, PRESETS
@@ -43,6 +43,22 @@ def models() -> list[dict[str, str]]:
     return [{"name": name, "description": description} for name, description in BUILTIN_MODELS.items()]
 
 
+def local_models(data_dir: Path) -> list[str]:
+    """The model directories under `<data dir>/models`, relative to the data directory. A symlink
+    counts only where it resolves inside the data directory: one that leaves it is neither listed
+    nor usable (submission refuses it)."""
+    root = Path(data_dir) / "models"
+    found = []
+    for path in sorted(root.glob("*")) if root.is_dir() else []:
+        try:
+            inside(data_dir, path, "model")
+        except OutsideDataDir:
+            continue
+        if path.is_dir():
+            found.append(str(path.relative_to(data_dir)))
+    return found
+
+
 def presets() -> dict[str, Any]:
     return {"names": list(PRESET_NAMES), "presets": PRESETS,
             "paper": "resolves to '<dataset>/<method>' of the job (textlen and msgs)"}
@@ -53,10 +69,15 @@ def _load_cached(key: str) -> ConfoundedDataset:
     return load_dataset(json.loads(key))
 
 
+def load_job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset:
+    """The dataset a stored job spec names; DataError, OSError or ValueError when it cannot be loaded."""
+    dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
+    return _load_cached(json.dumps(dataset_spec, sort_keys=True))
+
+
 def job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset | None:
     """The dataset a stored job spec names (None if it cannot be loaded any more)."""
     try:
-        dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
-        return _load_cached(json.dumps(dataset_spec, sort_keys=True))
-    except (DataError, OSError, ValueError):
+        return load_job_dataset(spec, data_dir)
+    except (DataError, OSError, ValueError, RecursionError):
         return None

@@ -117,7 +117,7 @@ def reproduction(request: ReproduceIn) -> ExperimentIn:
     outside (0, 100], a method outside the protocol)."""
     try:
         return reproduce_request(request.dataset, request.scale, request.seeds, request.access_rates, request.name,
-                                 methods=request.methods, reuse=request.reuse)
+                                 methods=request.methods, reuse=request.reuse, data=request.data)
     except ValueError as error:
         raise Rejected(str(error)) from None
 

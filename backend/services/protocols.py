@@ -14,6 +14,7 @@ from typing import Any
 from jobs.contracts.api import ExperimentIn, ExperimentPart
 from jobs.presets import (
     ACCESS_RATE_METHODS,
+    OPTIONAL_PROTOCOL_METHODS,
     PROTOCOL_METHODS,
     SCALES,
     merge_fragments,
@@ -21,6 +22,7 @@ from jobs.presets import (
     scale_spec,
     search_space,
 )
+from jobs.spec import CUSTOM
 
 NAMED_GRIDS = ("paper",)
 
@@ -36,17 +38,18 @@ def access_fractions(rates_percent: list[float]) -> list[float]:
 def protocol_methods(dataset: str, methods: list[str] | None = None) -> list[str]:
     """The Table-2 methods of `dataset` a reproduction runs: all of them, or the chosen ones in the
     protocol's order (a subset runs e.g. Table 3 alone: influence and embedding tuning)."""
-    allowed = PROTOCOL_METHODS[dataset]
+    allowed = (*PROTOCOL_METHODS[dataset], *OPTIONAL_PROTOCOL_METHODS.get(dataset, ()))
     unknown = [m for m in methods or [] if m not in allowed]
     if unknown:
         raise ValueError(f"method '{unknown[0]}' is not in the {dataset} protocol; valid: {', '.join(allowed)}")
-    return [m for m in allowed if not methods or m in methods]
+    return [m for m in allowed if m in methods] if methods else list(PROTOCOL_METHODS[dataset])
 
 
 def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
-                   access_rates: list[float] | None = None, methods: list[str] | None = None) -> str:
+                   access_rates: list[float] | None = None, methods: list[str] | None = None,
+                   data: str | None = None) -> str:
     """The default name: the settings that make the experiment, so a rerun finds it again."""
-    name = f"reproduce {dataset} {scale}"
+    name = f"reproduce {dataset}{f' {data}' if data else ''} {scale}"
     if methods and set(methods) != set(PROTOCOL_METHODS.get(dataset, ())):
         name += " methods " + ",".join(protocol_methods(dataset, methods))
     if seeds:
@@ -59,16 +62,21 @@ def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
 def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None = None,
                       access_rates: list[float] | None = None, name: str | None = None,
                       overrides: dict[str, Any] | None = None, methods: list[str] | None = None,
-                      reuse: bool = False) -> ExperimentIn:
+                      reuse: bool = False, data: str | None = None) -> ExperimentIn:
     """The paper's protocol on `dataset` at `scale` as one experiment.
 
     Every method of PROTOCOL_METHODS[dataset] (or the chosen `methods` of it) x seeds with the
     paper preset, the scale's sizes and its retries of collapsed trials; with access rates
     (percent), influence and embedding tuning again at each rate below 100. `overrides` (a spec
-    fragment) win over everything. reuse: copy jobs that already succeeded (backend.services.reuse)."""
+    fragment) win over everything. reuse: copy jobs that already succeeded (backend.services.reuse).
+    dataset "custom" is your own data at `data` (a file or directory under the data directory, or
+    "upload:<id>"), with the paper preset of the built-in it resembles (jobs.presets)."""
     if dataset not in PROTOCOL_METHODS:
         raise ValueError(f"no protocol for dataset '{dataset}'; valid: {', '.join(PROTOCOL_METHODS)}")
-    overrides = overrides or {}
+    if (dataset == CUSTOM) != bool(data):
+        raise ValueError("your own data (dataset custom) needs its path, --data PATH or upload:<id>" if data is None
+                         else f"--data is for your own data; {dataset} is built in")
+    overrides = merge_fragments({"dataset": {"path": data}}, overrides or {}) if data else overrides or {}
     fractions = access_fractions(access_rates or [])
     methods = protocol_methods(dataset, methods)
     rated = [m for m in ACCESS_RATE_METHODS if m in methods]
@@ -88,7 +96,8 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
         first = parts.pop(0)
         plain, base = first.methods, merge_fragments(base, first.base)
     return ExperimentIn(
-        name=name or reproduce_name(dataset, scale, seeds, access_rates, methods), kind="reproduce", protocol=dataset,
+        name=name or reproduce_name(dataset, scale, seeds, access_rates, methods, data), kind="reproduce",
+        protocol=dataset,
         scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts, reuse=reuse)
 
 

@@ -10,6 +10,12 @@ the data directory), and whether an influence-tuning run would have a round (the
 size). NeuronTune's parent model (neurontune.parent_artifact) is "job:<id>" or a model
 directory under the data directory.
 
+What the worker would refuse only after loading the model (20-60 s) is refused here: the dataset
+is loaded as the estimate loads it (its metadata and texts, not the model's weights), so unknown
+options, a rule that marks nothing and a file that is no dataset are a 400 at once; a model
+directory needs its config.json; a dataset path is a dataset file or folder, never the data
+directory, the database or a directory the service keeps; a CUDA device must exist.
+
 A raw dict (a grid point of an experiment, a follow-up spec) goes through check_spec: JobSpec,
 then the same accepted_spec.
 """
@@ -22,7 +28,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.queue.devices import known_workers
+from backend.queue.worker import worker_is_gone
 from backend.services.errors import Rejected
+from backend.services.uploads import SUFFIXES as UPLOAD_SUFFIXES
 from backend.store.models import Artifact, Job, UploadedDataset
 from backend.store.paths import (
     HUB_PREFIX,
@@ -30,16 +39,23 @@ from backend.store.paths import (
     hub_reachable,
     is_path_option,
     model_is_local_path,
+    public_text,
     relative_inside,
 )
+from jobs.data import ConfoundedDataset, DataError
+from jobs.data.tables import TABLE_SUFFIXES
 from jobs.methods.loop import total_label_steps
+from jobs.methods.no_confound import NO_CONTROL
 from jobs.models import BUILTIN_MODELS
 from jobs.rounds import ROUND_METHODS, no_rounds_reason
 from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
-
-
+# A dataset file's suffixes (the engine's tables and what an upload may be).
+DATASET_SUFFIXES = tuple(dict.fromkeys((*TABLE_SUFFIXES, *UPLOAD_SUFFIXES)))
+# Directories of the data directory that the service keeps for itself: no dataset folder.
+SERVICE_DIRS = ("uploads", "artifacts", "checkpoints", "hf-cache", "workers")
+MAX_ROW_ID = 2**31 - 1  # a PostgreSQL integer (SQLite's hold 2^63 - 1)
 
 
 def dataset_choices() -> list[str]:
@@ -58,6 +74,9 @@ def _check_model(model: str, data_dir: Path) -> None:
             raise Rejected(str(error)) from None
         if not (data_dir / relative).is_dir():
             raise Rejected(f"model directory '{model}' does not exist under the data directory")
+        if not (data_dir / relative / "config.json").is_file():
+            raise Rejected(f"model directory '{model}' holds no model: a Hugging Face model directory "
+                           f"(config.json and weights, as save_pretrained writes them) is expected")
     elif not hub_reachable():
         raise Rejected(f"unknown model '{model}'; valid: {', '.join(BUILTIN_MODELS)}, or a model directory "
                        f"under the data directory (the Hugging Face hub is offline)")
@@ -84,6 +103,7 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
             raise Rejected(f"dataset.path '{path}' needs the Hugging Face hub, which is offline here")
     elif path:
         updates["path"] = _existing(data_dir, path, "dataset.path")
+        _check_dataset_path(data_dir, updates["path"], dataset.name)
     options = dict(dataset.options)
     for key, value in options.items():
         if isinstance(value, str) and is_path_option(key, value):
@@ -100,13 +120,39 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
                                    "neurontune": neurontune})
 
 
+def _check_dataset_path(data_dir: Path, relative: str, name: str) -> None:
+    """A dataset path (relative to the data directory) names a dataset: for a custom dataset a
+    file of a dataset suffix or a folder of split files, for a built-in one its source folder;
+    never the data directory itself, a directory the service keeps (uploads/, artifacts/, ...)
+    or the database (which has no dataset suffix)."""
+    target = Path(data_dir) / relative
+    shown = f"dataset.path '{relative}'"
+    if relative in (".", ""):
+        raise Rejected(f"{shown} is the data directory itself: name a dataset file or folder inside it")
+    if target.is_dir():
+        if Path(relative).parts[0] in SERVICE_DIRS:
+            raise Rejected(f"{shown} is a directory the service keeps for itself; an uploaded file is "
+                           f"'upload:<id>' (GET /api/datasets lists them)")
+        return
+    if name != CUSTOM:
+        raise Rejected(f"{shown} is a file; dataset '{name}' reads a folder (its source files)")
+    if target.suffix.lower() not in DATASET_SUFFIXES:
+        raise Rejected(f"{shown} is no dataset file; valid suffixes: {', '.join(DATASET_SUFFIXES)}")
+
+
+def row_id(key: str) -> int | None:
+    """The id in "job:<id>" / "upload:<id>", if it is one a table can hold (ASCII digits, at most a
+    PostgreSQL integer): a bigger one overflowed the driver into a 500, and "²" passes isdigit()."""
+    return int(key) if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID else None
+
+
 def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
     """NeuronTune's parent: "job:<id>" (that job's saved model) or a directory under the data
     directory; stored relative to it."""
     if not value.startswith(JOB_PREFIX):
         return _existing(data_dir, value, "neurontune.parent_artifact")
     key = value[len(JOB_PREFIX):]
-    job = session.get(Job, int(key)) if key.isdigit() else None
+    job = session.get(Job, key_id) if (key_id := row_id(key)) is not None else None
     if job is None:
         raise Rejected(f"neurontune.parent_artifact '{value}': no such job")
     artifact = session.scalars(select(Artifact).where(Artifact.job_id == job.id, Artifact.attempt == job.attempt,
@@ -118,7 +164,7 @@ def _parent_artifact(session: Session, data_dir: Path, value: str) -> str:
 
 def _uploaded(session: Session, path: str, field: str) -> UploadedDataset:
     key = path[len(UPLOAD_PREFIX):]
-    upload = session.get(UploadedDataset, int(key)) if key.isdigit() else None
+    upload = session.get(UploadedDataset, key_id) if (key_id := row_id(key)) is not None else None
     if upload is None:
         ids = session.query(UploadedDataset.id).order_by(UploadedDataset.id).limit(20).all()
         valid = ", ".join(f"upload:{i}" for (i,) in ids) or "none uploaded yet (POST /api/datasets)"
@@ -146,8 +192,9 @@ def accepted_spec(spec: JobSpec, data_dir: Path, session: Session) -> JobSpec:
     """A validated spec checked against this server and with its files confined (what is stored
     and what the worker runs). Raises Rejected (400)."""
     _check_model(spec.model, Path(data_dir))
+    _check_device(spec.device, Path(data_dir))
     spec = _confine_files(spec, Path(data_dir), session, spec._upload_field)
-    _check_rounds(spec, Path(data_dir))
+    _check_against_data(spec, _loaded_dataset(spec, Path(data_dir)))
     return spec
 
 
@@ -157,16 +204,63 @@ def check_spec(raw: Any, data_dir: Path, session: Session) -> JobSpec:
     return accepted_spec(JobSpec.model_validate(raw), data_dir, session)
 
 
-def _check_rounds(spec: JobSpec, data_dir: Path) -> None:
-    """Refuse an influence- or embedding-tuning spec that would run no round (it would be plain
-    finetuning under another name). Needs the training set's size; a dataset that cannot be
-    loaded here is left for the worker to report."""
-    if spec.method not in ROUND_METHODS:
-        return
-    from backend.services.catalogue import job_dataset  # loads (and caches) the dataset
+def _loaded_dataset(spec: JobSpec, data_dir: Path) -> ConfoundedDataset | None:
+    """The spec's dataset as the worker will load it (cached: the estimate and the next submission
+    of the same data reuse it). What the engine refuses (unknown options with the valid ones, a
+    rule that marks no text, a file that is no dataset) is a 400 naming it, without absolute
+    paths. A hub dataset is not fetched here (None): the worker reports what the hub answers."""
+    from backend.services.catalogue import load_job_dataset  # loads (and caches) the dataset
 
-    dataset = job_dataset(spec.model_dump(mode="json"), data_dir)
-    if dataset is None:
+    dataset = spec.dataset
+    if (dataset.path or "").startswith(HUB_PREFIX) or any(
+            isinstance(v, str) and v.startswith(HUB_PREFIX) for v in dataset.options.values()):
+        return None
+    try:
+        return load_job_dataset(spec.model_dump(mode="json"), data_dir)
+    except (DataError, OSError, ValueError, RecursionError) as error:
+        raise Rejected(f"dataset: {public_text(str(error), data_dir)}") from None
+
+
+def _check_device(device: str, data_dir: Path) -> None:
+    """A CUDA (or MPS) device this service has (JobSpec has already refused a device torch does
+    not know). The service's workers announce their devices (backend.queue.devices); a CUDA
+    device is fine when one of them has it, or runs every job on its own --device. With no
+    worker running, the API process's own devices stand in for them."""
+    if device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise Rejected("device 'mps': this service has no Apple GPU; valid: 'auto' or 'cpu'")
+        return
+    if not device.startswith("cuda"):
+        return
+    workers = known_workers(data_dir, worker_is_gone)
+    if any(worker.can_run(device) for worker in workers):
+        return
+    if workers:
+        count = max(worker.cuda_devices for worker in workers)
+    else:
+        import torch
+
+        count = torch.cuda.device_count()
+    _, _, index = device.partition(":")
+    if count == 0:
+        raise Rejected(f"device '{device}': this service has no CUDA device; valid: 'auto' or 'cpu'")
+    if index and int(index) >= count:
+        raise Rejected(f"device '{device}': this service has {count} CUDA device(s); valid: 'cuda', "
+                       f"'cuda:0' to 'cuda:{count - 1}', 'auto' or 'cpu'")
+
+
+def _check_against_data(spec: JobSpec, dataset: ConfoundedDataset | None) -> None:
+    """Refuse what the data makes impossible: an influence- or embedding-tuning spec that would
+    run no round (it would be plain finetuning under another name: needs the training set's
+    size), and no-confound on data without a confound-free copy. A hub dataset (None) is left to
+    the worker, which checks once it has loaded it."""
+    if spec.method not in (*ROUND_METHODS, "no-confound") or dataset is None:
+        return
+    if spec.method == "no-confound":
+        if not dataset.control:
+            raise Rejected(NO_CONTROL.format(name=f"dataset '{spec.dataset.name}'"))
         return
     train = spec.train
     steps = total_label_steps(len(dataset.train), train.batch_size, train.epochs, train.max_steps)

@@ -11,6 +11,7 @@ from jobs.data import DataError, dataset_stats, load_dataset
 
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
 CHUNK = 1 << 20
+INCOMING = ".incoming-"  # an upload being written and checked; renamed to its stored name once it loads
 
 
 class UploadRejected(ValueError):
@@ -37,7 +38,7 @@ def store_upload(uploads_dir: Path, filename: str | None, stream: BinaryIO, limi
         raise UploadRejected(f"{name}: unknown file type '{suffix}'; valid: {', '.join(SUFFIXES)}")
     uploads_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
-    incoming = uploads_dir / f".incoming-{token}{suffix}"
+    incoming = uploads_dir / f"{INCOMING}{token}{suffix}"
     try:
         size = 0
         with incoming.open("wb") as out:
@@ -58,3 +59,13 @@ def store_upload(uploads_dir: Path, filename: str | None, stream: BinaryIO, limi
         return stored, size, stats
     finally:
         incoming.unlink(missing_ok=True)
+
+
+def remove_incoming(uploads_dir: Path) -> int:
+    """Delete the half-written uploads a killed API left behind (store_upload removes its own file
+    on any error, but not when the process dies); the API calls it on start. Returns how many."""
+    removed = 0
+    for leftover in uploads_dir.glob(f"{INCOMING}*") if uploads_dir.is_dir() else ():
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return removed

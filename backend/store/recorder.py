@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -30,6 +31,7 @@ from backend.store.models import (
     ScalarPoint,
     utcnow,
 )
+from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
 from jobs.contracts.results import JobResults
 from jobs.recorder import CID_PHASES, InfluenceLists
@@ -82,8 +84,12 @@ def jsonable(value: Any) -> Any:
 class StoreRecorder:
     """A jobs.recorder.Recorder that writes one job attempt's points to the store."""
 
-    def __init__(self, db: Database, job_id: int, attempt: int, worker_id: str, max_queued: int = 20_000):
+    def __init__(self, db: Database, job_id: int, attempt: int, worker_id: str, max_queued: int = 20_000,
+                 data_dir: Path | None = None):
         self.db, self.job_id, self.attempt, self.worker_id = db, job_id, attempt, worker_id
+        # Anyone may read a job's log, phase and metrics: with the data directory given, the paths
+        # the engine names in them (a model directory, the saved model's) are written relative to it.
+        self.data_dir = data_dir
         self.max_queued = max_queued
         self.lost = False
         self._scalars: deque = deque()
@@ -192,6 +198,16 @@ class StoreRecorder:
         except Exception:
             pass
 
+    def _public(self, text: str | None) -> str | None:
+        return text if text is None or self.data_dir is None else public_text(text, self.data_dir)
+
+    def _public_metrics(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The engine's metrics with the saved model's directory relative to the data directory."""
+        saved = metrics.get("artifact_dir")
+        if self.data_dir is None or not isinstance(saved, str):
+            return metrics
+        return {**metrics, "artifact_dir": self._public(saved)}
+
     def _queues(self) -> dict[str, deque]:
         return {"scalars": self._scalars, "cids": self._cids, "influences": self._influences, "logs": self._logs,
                 "diagnostics": self._diagnostics}
@@ -202,9 +218,9 @@ class StoreRecorder:
             job_values: dict[str, Any] = {"heartbeat_at": utcnow()}
             if progress is not None:
                 job_values.update(progress_step=progress[0], progress_total=progress[1], eta_s=_finite(progress[2]),
-                                  progress_phase=progress[3], eta_guessed=progress[4])
+                                  progress_phase=self._public(progress[3]), eta_guessed=progress[4])
             if metrics is not None:
-                job_values["metrics"] = jsonable(metrics)
+                job_values["metrics"] = self._public_metrics(jsonable(metrics))
             owned = session.execute(
                 update(Job).where(Job.id == self.job_id, Job.attempt == self.attempt,
                                   Job.worker_id == self.worker_id, Job.status == "running")
@@ -229,7 +245,8 @@ class StoreRecorder:
                      "b_index": [int(i) for i in li.b_index], "b_scores": jsonable([float(x) for x in li.b_scores])}
                     for li in batch["influences"]])
             if batch["logs"]:
-                session.execute(insert(LogLine), [{**key, "created_at": t, "message": m} for t, m in batch["logs"]])
+                session.execute(insert(LogLine), [{**key, "created_at": t, "message": self._public(m)}
+                                                   for t, m in batch["logs"]])
             if batch["diagnostics"]:
                 # A name recorded again replaces its payload (readers take the newest row per name).
                 session.execute(insert(Diagnostic), [{**key, "created_at": t, "name": n, "payload": p}

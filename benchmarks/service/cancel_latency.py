@@ -55,7 +55,7 @@ def main() -> int:
         env = support.service_env(data_dir, database_url, DECONFOUND_HEARTBEAT_S=str(args.heartbeat),
                                   OMP_NUM_THREADS="1")
         latencies = []
-        with TestClient(create_app(load_settings())) as client:
+        with TestClient(create_app(load_settings()), base_url="http://127.0.0.1") as client:
             worker = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker", "--device", "cpu"],
                                       cwd=support.REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:

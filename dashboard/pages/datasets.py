@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboard import export, semantics
 from dashboard.client import ApiError, api
 from dashboard.components import error_box, records_table
-from dashboard.tables import table1_rows
+from dashboard.tables import pairing_text, table1_rows
 
 
 def layout(**_query):
@@ -126,5 +126,9 @@ def upload(_clicks, contents, filename, text_column, label_column, confound_colu
     except ApiError as error:
         return error_box(f"Not uploaded: {error.message}"), no_update
     train = stored["stats"]["splits"]["train"]["size"]
-    return (html.Div(f"Uploaded {stored['name']} as {stored['path']} ({train} training rows): choose it in the "
-                     "Jobs form.", className="ok"), (changed or 0) + 1)
+    pairing = pairing_text(stored["stats"])
+    done = html.Div(f"Uploaded {stored['name']} as {stored['path']} ({train} training rows"
+                    + (f"; the confound agrees when {pairing}" if pairing else "") + "): choose it in the Jobs form.",
+                    className="ok")
+    warnings = [html.Div(f"Warning: {w}", className="warning") for w in stored["stats"].get("warnings") or []]
+    return (html.Div([done, *warnings]) if warnings else done), (changed or 0) + 1

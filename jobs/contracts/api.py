@@ -61,7 +61,8 @@ class JobOut(BaseModel):
     finished_at: UtcTime | None
     progress: Progress
     error: str | None
-    wall_s: float | None
+    wall_s: float | None = Field(description="seconds of work over every attempt so far (a lost worker's "
+                                             "attempt to its last heartbeat); added to as each attempt ends")
     lineage: JobLineage = Field(description="the job it was made from, the jobs made from it, its experiment")
 
     @classmethod
@@ -190,6 +191,12 @@ def _dataset_by_name(fragment: dict[str, Any]) -> dict[str, Any]:
 SpecFragment = Annotated[dict[str, Any], AfterValidator(_dataset_by_name)]
 
 
+# The most entries of any one list of an experiment (seeds, datasets, grid fields, values of one
+# field): the service refuses an experiment of too many jobs, but only after expanding the grid.
+MAX_GRID = 100
+GridValues = Annotated[list[Any], Field(max_length=MAX_GRID)]
+
+
 class ExperimentPart(BaseModel):
     """One more grid of an experiment; left-out fields are the experiment's own."""
 
@@ -197,10 +204,11 @@ class ExperimentPart(BaseModel):
 
     base: SpecFragment = Field(default_factory=dict,
                                description="spec fields merged over the experiment's base for this part")
-    methods: list[str] | None = Field(None, min_length=1)
-    seeds: list[int] | None = Field(None, min_length=1)
-    datasets: list[str | dict[str, Any]] | None = None
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted spec field -> values")
+    methods: list[str] | None = Field(None, min_length=1, max_length=MAX_GRID)
+    seeds: list[int] | None = Field(None, min_length=1, max_length=MAX_GRID)
+    datasets: list[str | dict[str, Any]] | None = Field(None, max_length=MAX_GRID)
+    grid: dict[str, GridValues] = Field(default_factory=dict, max_length=MAX_GRID,
+                                        description="dotted spec field -> values")
 
 
 class ExperimentIn(BaseModel):
@@ -221,11 +229,12 @@ class ExperimentIn(BaseModel):
         default_factory=lambda: ["finetune"], max_length=20,
         description="empty only with parts: an experiment made of its parts alone (each method with its "
                     "own base, nothing merged from another method's)")
-    seeds: list[int] = Field(default_factory=lambda: [2021], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [2021], min_length=1, max_length=MAX_GRID)
     datasets: list[str | dict[str, Any]] = Field(
-        default_factory=list, description="dataset names or dataset specs; empty: the base spec's dataset")
-    grid: dict[str, list[Any]] = Field(
-        default_factory=dict, description="dotted spec field -> values, e.g. {\"influence.lr\": [1e-5, 3e-5]}")
+        default_factory=list, max_length=MAX_GRID,
+        description="dataset names or dataset specs; empty: the base spec's dataset")
+    grid: dict[str, GridValues] = Field(
+        default_factory=dict, max_length=MAX_GRID, description="dotted spec field -> values, e.g. {\"influence.lr\": [1e-5, 3e-5]}")
     parts: list[ExperimentPart] = Field(default_factory=list, max_length=100,
                                         description="further grids whose jobs join this experiment")
     reuse: bool = Field(False, description="copy each job whose spec equals a job that already succeeded "
@@ -258,7 +267,10 @@ class ReproduceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset: Literal["textlen", "msgs"]
+    dataset: Literal["textlen", "msgs", "custom"] = Field(description="a built-in, or custom: your own data at `data`")
+    data: str | None = Field(None, min_length=1, max_length=255,
+                             description="your own data (dataset custom): 'upload:<id>', or a file or directory of "
+                                         "train/dev/test files under the data directory")
     scale: Literal["paper", "cpu", "tiny"] = "cpu"
     seeds: list[int] | None = Field(None, min_length=1, max_length=20, description="default: the scale's")
     methods: list[str] | None = Field(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.data.dataset import ConfoundedDataset, DataError, Split
 from jobs.data.grammar import lexicon, msgs_sentence, swap_articles
-from jobs.data.options import parse_options
+from jobs.data.options import MAX_SOURCE, MAX_SPLIT_SIZE, parse_options
 from jobs.data.tables import read_jsonl
 
 LABEL_NAMES = ["no adjective", "adjective"]
@@ -38,12 +38,12 @@ class MsgsOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    train_size: int = Field(5000, ge=2)
-    dev_size: int = Field(15000, ge=2)
-    test_size: int = Field(15000, ge=2)
+    train_size: int = Field(5000, ge=2, le=MAX_SPLIT_SIZE)
+    dev_size: int = Field(15000, ge=2, le=MAX_SPLIT_SIZE)
+    test_size: int = Field(15000, ge=2, le=MAX_SPLIT_SIZE)
     inoculation: float = Field(0.003, ge=0, lt=1, description="share of train whose features disagree")
     eval_agreement: float = Field(2 / 3, ge=0, le=1, description="share of dev/test whose features agree")
-    source: str = Field("offline", description="'offline' (generated from jobs.data.grammar) or a folder with "
+    source: str = Field("offline", max_length=MAX_SOURCE, description="'offline' (generated from jobs.data.grammar) or a folder with "
                                                 "the official train.jsonl, test.jsonl (and inoculating.jsonl)")
 
 

@@ -9,6 +9,13 @@ from jobs.data.dataset import DataError
 
 Options = TypeVar("Options", bound=BaseModel)
 
+# Bounds of the options: far above the paper's sizes (TextLen 1500/480/500, MSGS 5000/15000/15000),
+# low enough that one spec cannot ask the API (the estimate, the submit checks) to generate an
+# unbounded dataset.
+MAX_SPLIT_SIZE = 100_000
+MAX_TOKENS = 512
+MAX_SOURCE = 255
+
 
 def parse_options(model: type[Options], options: dict[str, Any], source: str) -> Options:
     """`options` checked against `model`; the first problem raised as one DataError line."""

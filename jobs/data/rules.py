@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.data.dataset import ConfoundedDataset, DataError, Split
+from jobs.spec import RULE_KINDS, rule_problem
 
-KINDS = ("token", "regex")
+KINDS = RULE_KINDS
 FIELD = "confound_rule"
 
 
@@ -54,17 +55,14 @@ class ConfoundRule:
 
 def parse_rule(rule: str) -> ConfoundRule:
     """A ConfoundRule from "token:WORD" or "regex:PATTERN"; DataError naming the field otherwise."""
-    kind, sep, body = rule.partition(":")
-    if not sep or kind not in KINDS or not body:
-        raise DataError(f"expected 'token:WORD' or 'regex:PATTERN', got {rule!r}", field=FIELD)
+    if problem := rule_problem(rule):  # the syntax JobSpec checks at submission
+        raise DataError(problem, field=FIELD)
+    kind, _, body = rule.partition(":")
     if kind == "token":
         # (?<!\w)...(?!\w) rather than \b: a WORD such as "c++" or "@user" ends in a non-word character
         pattern = re.compile(rf"(?<!\w){re.escape(body)}(?!\w)", re.IGNORECASE)
         return ConfoundRule(rule, pattern, (f"no {body}", body))
-    try:
-        pattern = re.compile(body)
-    except re.error as error:
-        raise DataError(f"bad regular expression {body!r}: {error}", field=FIELD) from None
+    pattern = re.compile(body)
     return ConfoundRule(rule, pattern, (f"no /{body}/", f"/{body}/"))
 
 

@@ -1,6 +1,8 @@
 """The one entry point: a DatasetSpec in, a checked ConfoundedDataset out."""
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from jobs.data.access import access_subset
 from jobs.data.checks import check_dataset
 from jobs.data.custom import load_custom
@@ -25,13 +27,24 @@ DATASET_CHOICES = {
 }
 
 
+def _validated(spec: dict) -> DatasetSpec:
+    """A DatasetSpec from a dict; what it refuses (a confound rule that does not parse, a bound) as
+    a DataError naming the field, like every other bad input here."""
+    try:
+        return DatasetSpec.model_validate(spec)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise DataError(first["msg"].removeprefix("Value error, "),
+                        field=".".join(map(str, first["loc"])) or None) from None
+
+
 def load_dataset(spec: DatasetSpec | dict | None = None) -> ConfoundedDataset:
     """Build the dataset a spec names, checked (jobs.data.checks), with spec.access_rate applied
     (ds.access set when the rate is below 1). DataError (one line) on any bad input.
 
     spec.confound_rule defines the confound from the text: for a custom dataset instead of a
     column, for a built-in one in place of its annotated confound (jobs.data.rules.replace_confound)."""
-    spec = spec if isinstance(spec, DatasetSpec) else DatasetSpec.model_validate(spec or {})
+    spec = spec if isinstance(spec, DatasetSpec) else _validated(spec or {})
     if spec.name == "textlen":
         dataset = load_textlen(spec.seed, spec.options, spec.path)
     elif spec.name == "msgs":

@@ -48,6 +48,9 @@ def read_jsonl(path: Path) -> Table:
             except json.JSONDecodeError as error:
                 raise DataError(f"invalid JSON: {error.msg} (column {error.colno})",
                                 file=str(path), row=line_number) from None
+            except RecursionError:  # json's C decoder recurses once per nesting level
+                raise DataError("invalid JSON: nested too deeply (a row is one flat JSON object)",
+                                file=str(path), row=line_number) from None
             if not isinstance(value, dict):
                 raise DataError(f"expected a JSON object, got {type(value).__name__}",
                                 file=str(path), row=line_number)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.data.conll import conll_sentences
 from jobs.data.dataset import ConfoundedDataset, DataError, Split
-from jobs.data.options import parse_options
+from jobs.data.options import MAX_SOURCE, MAX_SPLIT_SIZE, MAX_TOKENS, parse_options
 
 LABEL_NAMES = ["short", "long"]
 PREFIXES = ["Negative .", "Positive ."]  # confound value -> prefix
@@ -36,17 +36,17 @@ class TextLenOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    train_size: int = Field(1500, ge=2)
-    dev_size: int = Field(480, ge=2)
-    test_size: int = Field(500, ge=2)
-    min_tokens: int = Field(30, ge=1, description="sentences shorter than this are dropped")
-    cut: int = Field(30, ge=1, description="the kept sentences are cut to their first `cut` tokens")
-    long_mean: float = Field(25.0, description="class 1 'long': lengths int(N(long_mean, std))")
-    short_mean: float = Field(15.0, description="class 0 'short': lengths int(N(short_mean, std))")
-    std: float = Field(4.0, ge=0)
+    train_size: int = Field(1500, ge=2, le=MAX_SPLIT_SIZE)
+    dev_size: int = Field(480, ge=2, le=MAX_SPLIT_SIZE)
+    test_size: int = Field(500, ge=2, le=MAX_SPLIT_SIZE)
+    min_tokens: int = Field(30, ge=1, le=MAX_TOKENS, description="sentences shorter than this are dropped")
+    cut: int = Field(30, ge=1, le=MAX_TOKENS, description="the kept sentences are cut to their first `cut` tokens")
+    long_mean: float = Field(25.0, ge=0, le=MAX_TOKENS, description="class 1 'long': lengths int(N(long_mean, std))")
+    short_mean: float = Field(15.0, ge=0, le=MAX_TOKENS, description="class 0 'short': lengths int(N(short_mean, std))")
+    std: float = Field(4.0, ge=0, le=MAX_TOKENS)
     train_agreement: float = Field(0.9, ge=0, le=1, description="share of each train class whose prefix matches it")
     eval_agreement: float = Field(0.5, ge=0, le=1, description="the same for dev and test")
-    source: str = Field("offline", description="'offline' (generated sentences), a folder with CoNLL-2003 "
+    source: str = Field("offline", max_length=MAX_SOURCE, description="'offline' (generated sentences), a folder with CoNLL-2003 "
                                                 "eng.train and eng.testa, or 'hf:conll2003'")
 
 

@@ -29,7 +29,7 @@ from jobs.influence.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
 from jobs.methods.run_progress import Cost, Units, Work, typical_seconds
-from jobs.rounds import round_steps
+from jobs.rounds import is_round_step, round_steps
 
 # Before any update is timed, an update is guessed at this many training examples' time (of a label
 # step) per example of its tuples (probe, A and B). Gradient scores: a forward, a backward that keeps
@@ -174,7 +174,7 @@ class InfluenceTuning(Method):
         return self.update_s(run) if kind == Work.UPDATE else None
 
     def after_label_step(self, run: Run, step: int) -> bool:
-        if step not in self.round_steps(run):
+        if not is_round_step(run.spec.influence.interval, run.total_steps, step):
             return False
         if self.round is None:  # a new round (one resumed from a checkpoint has its pre-round CID already)
             self.round = RoundState(step, started=time.perf_counter())

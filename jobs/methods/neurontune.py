@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from jobs.checkpoint import Checkpointer
 from jobs.data.dataset import ConfoundedDataset
+from jobs.data.stats import confound_pairing
 from jobs.discovery import Suggestion, suggest_confounds
 from jobs.evaluate import evaluate_split, is_collapsed
 from jobs.influence import Examples
@@ -289,7 +290,8 @@ def evaluate_all(model: Classifier, tokenizer, data: ConfoundedDataset, max_leng
         counterfactual = (encode(tokenizer, [data.counterfactual(t) for t in split.texts], max_length)
                           if data.counterfactual is not None else None)
         out[name] = evaluate_split(model, enc, split, counterfactual_enc=counterfactual,
-                                   label_names=data.label_names, confound_names=data.confound_names)
+                                   label_names=data.label_names, confound_names=data.confound_names,
+                                           pairing=confound_pairing(data))
     return out
 
 

@@ -8,15 +8,19 @@ dev and test ("test" and "control_test") and, for comparison, on the confounded 
 """
 from __future__ import annotations
 
-from jobs.data.dataset import ConfoundedDataset, Split
+from jobs.data.dataset import ConfoundedDataset, DataError, Split
 from jobs.methods.loop import Method
+
+NO_CONTROL = ("the no-confound control needs the data without its confound, and {name} has none: give your files "
+              "a 'counterfactual' column (each text with the confound swapped or removed), or use a confound rule "
+              "(token:WORD or regex:PATTERN), which is stripped; TextLen has one built in")
 
 
 def control_splits(data: ConfoundedDataset) -> dict[str, Split]:
-    """The dataset's no-confound variant, by split name; a clear error where there is none."""
+    """The dataset's no-confound variant, by split name; a one-line DataError where there is none
+    (the runner asks before the model loads, and submission before the job is queued)."""
     if not data.control or any(name not in data.control for name in ("train", "dev", "test")):
-        raise ValueError(f"dataset '{data.name}' has no no-confound control variant (train, dev and test "
-                         "without the confound), so the 'no-confound' method cannot run on it; TextLen has one")
+        raise DataError(NO_CONTROL.format(name=f"dataset '{data.name}'"), field="method")
     return data.control
 
 

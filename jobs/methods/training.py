@@ -15,6 +15,7 @@ import torch
 
 from jobs.checkpoint import set_torch_random_state, torch_random_state
 from jobs.data.dataset import ConfoundedDataset
+from jobs.data.stats import confound_pairing
 from jobs.evaluate import evaluate_split, is_collapsed
 from jobs.influence import Examples
 from jobs.methods.label_steps import batch_indices, total_label_steps
@@ -160,7 +161,8 @@ class Training:
         for name, split in self.splits.items():
             metrics[name] = evaluate_split(model, self.encodings[name], split,
                                            counterfactual_enc=self.counterfactuals.get(name),
-                                           label_names=data.label_names, confound_names=data.confound_names)
+                                           label_names=data.label_names, confound_names=data.confound_names,
+                                           pairing=confound_pairing(data))
         self.progress.finish(Work.FINAL_EVALUATION, step)
         for name in ("train", "dev", "test"):
             self.recorder.scalar(f"acc/{name}", step, metrics[name]["acc"])

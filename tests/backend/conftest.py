@@ -50,7 +50,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

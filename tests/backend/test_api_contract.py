@@ -77,7 +77,9 @@ def test_unknown_model_is_400_naming_the_valid_ones(client):
 
 
 def test_paper_preset_without_a_paper_setting_is_422_at_the_preset(client):
-    response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper"))
+    # Custom data takes TextLen's paper settings (issue 17); NeuronTune has none anywhere.
+    response = submit(client, with_changes(dataset={"name": "custom", "path": "x.csv"}, preset="paper",
+                                           method="neurontune"))
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "preset"] and "paper presets exist for textlen and msgs" in error["msg"]
@@ -176,6 +178,7 @@ def test_model_paths_must_be_inside_the_data_dir(client, settings):
     assert submit(client, with_changes(model="/usr")).status_code == 400
     assert submit(client, with_changes(model="../")).status_code == 400
     (settings.data_dir / "models" / "mine").mkdir(parents=True)
+    (settings.data_dir / "models" / "mine" / "config.json").write_text("{}")  # a model directory, as far as told
     job = submit(client, with_changes(model="models/mine"))
     assert job.status_code == 201 and job.json()["model"] == "models/mine"
 
@@ -249,7 +252,7 @@ def test_catalogue(client):
 
 def test_token_guards_every_mutating_endpoint(tmp_path):
     settings = make_settings(tmp_path / "data", api_token="s3cret")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         good = {"Authorization": "Bearer s3cret"}
         bad = {"Authorization": "Bearer wrong"}
         for headers in ({}, bad):

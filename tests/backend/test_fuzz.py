@@ -37,7 +37,7 @@ NAMED = st.sampled_from(["tiny", "minilm", "textlen", "msgs", "custom", "paper",
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory) -> Iterator[TestClient]:
     settings_ = make_settings(tmp_path_factory.mktemp("fuzz") / "data", upload_limit_mb=4096 / 2**20)  # 4 KiB
-    with TestClient(create_app(settings_), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings_), raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         rows = "text,label,confound\n" + "".join(f"t {i},{i % 2},{i % 3 % 2}\n" for i in range(40))
         assert client.post("/api/datasets", files={"file": ("d.csv", rows.encode())}).status_code == 201
         yield client

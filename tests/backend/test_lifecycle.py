@@ -61,11 +61,16 @@ def test_submit_run_read_while_running_and_after(client, settings, db, spawn_wor
 
 
 def test_a_job_that_cannot_load_its_data_fails_with_the_message(client, settings, spawn_worker):
-    (settings.data_dir / "conll").mkdir(parents=True)
-    spec = {**long_job(4), "dataset": {"name": "textlen", "options": {"conll_train": "conll", "conll_test": "conll"}}}
-    response = client.post("/api/jobs", json=spec)
+    """Data the submission loaded fine and that broke before the worker read it (unknown options
+    and the like are refused at submission: tests/backend/test_refusals.py)."""
+    rows = "text,label,confound\n" + "".join(f"t {i},{i % 2},{i // 2 % 2}\n" for i in range(40))
+    uploaded = client.post("/api/datasets", files={"file": ("d.csv", rows.encode())}).json()
+    response = client.post("/api/jobs", json={**long_job(4), "dataset": uploaded["path"]})
     assert response.status_code == 201, response.text
+    [stored] = (settings.data_dir / "uploads").glob("*.csv")
+    stored.write_text(rows + "t 40,,1\n")
     worker = spawn_worker(settings, "--exit-when-idle")
     assert wait_exit(worker) == 0, worker_log(worker)
     job = client.get(f"/api/jobs/{response.json()['id']}").json()
-    assert job["status"] == "failed" and job["error"].splitlines()[0].startswith("DataError"), job["error"]
+    assert job["status"] == "failed" and job["error"].startswith("DataError"), job["error"]
+    assert "row 42, field 'label'" in job["error"] and "\n" not in job["error"], job["error"]

@@ -90,7 +90,7 @@ def finished(client: TestClient, job_id: int, worker) -> dict:
 
 def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path, spawn_worker):
     settings = make_settings(tmp_path / "data", api_token="s3cret")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         worker = spawn_worker(settings)
         parent = client.post("/api/jobs", json=PARENT, headers=TOKEN).json()["id"]
         finished(client, parent, worker)

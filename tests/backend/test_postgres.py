@@ -16,7 +16,7 @@ from .conftest import TINY_JOB, make_settings, worker_log
 
 def test_three_workers_drain_twelve_jobs_each_exactly_once(tmp_path, pg_url, spawn_worker):
     settings = make_settings(tmp_path / "data", database_url=pg_url)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         assert client.get("/healthz").json()["database"] == "postgresql"
         job_ids = [client.post("/api/jobs", json={**TINY_JOB, "seed": seed}).json()["id"] for seed in range(12)]
         workers = [spawn_worker(settings, "--exit-when-idle") for _ in range(3)]

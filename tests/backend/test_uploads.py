@@ -84,7 +84,7 @@ def test_wrong_type_and_empty_files(client):
 
 def test_size_limit(tmp_path):
     settings = make_settings(tmp_path / "data", upload_limit_mb=2000 / 2**20)  # 2000 bytes
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         assert upload(client, "small.csv", csv_rows(40)).status_code == 201  # about 1.3 kB
         response = upload(client, "big.csv", csv_rows(2000))  # about 70 kB
         assert response.status_code == 413

@@ -40,7 +40,7 @@ def test_a_dataset_by_its_name_alone(client):
 def test_the_schema_shows_both_forms_of_a_dataset(client):
     schema = client.get("/openapi.json").json()
     dataset = schema["components"]["schemas"]["JobSpec"]["properties"]["dataset"]
-    assert {"$ref": "#/components/schemas/DatasetSpec"} in dataset["anyOf"] and {"type": "string"} in dataset["anyOf"]
+    assert {"$ref": "#/components/schemas/DatasetSpec"} in dataset["anyOf"] and {"type": "string", "maxLength": 255} in dataset["anyOf"]
     job_out = schema["components"]["schemas"]["JobOut"]["properties"]
     assert job_out["spec"]["allOf"] == [{"$ref": "#/components/schemas/JobSpec"}] and job_out["dataset"]["description"]
 

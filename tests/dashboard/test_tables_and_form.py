@@ -57,6 +57,12 @@ def test_table1_rows_from_the_datasets_endpoint():
     assert [r["name"] for r in rows] == ["textlen", "broken", "upload:3"]
     assert rows[0]["agree_train"] == "90.0" and rows[0]["train"] == "1500" and rows[0]["control"] == "yes"
     assert "no file" in rows[1]["description"] and rows[2]["control"] == "no"
+    # The pairing the agreement counts, and an upload's warnings.
+    paired = {**stats, "agreement_pairing": {"she": "sports", "he": "weather"},
+              "warnings": ["the test split has no rows of group(s) weather|she"]}
+    _, rows = tables.table1_rows({"uploaded": [{"id": 4, "name": "news.csv", "stats": paired}]})
+    assert rows[0]["pairing"] == "“she” → sports, “he” → weather"
+    assert "Warning: the test split has no rows of group(s) weather|she" in rows[0]["description"]
 
 
 def _texts(component) -> list[str]:
@@ -129,7 +135,7 @@ def test_api_messages_land_beside_their_fields():
 ])
 def test_the_apis_choice_and_bound_errors_land_beside_their_fields(tmp_path, change, field, words):
     """Unknown choices are the model's 422s now, located by field: the form still puts them beside it."""
-    with TestClient(create_app(make_settings(tmp_path))) as api:
+    with TestClient(create_app(make_settings(tmp_path)), base_url="http://127.0.0.1") as api:
         response = api.post("/api/jobs/estimate", content=json.dumps({"model": "tiny", **change}),
                             headers={"content-type": "application/json"})
     assert response.status_code == 422
