@@ -10,10 +10,7 @@ gradients), so they mean something only once such a job has run.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +20,7 @@ from backend.services.catalogue import job_dataset
 from backend.services.submission import accepted_spec
 from backend.settings import Settings
 from backend.store.models import Job
+from jobs.contracts.api import Estimate
 from jobs.methods.loop import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_steps
 from jobs.spec import JobSpec
@@ -33,18 +31,6 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 SECOND_ORDER_FACTOR = {"cosine": 3, "dot": 3, "embedding": 1}
 CALIBRATION_JOBS = 20
 PARTS = ("label", "cid", "influence", "evaluation")
-
-
-class Estimate(BaseModel):
-    spec: dict[str, Any] = Field(description="the spec as it would run: preset and defaults filled in")
-    train_size: int | None = Field(description="training examples (None: the dataset could not be loaded)")
-    label_steps: int
-    rounds: int = Field(description="influence-tuning rounds")
-    cid_points: int = Field(description="CID measurements (live, around rounds, final)")
-    example_gradients: dict[str, int] = Field(description="forward+backward passes of one example, by part")
-    total_example_gradients: int
-    seconds: float | None = Field(description="extrapolated from finished jobs of the same model; None if none")
-    basis: str = Field(description="what `seconds` rests on, in words")
 
 
 def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str, int]:
