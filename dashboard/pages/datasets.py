@@ -87,10 +87,10 @@ def show_samples(name, split):
     except ApiError as error:
         return error_box(error.message)
     blocks = []
-    for group in answer["groups"]:
+    for group in answer.groups:
         blocks.append(html.Div([
-            html.H5(f"label {group['label']} · confound {group['confound']} · {group['count']} rows"),
-            html.Ul([html.Li(row["text"]) for row in group["rows"]]) if group["rows"]
+            html.H5(f"label {group.label} · confound {group.confound} · {group.count} rows"),
+            html.Ul([html.Li(row.text) for row in group.rows]) if group.rows
             else html.Div("No rows in this group.", className="empty"),
         ], className="sample-group"))
     return html.Div(blocks, className="samples", id="samples-groups")
@@ -125,6 +125,6 @@ def upload(_clicks, contents, filename, text_column, label_column, confound_colu
             "confound_column": confound_column or "", "confound_rule": rule or None})
     except ApiError as error:
         return error_box(f"Not uploaded: {error.message}"), no_update
-    train = stored["stats"]["splits"]["train"]["size"]
-    return (html.Div(f"Uploaded {stored['name']} as {stored['path']} ({train} training rows): choose it in the "
+    train = stored.stats["splits"]["train"]["size"]
+    return (html.Div(f"Uploaded {stored.name} as {stored.path} ({train} training rows): choose it in the "
                      "Jobs form.", className="ok"), (changed or 0) + 1)
