@@ -64,7 +64,8 @@ class ApiError(Exception):
                  fields: dict[str, str] | None = None):
         self.status, self.detail, self.method, self.path = status, detail, method, path
         self.fields = fields or {}
-        super().__init__(f"the API answered {status} to {method} {path}: {detail}" if status is not None else detail)
+        line = f"the API answered {status} to {method} {path}: {detail}" if status is not None else detail
+        super().__init__(" ".join(line.split()))  # one line, whatever the server wrote
 
     @property
     def message(self) -> str:
@@ -121,8 +122,8 @@ def _body(body: BaseModel | dict[str, Any] | None) -> Any:
 
 class ApiClient:
     """The API at `base`: a URL, or an httpx.Client (its base URL is used) such as fastapi's
-    TestClient, for the app in-process. `token` goes in an Authorization header of every call (the server checks it on
-    mutating ones)."""
+    TestClient, for the app in-process. `token` goes in an Authorization header of every call
+    (the server checks it on mutating ones)."""
 
     def __init__(self, base: str | httpx.Client, token: str | None = None, timeout_s: float = TIMEOUT_S):
         if isinstance(base, str):

@@ -85,3 +85,19 @@ def test_an_unreachable_api_is_one_line_naming_its_url():
         api.health()
     assert error.value.status is None and "http://127.0.0.1:9" in str(error.value)
     assert "cannot be reached" in error.value.message and "\n" not in str(error.value)
+
+
+def test_reproduce_over_the_api_says_the_clients_line(tmp_path):
+    """`reproduce --api` (RemoteApi) goes through the same client: its failures are ExperimentError
+    with the client's one line."""
+    from backend.services.reproduce import ExperimentError, RemoteApi
+
+    with TestClient(create_app(make_settings(tmp_path / "data"))) as http:
+        remote = RemoteApi(client=http)
+        request = ExperimentIn(name="over rest", base=TINY_JOB)
+        experiment_id, created = remote.find_or_submit(request)
+        assert created and remote.find_or_submit(request) == (experiment_id, False)  # resumed, not submitted again
+        assert [job["status"] for job in remote.jobs(experiment_id)] == ["queued"]
+        assert [row["method"] for row in remote.table(experiment_id)] == ["finetune"]
+        with pytest.raises(ExperimentError, match=r"^the API answered 404 to GET /api/experiments/999/table: "):
+            remote.table(999)
