@@ -11,28 +11,15 @@ the final one, so the drops the rounds make stay visible. (Training curves are t
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Id, Step, get_session
 from backend.services.jobs import get_job
 from backend.store.models import CidPoint
+from jobs.contracts.api import CidDisplayOut, CidMean
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
-
-
-class CidMean(BaseModel):
-    step: int
-    phase: str
-    value: float | None
-
-
-class CidDisplayOut(BaseModel):
-    job_id: int
-    attempt: int
-    total: int = Field(description="points after since_step before thinning")
-    points: list[CidMean] = Field(description="recording order")
 
 
 def thin_points(points: list[CidMean], max_points: int | None) -> list[CidMean]:
