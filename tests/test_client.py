@@ -17,7 +17,7 @@ from .backend.conftest import TINY_JOB, make_settings
 
 @pytest.fixture
 def api(tmp_path) -> Iterator[ApiClient]:
-    with TestClient(create_app(make_settings(tmp_path / "data"))) as http:
+    with TestClient(create_app(make_settings(tmp_path / "data")), base_url="http://127.0.0.1") as http:
         yield ApiClient(http)
 
 
@@ -68,7 +68,7 @@ def test_a_422_carries_its_complaints_by_field(api):
 
 
 def test_the_token_goes_with_every_call(tmp_path):
-    with TestClient(create_app(make_settings(tmp_path / "data", api_token="s3cret"))) as http:
+    with TestClient(create_app(make_settings(tmp_path / "data", api_token="s3cret")), base_url="http://127.0.0.1") as http:
         with pytest.raises(ApiError) as error:
             ApiClient(http).submit(TINY_JOB)
         assert error.value.status == 401 and "DECONFOUND_API_TOKEN" in error.value.message
@@ -92,7 +92,7 @@ def test_reproduce_over_the_api_says_the_clients_line(tmp_path):
     with the client's one line."""
     from backend.services.reproduce import ExperimentError, RemoteApi
 
-    with TestClient(create_app(make_settings(tmp_path / "data"))) as http:
+    with TestClient(create_app(make_settings(tmp_path / "data")), base_url="http://127.0.0.1") as http:
         remote = RemoteApi(client=http)
         request = ExperimentIn(name="over rest", base=TINY_JOB)
         experiment_id, created = remote.find_or_submit(request)
