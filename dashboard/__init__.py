@@ -1,5 +1,5 @@
 """The browser dashboard: a Dash app over the REST API (dashboard/app.py builds it).
 
-client.py speaks HTTP to the API, figures.py and tables.py turn its answers into figures and
-rows, pages/ holds one module per page (Jobs, Run, Compare, Datasets).
+client.py hands pages the shared typed API client (client/), figures.py and tables.py turn its
+answers into figures and rows, pages/ holds one module per page (Jobs, Run, Compare, Datasets).
 """

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from dashboard.client import ApiClient
+from dashboard.client import ApiClient, plain, plain_metrics
 from dashboard.series import DISPLAY_POINTS, UPDATE_INDEXED, merge_cid, merge_series, poll_from
+from jobs.contracts.api import JobOut, MetricsOut
 
 FINISHED = ("succeeded", "failed", "cancelled", "collapsed")
 # Shared by every page view: a refresh sends its few API calls at once (httpx clients are thread-safe).
@@ -24,13 +25,13 @@ def empty() -> dict:
     return {"attempt": None, "names": [], "series": {}, "cid": [], "results": None}
 
 
-def refresh(client: ApiClient, job: dict, held: dict | None) -> tuple[dict, bool]:
+def refresh(client: ApiClient, job: JobOut, held: dict | None) -> tuple[dict, bool]:
     """(held with the points recorded since, whether anything changed) for `job` (GET /api/jobs/{id}).
 
     The API calls (curves, CID, results) are independent given the job, so they run at once:
     on a page load that is one round trip instead of three or four."""
-    held = held if held and held.get("attempt") == job["attempt"] else {**empty(), "attempt": job["attempt"]}
-    job_id = job["id"]
+    held = held if held and held.get("attempt") == job.attempt else {**empty(), "attempt": job.attempt}
+    job_id = job.id
     series, names = held["series"], list(held["names"])
 
     # Label-step series together, update-indexed ones apart (their steps count other things),
@@ -44,7 +45,7 @@ def refresh(client: ApiClient, job: dict, held: dict | None) -> tuple[dict, bool
     cid = held["cid"]
     since = cid[-1]["step"] - 1 if cid else None
     results = held["results"]
-    want_results = job["status"] in FINISHED and results is None
+    want_results = job.status in FINISHED and results is None
 
     metric_calls = [_POOL.submit(client.metrics, job_id, names=group, since_step=since_from, max_points=DISPLAY_POINTS)
                     for group, since_from in requests]
@@ -54,14 +55,14 @@ def refresh(client: ApiClient, job: dict, held: dict | None) -> tuple[dict, bool
 
     changed = False
 
-    def merge(answer: dict) -> bool:
+    def merge(answer: MetricsOut) -> bool:
         """Merge one metrics answer in; False if the job has moved on to another attempt."""
         nonlocal series, names, changed
-        if answer["attempt"] != job["attempt"]:
+        if answer.attempt != job.attempt:
             return False
-        merged = merge_series(series, {n: s for n, s in answer["series"].items() if s["steps"]})
-        changed = changed or merged != series or answer["names"] != names
-        series, names = merged, answer["names"]
+        merged = merge_series(series, {n: plain(s) for n, s in answer.series.items() if s.steps})
+        changed = changed or merged != series or answer.names != names
+        series, names = merged, answer.names
         return True
 
     ok = all([merge(call.result()) for call in metric_calls])
@@ -71,10 +72,10 @@ def refresh(client: ApiClient, job: dict, held: dict | None) -> tuple[dict, bool
         ok = merge(client.metrics(job_id, names=fresh, since_step=None, max_points=DISPLAY_POINTS))
     if not ok:
         return {**empty(), "attempt": None}, True
-    merged_cid = merge_cid(cid, cid_call.result()["points"])
+    merged_cid = merge_cid(cid, plain(cid_call.result().points))
     changed = changed or len(merged_cid) != len(cid)
     if results_call is not None:
-        results = results_call.result().get("metrics") or {}
+        results = plain_metrics(results_call.result()) or {}
         changed = True
-    return {"attempt": job["attempt"], "names": names, "series": series, "cid": merged_cid,
+    return {"attempt": job.attempt, "names": names, "series": series, "cid": merged_cid,
             "results": results}, changed

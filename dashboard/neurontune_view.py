@@ -33,7 +33,7 @@ def section(job: dict) -> html.Div | None:
     if job.get("method") != "neurontune":
         return None
     try:
-        found = api().diagnostics(job["id"])["items"]
+        found = api().diagnostics(job["id"]).items
     except ApiError as error:
         found, problem = {}, error.message
     else:
@@ -178,7 +178,7 @@ def chain_link(job_id: int):
         chain = api().chain(job_id)
     except ApiError as error:
         return error_box(error.message)
-    runs = chain["compare"]
+    runs = chain.compare
     words = {1: "Compare this run", 2: "Compare the parent and NeuronTune"}.get(
         len(runs), f"Compare the parent, NeuronTune and {len(runs) - 2} influence-tuning follow-up(s)")
     return dcc.Link(words + f" (jobs {', '.join(map(str, runs))})", href="/compare?jobs=" + ",".join(map(str, runs)),
@@ -190,8 +190,8 @@ def chain_link(job_id: int):
 def poll(_n, job_id):
     """Fill the section in once the job's diagnostics are all recorded."""
     try:
-        found = api().diagnostics(job_id)["items"]
-        status = api().job(job_id)["status"]
+        found = api().diagnostics(job_id).items
+        status = api().job(job_id).status
     except ApiError as error:
         return error_box(error.message), no_update
     if all(name in found for name in NAMES):
@@ -213,8 +213,8 @@ def tune(clicks, job_id):
         job = api().tune_suggestion(job_id, rank)
     except ApiError as error:
         return error_box(error.message), no_update
-    suggestion = job["params"]["chain"]["suggestion"]
+    suggestion = job.params["chain"]["suggestion"]
     return (html.Div([f"Queued influence tuning with \"{suggestion['ngram']}\" as the confound "
                       f"(rule {suggestion['rule']}): ",
-                      dcc.Link(f"job #{job['id']}", href=f"/run/{job['id']}", id="nt-new-job")], className="ok"),
+                      dcc.Link(f"job #{job.id}", href=f"/run/{job.id}", id="nt-new-job")], className="ok"),
             chain_link(job_id))

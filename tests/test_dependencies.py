@@ -29,7 +29,7 @@ from tests.helpers import WAIT_S
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 REPO = Path(__file__).resolve().parents[1]
-FIRST_PARTY = {"jobs", "backend", "dashboard", "tests", "benchmarks"}
+FIRST_PARTY = {"jobs", "backend", "dashboard", "client", "tests", "benchmarks"}
 # Import names whose distribution is named otherwise, for packages not installed here (peers).
 KNOWN = {"yaml": "pyyaml", "sklearn": "scikit-learn", "multipart": "python-multipart", "PIL": "pillow"}
 
@@ -165,6 +165,8 @@ def test_the_service_the_dashboard_the_benchmarks_and_the_tests_declare_their_im
     declared = _declared()
     assert _undeclared("backend", declared["core"] | declared["service"]) == []
     assert _undeclared("dashboard", declared["core"] | declared["dashboard"]) == []
+    # the API client serves both: what it imports is in [service] and in [dashboard]
+    assert _undeclared("client", declared["core"] | (declared["service"] & declared["dashboard"])) == []
     everything = set().union(*declared.values())
     assert _undeclared("benchmarks", everything) == []
     assert _undeclared("tests", declared["core"] | declared["test"]) == []

@@ -34,6 +34,8 @@ from backend.store.paths import public_text
 from backend.store.recorder import jsonable
 
 VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
+HOST_403 = {403: {"description": "a Host this server does not answer to, or a state-changing request from "
+                                  "another Origin (DNS rebinding, cross-site; DECONFOUND_ALLOWED_HOSTS)"}}
 STATUS_OF = {NotFound: 404, Conflict: 409, Rejected: 400}  # a service's refusal as HTTP
 
 
@@ -87,7 +89,7 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     app.state.db = db
     for module in (health, jobs, job_data, catalogue, experiments, estimate, probe_examples, dataset_samples,
                    cid_display, diagnostics):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=HOST_403)
     # Token first, then the body's size, before a route reads one byte of it (backend/api/body_limits.py).
     app.add_middleware(BodyLimits, settings=settings, api=app)
     # Outermost: a foreign Host or Origin is refused before anything else (backend/api/host_guard.py).

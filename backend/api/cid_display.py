@@ -11,23 +11,16 @@ the final one, so the drops the rounds make stay visible (jobs.contracts.cid.thi
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Id, Step, get_session
 from backend.services.jobs import get_job
 from backend.store.models import CidPoint as CidRow
+from jobs.contracts.api import CidDisplayOut
 from jobs.contracts.cid import CidPoint, thin_cid
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
-
-
-class CidDisplayOut(BaseModel):
-    job_id: int
-    attempt: int
-    total: int = Field(description="points after since_step before thinning")
-    points: list[CidPoint] = Field(description="recording order; per_probe and extra left out (None)")
 
 
 @router.get("/{job_id}/cid/display", response_model=CidDisplayOut, responses={404: {"description": "no such job"}})

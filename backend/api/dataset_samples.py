@@ -11,35 +11,16 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
 from backend.services.catalogue import job_dataset
 from backend.services.submission import CUSTOM, UPLOAD_PREFIX, Rejected, check_spec, in_one_line
 from backend.settings import Settings
+from jobs.contracts.api import SampleGroup, SampleRow, SamplesOut
 
 router = APIRouter(prefix="/api/datasets", tags=["catalogue"])
-
-
-class SampleRow(BaseModel):
-    index: int = Field(description="row of the split")
-    text: str
-
-
-class SampleGroup(BaseModel):
-    label: str
-    confound: str
-    count: int = Field(description="rows of this group in the split")
-    rows: list[SampleRow]
-
-
-class SamplesOut(BaseModel):
-    dataset: str
-    split: str
-    label_names: list[str]
-    confound_names: list[str]
-    groups: list[SampleGroup]
 
 
 @router.get("/{name}/samples", response_model=SamplesOut,

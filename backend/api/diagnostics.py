@@ -10,11 +10,9 @@ confound becomes the rule confound of an influence-tuning job.
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,7 +23,7 @@ from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Diagnostic, Job
 from backend.store.paths import absolute_spec
-from jobs.contracts.api import JobOut
+from jobs.contracts.api import ChainOut, DiagnosticOut, DiagnosticsOut, JobOut, TuneRequest
 from jobs.data import DataError, load_dataset
 from jobs.presets import preset_for
 
@@ -33,40 +31,6 @@ router = APIRouter(prefix="/api/jobs", tags=["diagnostics"])
 
 SUGGESTIONS = "neurontune.suggestions"
 FOLLOW_UP_METHOD = "influence-tuning"
-
-
-class DiagnosticOut(BaseModel):
-    job_id: int
-    attempt: int
-    name: str
-    created_at: datetime
-    payload: dict[str, Any]
-
-
-class DiagnosticsOut(BaseModel):
-    job_id: int
-    attempt: int
-    names: list[str] = Field(description="recorded names, in recording order")
-    items: dict[str, dict[str, Any]] = Field(description="name -> payload (the newest of each name)")
-
-
-class ChainOut(BaseModel):
-    job_id: int
-    parent_job: int | None = Field(description="the finetune job whose saved model NeuronTune tuned (None: "
-                                               "finetuned inside the NeuronTune job, or not a job's model)")
-    neurontune_job: int | None = Field(description="the NeuronTune job of the chain")
-    follow_ups: list[int] = Field(description="influence-tuning jobs made from its suggested confounds")
-    compare: list[int] = Field(description="the chain's jobs in order: parent, NeuronTune, follow-ups")
-
-
-class TuneRequest(BaseModel):
-    """What the follow-up job changes besides method and confound (each a partial spec section)."""
-
-    model_config = {"extra": "forbid"}
-
-    train: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"max_steps\": 200}")
-    influence: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"interval\": 25}")
-    diagnostics: dict[str, Any] = Field(default_factory=dict)
 
 
 def latest_diagnostics(session: Session, job: Job) -> dict[str, Diagnostic]:

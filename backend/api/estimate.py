@@ -11,10 +11,8 @@ gradients), so they mean something only once such a job has run.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +22,7 @@ from backend.services.catalogue import job_dataset
 from backend.services.submission import accepted_spec
 from backend.settings import Settings
 from backend.store.models import Job
+from jobs.contracts.api import Estimate
 from jobs.contracts.results import JobResults, results_of
 from jobs.methods.loop import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_count, round_interval
@@ -35,18 +34,6 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 SECOND_ORDER_FACTOR = {"cosine": 3, "dot": 3, "embedding": 1}
 CALIBRATION_JOBS = 20
 PARTS = ("label", "cid", "influence", "evaluation")
-
-
-class Estimate(BaseModel):
-    spec: dict[str, Any] = Field(description="the spec as it would run: preset and defaults filled in")
-    train_size: int | None = Field(description="training examples (None: the dataset could not be loaded)")
-    label_steps: int
-    rounds: int = Field(description="influence-tuning rounds")
-    cid_points: int = Field(description="CID measurements (live, around rounds, final)")
-    example_gradients: dict[str, int] = Field(description="forward+backward passes of one example, by part")
-    total_example_gradients: int
-    seconds: float | None = Field(description="extrapolated from finished jobs of the same model; None if none")
-    basis: str = Field(description="what `seconds` rests on, in words")
 
 
 def live_cid_points(cid_every: int, steps: int, every: int, rounds: int) -> int:

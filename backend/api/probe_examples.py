@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,25 +20,10 @@ from backend.services.catalogue import job_dataset
 from backend.services.jobs import get_job
 from backend.settings import Settings
 from backend.store.models import InfluenceList
-from jobs.contracts.api import Example
+from jobs.contracts.api import Example, GroupExamples, ProbeExamplesOut
 from jobs.recorder import CID_PHASES
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
-
-
-class GroupExamples(BaseModel):
-    size: int = Field(description="examples scored in this group")
-    most: list[Example] = Field(description="highest influence first")
-    least: list[Example] = Field(description="lowest influence first")
-
-
-class ProbeExamplesOut(BaseModel):
-    job_id: int
-    step: int
-    phase: str
-    probe: Example = Field(description="the probe itself (score is None)")
-    a: GroupExamples = Field(description="same label, same confound as the probe")
-    b: GroupExamples = Field(description="same label, other confound")
 
 
 @router.get("/{job_id}/influence/examples", response_model=ProbeExamplesOut,

@@ -19,6 +19,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import httpx
@@ -36,6 +38,7 @@ from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
+from client import ApiClient, ApiError
 from jobs.contracts.api import ExperimentIn
 from jobs.interrupt import ctrl_c_sets
 
@@ -180,46 +183,44 @@ class LocalStore:
 
 
 class RemoteApi:
-    """A running service (`deconfound up` or `deconfound api` + workers) reached over REST."""
+    """A running service (`deconfound up` or `deconfound api` + workers) reached over REST, through
+    the API client (client/): its failures become ExperimentError with the client's one line."""
 
-    def __init__(self, url: str | None = None, token: str | None = None, client: httpx.Client | None = None):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = client or httpx.Client(base_url=url.rstrip("/"), timeout=30.0)
-        self.client.headers.update(headers)
+    def __init__(self, url: str | None = None, token: str | None = None,
+                 client: ApiClient | httpx.Client | None = None):
+        self.api = client if isinstance(client, ApiClient) else ApiClient(client or url, token=token)
 
-    def _call(self, method: str, path: str, **kwargs) -> Any:
+    @contextmanager
+    def _calling(self) -> Iterator[None]:
         try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
-            raise ExperimentError(f"cannot reach the API at {self.client.base_url}: {error}") from None
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail")
-            except ValueError:
-                detail = response.text
-            raise ExperimentError(f"the API answered {response.status_code} to {method} {path}: {detail}")
-        return response.json()
+            yield
+        except ApiError as error:
+            raise ExperimentError(str(error)) from None
 
     def find_or_submit(self, request: ExperimentIn) -> tuple[int, bool]:
-        found = [e for e in self._call("GET", "/api/experiments") if e["name"] == request.name]
-        if found:  # newest first
-            if not _same_request(found[0]["grid"], request):
-                raise _taken(request.name, found[0]["id"])
-            return found[0]["id"], False
-        return self._call("POST", "/api/experiments", json=request.model_dump(mode="json"))["id"], True
+        with self._calling():
+            found = [e for e in self.api.experiments() if e.name == request.name]
+            if found:  # newest first
+                if not _same_request(found[0].grid, request):
+                    raise _taken(request.name, found[0].id)
+                return found[0].id, False
+            return self.api.create_experiment(request).id, True
 
     def requeue(self, experiment_id: int, failed_too: bool = False) -> int:
         return 0  # the service's workers take up lost jobs after their lease
 
     def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
-        items = self._call("GET", "/api/jobs", params={"experiment": experiment_id, "limit": 1000})["items"]
-        return sorted((job_view(job) for job in items), key=lambda job: job["id"])
+        with self._calling():
+            items = self.api.jobs(experiment=experiment_id, limit=1000).items
+        return sorted((job_view(job.model_dump(mode="json")) for job in items), key=lambda job: job["id"])
 
     def table(self, experiment_id: int) -> list[dict[str, Any]]:
-        return self._call("GET", f"/api/experiments/{experiment_id}/table")["rows"]
+        with self._calling():
+            return [row.model_dump(mode="json") for row in self.api.experiment_table(experiment_id).rows]
 
     def cid(self, experiment_id: int) -> list[dict[str, Any]]:
-        return self._call("GET", f"/api/experiments/{experiment_id}/cid")["rows"]
+        with self._calling():
+            return [row.model_dump(mode="json") for row in self.api.experiment_cid(experiment_id).rows]
 
     def start(self, experiment_id: int) -> None:
         pass
@@ -231,7 +232,7 @@ class RemoteApi:
         pass
 
     def close(self) -> None:
-        self.client.close()
+        self.api.close()
 
 
 def _duration(seconds: float | None) -> str:

@@ -13,7 +13,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import export, figures, semantics
-from dashboard.client import ApiError, api
+from dashboard.client import ApiError, api, plain, plain_metrics
 from dashboard.components import error_box, graph_card, records_table
 from dashboard.live import FINISHED
 from dashboard.pages.experiments import experiment_progress
@@ -31,8 +31,8 @@ def _ids(text: str | None) -> list[int]:
 
 def layout(jobs: str | None = None, experiment: str | None = None, **_query):
     try:
-        listing = api().jobs(limit=CHOICES)["items"]
-        experiments = api().experiments()
+        listing = plain(api().jobs(limit=CHOICES).items)
+        experiments = plain(api().experiments())
         problem = None
     except ApiError as error:
         listing, experiments, problem = [], [], error.message
@@ -41,7 +41,7 @@ def layout(jobs: str | None = None, experiment: str | None = None, **_query):
     for job_id in _ids(jobs):
         if job_id not in listed and not problem:
             try:
-                listing.append(api().job(job_id))
+                listing.append(plain(api().job(job_id)))
             except ApiError:
                 pass  # an unknown id shows as an error beside the plot
     job_options = [{"label": run_option(j),
@@ -118,9 +118,9 @@ def fetch_runs(job_ids, _n, cache):
         if held and held["job"]["status"] in FINISHED and held.get("metrics") is not None:
             continue
         try:
-            job = api().job(job_id)
-            points = api().cid_display(job_id, max_points=DISPLAY_POINTS)["points"]
-            metrics = api().results(job_id).get("metrics") if job["status"] in FINISHED else None
+            job = plain(api().job(job_id))
+            points = plain(api().cid_display(job_id, max_points=DISPLAY_POINTS).points)
+            metrics = plain_metrics(api().results(job_id)) if job["status"] in FINISHED else None
         except ApiError as error:
             cache[str(job_id)] = {"job": {"id": job_id, "status": "unknown", "method": "?", "seed": "?"},
                                   "points": [], "metrics": None, "error": error.message}
@@ -177,7 +177,7 @@ def cid_csv(_clicks, job_ids):
     """Every CID point of the chosen runs, with per-probe values."""
     if not job_ids:
         return no_update
-    runs = [{"job_id": j, "points": api().cid(j)["points"]} for j in job_ids]
+    runs = [{"job_id": j, "points": plain(api().cid(j).points)} for j in job_ids]
     return dcc.send_string(export.cid_csv(runs), "cid-comparison.csv")
 
 
@@ -193,11 +193,11 @@ def fetch_experiment(experiment_id, _n, held):
             >= held["experiment"]["progress"]["total"]:
         return no_update  # finished: nothing will change
     try:
-        experiment = api().experiment(experiment_id)
+        experiment = plain(api().experiment(experiment_id))
         progress = experiment["progress"]
         unchanged = same and held["experiment"]["progress"]["done"] == progress["done"]
-        table = held["table"] if unchanged else api().experiment_table(experiment_id)
-        cid = held["cid"] if unchanged else api().experiment_cid(experiment_id)["rows"]
+        table = held["table"] if unchanged else plain(api().experiment_table(experiment_id))
+        cid = held["cid"] if unchanged else plain(api().experiment_cid(experiment_id).rows)
     except ApiError as error:
         return {"id": experiment_id, "error": error.message}
     fresh = {"id": experiment_id, "experiment": experiment, "table": table, "cid": cid}
@@ -246,7 +246,7 @@ def _no_results_note(progress: dict) -> list:
 def table_csv(_clicks, experiment_id):
     if experiment_id is None:
         return no_update
-    rows = api().experiment_table(experiment_id)["rows"]
+    rows = plain(api().experiment_table(experiment_id).rows)
     return dcc.send_string(export.table2_csv(rows), f"experiment{experiment_id}-table2.csv")
 
 
@@ -255,7 +255,7 @@ def table_csv(_clicks, experiment_id):
 def table3_csv(_clicks, experiment_id):
     if experiment_id is None:
         return no_update
-    rows = api().experiment_table(experiment_id)["rows"]
+    rows = plain(api().experiment_table(experiment_id).rows)
     return dcc.send_string(export.table3_csv(rows), f"experiment{experiment_id}-table3.csv")
 
 
@@ -266,7 +266,7 @@ def overlay_experiment(_clicks, experiment_id, options):
     if experiment_id is None:
         return no_update, no_update
     try:
-        job_ids = api().jobs(experiment=experiment_id, limit=8)["items"]
+        job_ids = plain(api().jobs(experiment=experiment_id, limit=8).items)
     except ApiError:
         return no_update, no_update
     known = {o["value"] for o in options or []}

@@ -87,10 +87,10 @@ def show_samples(name, split):
     except ApiError as error:
         return error_box(error.message)
     blocks = []
-    for group in answer["groups"]:
+    for group in answer.groups:
         blocks.append(html.Div([
-            html.H5(f"label {group['label']} · confound {group['confound']} · {group['count']} rows"),
-            html.Ul([html.Li(row["text"]) for row in group["rows"]]) if group["rows"]
+            html.H5(f"label {group.label} · confound {group.confound} · {group.count} rows"),
+            html.Ul([html.Li(row.text) for row in group.rows]) if group.rows
             else html.Div("No rows in this group.", className="empty"),
         ], className="sample-group"))
     return html.Div(blocks, className="samples", id="samples-groups")
@@ -125,10 +125,10 @@ def upload(_clicks, contents, filename, text_column, label_column, confound_colu
             "confound_column": confound_column or "", "confound_rule": rule or None})
     except ApiError as error:
         return error_box(f"Not uploaded: {error.message}"), no_update
-    train = stored["stats"]["splits"]["train"]["size"]
-    pairing = pairing_text(stored["stats"])
-    done = html.Div(f"Uploaded {stored['name']} as {stored['path']} ({train} training rows"
+    train = stored.stats["splits"]["train"]["size"]
+    pairing = pairing_text(stored.stats)
+    done = html.Div(f"Uploaded {stored.name} as {stored.path} ({train} training rows"
                     + (f"; the confound agrees when {pairing}" if pairing else "") + "): choose it in the Jobs form.",
                     className="ok")
-    warnings = [html.Div(f"Warning: {w}", className="warning") for w in stored["stats"].get("warnings") or []]
+    warnings = [html.Div(f"Warning: {w}", className="warning") for w in stored.stats.get("warnings") or []]
     return (html.Div([done, *warnings]) if warnings else done), (changed or 0) + 1

@@ -13,7 +13,7 @@ import re
 import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard.client import ApiError, api
+from dashboard.client import ApiError, api, plain
 from dashboard.components import empty_state, error_box
 from dashboard.spec_form import format_duration, parse_seeds
 from dashboard.tables import progress_summary
@@ -45,7 +45,7 @@ def unfinished(experiments: list[dict]) -> bool:
 
 def _scales() -> tuple[list[dict], str | None]:
     try:
-        return api().scales(), None
+        return plain(api().scales()), None
     except ApiError as error:
         return [], error.message
 
@@ -122,7 +122,7 @@ def _row(experiment: dict) -> html.Tr:
 def show_experiments(_n, _changed):
     """Every experiment, newest first, with its progress; polled fast only while some job is unfinished."""
     try:
-        experiments = api().experiments()
+        experiments = plain(api().experiments())
     except ApiError as error:
         return error_box(error.message), POLL_MS
     if not experiments:
@@ -147,10 +147,10 @@ def parse_rates(text: str | None) -> tuple[list[float], str | None]:
 def offer_methods(dataset):
     """The dataset's Table-2 methods (GET /api/experiments/protocols), all ticked."""
     try:
-        found = next((p for p in api().protocols() if p["dataset"] == dataset), None)
+        found = next((p for p in api().protocols() if p.dataset == dataset), None)
     except ApiError:
         found = None
-    methods = found["methods"] if found else []
+    methods = found.methods if found else []
     return [{"label": f" {m}", "value": m} for m in methods], methods
 
 
@@ -192,11 +192,11 @@ def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: 
                                               "reuse": reuse, **methods_field, **({"seeds": seeds} if seeds else {})})
     except ApiError as error:
         return error.message
-    methods = ", ".join(f"{m} {n}" for m, n in preview["jobs_by_method"].items())
-    time_line = (f"; about {format_duration(preview['estimated_s'])} on one worker"
-                 if preview["estimated_s"] is not None else "")
-    copies = f"; {preview['reused']} copied from finished jobs" if preview.get("reused") else ""
-    return f"{preview['jobs']} jobs ({methods}){copies}{time_line}."
+    methods = ", ".join(f"{m} {n}" for m, n in preview.jobs_by_method.items())
+    time_line = (f"; about {format_duration(preview.estimated_s)} on one worker"
+                 if preview.estimated_s is not None else "")
+    copies = f"; {preview.reused} copied from finished jobs" if preview.reused else ""
+    return f"{preview.jobs} jobs ({methods}){copies}{time_line}."
 
 
 @callback(Output("reproduce-result", "children"), Output("experiments-changed", "data"),
@@ -219,9 +219,9 @@ def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, of
         experiment = api().reproduce(body)
     except ApiError as error:
         return error_box("Not submitted: " + error.message), no_update
-    return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
-                                         href=f"/compare?experiment={experiment['id']}", id="reproduce-link"),
-                     f" ({experiment['name']}) with {len(experiment['job_ids'])} jobs"
-                     + (f", {copied} of them copies of finished jobs." if (copied := experiment["progress"]["done"])
+    return html.Div(["Queued ", dcc.Link(f"experiment #{experiment.id}",
+                                         href=f"/compare?experiment={experiment.id}", id="reproduce-link"),
+                     f" ({experiment.name}) with {len(experiment.job_ids)} jobs"
+                     + (f", {copied} of them copies of finished jobs." if (copied := experiment.progress.done)
                         else ".")],
                     className="ok"), (changed or 0) + 1

@@ -15,7 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import semantics, spec_form
-from dashboard.client import ApiError, api
+from dashboard.client import ApiError, api, plain, plain_metrics
 from dashboard.components import error_box, progress_bar, status_badge
 from dashboard.tables import job_outcome
 
@@ -188,7 +188,7 @@ def check_form(dataset, options, model, methods, preset, seeds_text, device, val
     if not errors:
         try:
             # One dry run per method (the seeds do not change the cost).
-            estimates = [api().estimate(spec) for spec in specs[::max(1, len(specs) // len(chosen))]]
+            estimates = [plain(api().estimate(spec)) for spec in specs[::max(1, len(specs) // len(chosen))]]
         except ApiError as error:
             errors = spec_form.field_messages(error)
         else:
@@ -231,7 +231,7 @@ def fill_search_space(_clicks, dataset, methods, values):
     paths = [s["id"]["path"] for s in ctx.states_list[2]]
     unchanged = [no_update] * len(paths)  # a wildcard output wants one entry per field
     try:
-        spaces = api().search_spaces()
+        spaces = plain(api().search_spaces())
     except ApiError as error:
         return unchanged, no_update, error_box(error.message)
     filled, note = spec_form.search_space_values(spaces, dataset, methods or ["finetune"])
@@ -260,24 +260,24 @@ def submit(_clicks, mode, dataset, options, model, methods, preset, seeds_text, 
             seeds, _ = spec_form.parse_seeds(seeds_text)
             per_method = {spec["method"]: spec for spec in specs}
             experiment = api().create_experiment(spec_form.experiment_body(experiment_name, per_method, seeds, grids))
-            return html.Div(["Queued sweep ", dcc.Link(f"experiment #{experiment['id']}",
-                                                       href=f"/compare?experiment={experiment['id']}",
+            return html.Div(["Queued sweep ", dcc.Link(f"experiment #{experiment.id}",
+                                                       href=f"/compare?experiment={experiment.id}",
                                                        id="form-experiment-link"),
-                             f" with {len(experiment['job_ids'])} jobs: its progress and Table 2 are there, "
+                             f" with {len(experiment.job_ids)} jobs: its progress and Table 2 are there, "
                              "and on the ", dcc.Link("Experiments", href="/experiments"), " page."],
                             className="ok"), (changed or 0) + 1, [""] * len(message_paths)
         if len(specs) == 1:
             job = api().submit(specs[0])
-            return html.Div(["Queued ", dcc.Link(f"job #{job['id']}", href=f"/run/{job['id']}"), "."],
+            return html.Div(["Queued ", dcc.Link(f"job #{job.id}", href=f"/run/{job.id}"), "."],
                             className="ok"), (changed or 0) + 1, [""] * len(message_paths)
         # Each method keeps the spec the form built for it (its own fields, e.g. influence rounds).
         seeds, _ = spec_form.parse_seeds(seeds_text)
         per_method = {spec["method"]: spec for spec in specs}
         experiment = api().create_experiment(spec_form.experiment_body(experiment_name, per_method, seeds))
-        return html.Div(["Queued ", dcc.Link(f"experiment #{experiment['id']}",
-                                             href=f"/compare?experiment={experiment['id']}",
+        return html.Div(["Queued ", dcc.Link(f"experiment #{experiment.id}",
+                                             href=f"/compare?experiment={experiment.id}",
                                              id="form-experiment-link"),
-                         f" with {len(experiment['job_ids'])} jobs."], className="ok"), (changed or 0) + 1, [""] * len(message_paths)
+                         f" with {len(experiment.job_ids)} jobs."], className="ok"), (changed or 0) + 1, [""] * len(message_paths)
     except ApiError as error:
         beside = spec_form.field_messages(error)
         return (error_box("Not submitted: " + error.message), no_update,
@@ -318,12 +318,12 @@ def show_jobs(_n, status, dataset, method, experiment, page, _changed, outcomes)
     outcomes = dict(outcomes or {})
     try:
         experiment = int(experiment) if experiment and str(experiment).strip().isdigit() else None
-        listing = api().jobs(status=status, dataset=dataset, method=method, experiment=experiment,
-                             limit=PAGE_SIZE, offset=(page or 0) * PAGE_SIZE)
+        listing = plain(api().jobs(status=status, dataset=dataset, method=method, experiment=experiment,
+                                   limit=PAGE_SIZE, offset=(page or 0) * PAGE_SIZE))
         for job in listing["items"]:
             key = str(job["id"])
             if job["status"] in ("succeeded", "collapsed") and key not in outcomes:
-                outcomes[key] = job_outcome(api().results(job["id"]).get("metrics"))
+                outcomes[key] = job_outcome(plain_metrics(api().results(job["id"])))
     except ApiError as error:
         return error_box(error.message), no_update, ""
     if not listing["items"]:
@@ -359,7 +359,7 @@ def act(_cancels, _deletes, changed):
     try:
         if trigger["type"] == "job-cancel":
             job = api().cancel(job_id)
-            text = f"Job #{job_id} " + ("cancelled." if job["status"] == "cancelled" else "is stopping.")
+            text = f"Job #{job_id} " + ("cancelled." if job.status == "cancelled" else "is stopping.")
         else:
             api().delete(job_id)
             text = f"Job #{job_id} deleted."

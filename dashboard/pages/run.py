@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboard import export, figures, live, neurontune_view, semantics
-from dashboard.client import ApiError, api
+from dashboard.client import ApiError, api, plain
 from dashboard.components import error_box, graph_card, progress_bar, records_table, status_badge
 from dashboard.spec_form import format_duration
 from dashboard.tables import behaviour_rows, group_rows, num
@@ -28,11 +28,12 @@ def layout(job_id: str | None = None, **_query):
                                                    dcc.Link("Jobs", href="/"), " page."], className="empty")])
     job_id = int(job_id)
     try:
-        job = api().job(job_id)
+        answer = api().job(job_id)
         # The first paint carries the data: no round trip, no empty plots drawn first.
-        held, _ = live.refresh(api(), job, None)
+        held, _ = live.refresh(api(), answer, None)
     except ApiError as error:
         return html.Div([html.H2(f"Run #{job_id}"), error_box(error.message)])
+    job = plain(answer)
     score = (job["spec"].get("diagnostics") or {}).get("score", "cosine")
     cid, loss, acc, j, j_style, behaviour = draw(held)
     finished = job["status"] in live.FINISHED
@@ -123,10 +124,11 @@ def poll(_n, job_id, held):
     finished and all is in. (Figures are drawn here rather than from the store, to save the
     browser a round trip with the whole store.)"""
     try:
-        job = api().job(job_id)
-        fresh, changed = live.refresh(api(), job, held)
+        answer = api().job(job_id)
+        fresh, changed = live.refresh(api(), answer, held)
     except ApiError as error:
         return no_update, error_box(error.message), *(no_update,) * (3 + len(FIGURES))
+    job = plain(answer)
     finished = job["status"] in live.FINISHED
     # One more poll after the job finished, for points flushed with its end.
     all_in = finished and (held or {}).get("results") is not None
@@ -204,7 +206,7 @@ def influence_choices(count, probe, job_id, old_snapshots, chosen):
     if not count:
         return nothing
     try:
-        answer = api().influence(job_id, probe=probe, k=0)
+        answer = plain(api().influence(job_id, probe=probe, k=0))
     except ApiError as error:
         if error.status == 404:  # no lists yet
             return nothing
@@ -232,8 +234,8 @@ def figure_one(snapshots, index, k, probe, job_id):
         examples = api().probe_examples(job_id, probe=probe, step=step, phase=phase, k=int(k or 5))
     except ApiError as error:
         return figures.empty_figure(error.message), error_box(error.message)
-    return (figures.histogram_figure(lists["a_scores"], lists["b_scores"], probe, step, phase=phase),
-            _explorer(examples))
+    return (figures.histogram_figure(lists.a_scores, lists.b_scores, probe, step, phase=phase),
+            _explorer(plain(examples)))
 
 
 EXAMPLE_COLUMNS = [("rank", "#"), ("score", "influence"), ("label", "label"), ("confound", "confound"),
@@ -267,7 +269,7 @@ def _explorer(examples: dict) -> html.Div:
           prevent_initial_call=True)
 def cid_csv(_clicks, job_id):
     """Every CID point with its per-probe values (not the display copy)."""
-    points = api().cid(job_id)["points"]
+    points = plain(api().cid(job_id).points)
     return dcc.send_string(export.cid_csv([{"job_id": job_id, "points": points}]), f"job{job_id}-cid.csv")
 
 
@@ -275,7 +277,7 @@ def cid_csv(_clicks, job_id):
           prevent_initial_call=True)
 def metrics_csv(_clicks, job_id):
     """Every point of every training curve, unthinned."""
-    return dcc.send_string(export.metrics_csv(api().metrics(job_id)["series"]), f"job{job_id}-metrics.csv")
+    return dcc.send_string(export.metrics_csv(plain(api().metrics(job_id))["series"]), f"job{job_id}-metrics.csv")
 
 
 @callback(Output("run-hist-csv-file", "data"), Input("run-hist-csv", "n_clicks"), State("run-job-id", "data"),
@@ -287,7 +289,7 @@ def histogram_csv(_clicks, job_id, probe, index, snapshots):
     if probe is None or snapshot is None:
         return no_update
     lists = api().influence(job_id, probe=probe, step=snapshot["step"], phase=snapshot["phase"], k=0)
-    return dcc.send_string(export.influence_csv(lists),
+    return dcc.send_string(export.influence_csv(plain(lists)),
                            f"job{job_id}-probe{probe}-step{snapshot['step']}-{snapshot['phase']}.csv")
 
 
@@ -298,5 +300,5 @@ def cancel(_clicks, job_id):
         job = api().cancel(job_id)
     except ApiError as error:
         return error_box(error.message)
-    words = "Cancelled." if job["status"] == "cancelled" else "Stopping within a few seconds…"
+    words = "Cancelled." if job.status == "cancelled" else "Stopping within a few seconds…"
     return html.Span(words, className="ok")

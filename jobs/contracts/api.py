@@ -179,6 +179,96 @@ class UploadOut(BaseModel):
     created_at: UtcTime
 
 
+# What the job-data, catalogue and diagnostics routes answer (the dashboard reads them).
+
+class Estimate(BaseModel):
+    spec: dict[str, Any] = Field(description="the spec as it would run: preset and defaults filled in")
+    train_size: int | None = Field(description="training examples (None: the dataset could not be loaded)")
+    label_steps: int
+    rounds: int = Field(description="influence-tuning rounds")
+    cid_points: int = Field(description="CID measurements (live, around rounds, final)")
+    example_gradients: dict[str, int] = Field(description="forward+backward passes of one example, by part")
+    total_example_gradients: int
+    seconds: float | None = Field(description="extrapolated from finished jobs of the same model; None if none")
+    basis: str = Field(description="what `seconds` rests on, in words")
+
+
+class CidDisplayOut(BaseModel):
+    job_id: int
+    attempt: int
+    total: int = Field(description="points after since_step before thinning")
+    points: list[CidPoint] = Field(description="recording order; per_probe and extra left out (None)")
+
+
+class SampleRow(BaseModel):
+    index: int = Field(description="row of the split")
+    text: str
+
+
+class SampleGroup(BaseModel):
+    label: str
+    confound: str
+    count: int = Field(description="rows of this group in the split")
+    rows: list[SampleRow]
+
+
+class SamplesOut(BaseModel):
+    dataset: str
+    split: str
+    label_names: list[str]
+    confound_names: list[str]
+    groups: list[SampleGroup]
+
+
+class GroupExamples(BaseModel):
+    size: int = Field(description="examples scored in this group")
+    most: list[Example] = Field(description="highest influence first")
+    least: list[Example] = Field(description="lowest influence first")
+
+
+class ProbeExamplesOut(BaseModel):
+    job_id: int
+    step: int
+    phase: str
+    probe: Example = Field(description="the probe itself (score is None)")
+    a: GroupExamples = Field(description="same label, same confound as the probe")
+    b: GroupExamples = Field(description="same label, other confound")
+
+
+class DiagnosticOut(BaseModel):
+    job_id: int
+    attempt: int
+    name: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+class DiagnosticsOut(BaseModel):
+    job_id: int
+    attempt: int
+    names: list[str] = Field(description="recorded names, in recording order")
+    items: dict[str, dict[str, Any]] = Field(description="name -> payload (the newest of each name)")
+
+
+class ChainOut(BaseModel):
+    job_id: int
+    parent_job: int | None = Field(description="the finetune job whose saved model NeuronTune tuned (None: "
+                                               "finetuned inside the NeuronTune job, or not a job's model)")
+    neurontune_job: int | None = Field(description="the NeuronTune job of the chain")
+    follow_ups: list[int] = Field(description="influence-tuning jobs made from its suggested confounds")
+    compare: list[int] = Field(description="the chain's jobs in order: parent, NeuronTune, follow-ups")
+
+
+class TuneRequest(BaseModel):
+    """What the follow-up job changes besides method and confound (each a partial spec section)."""
+
+    model_config = {"extra": "forbid"}
+
+    train: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"max_steps\": 200}")
+    influence: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"interval\": 25}")
+    diagnostics: dict[str, Any] = Field(default_factory=dict)
+
+
 EXPERIMENT_KINDS = ("compare", "sweep", "reproduce")
 
 

@@ -205,12 +205,12 @@ def test_no_token_upload_is_refused_before_its_body_is_read(tmp_path):
     settings = make_settings(tmp_path / "data", api_token=TOKEN, upload_limit_mb=1)
     consumed = [0]
     with Server(settings) as server:
-        head = ("POST /api/datasets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        head = ("POST /api/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                 "Content-Type: multipart/form-data; boundary=b\r\n\r\n")
         status, body, sent = server.send(head, endless(consumed))
         assert status == 401 and "bearer token" in body
         assert server.app.read == 0, server.app.read  # a 200 MB body would be refused just as early
-        head = ("POST /api/datasets HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n"
+        head = ("POST /api/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 209715200\r\n"
                 "Content-Type: multipart/form-data; boundary=b\r\n\r\n")
         with socket.create_connection(("127.0.0.1", server.port), timeout=helpers.WAIT_S) as conn:
             conn.sendall(head.encode())  # not one byte of the 200 MB announced
@@ -228,7 +228,7 @@ def test_bodies_over_the_limit_are_413_as_they_stream(tmp_path, path, limit_word
     consumed = [0]
     kind = "multipart/form-data; boundary=b" if path == "/api/datasets" else "application/json"
     with Server(settings) as server:
-        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
                 f"Transfer-Encoding: chunked\r\nContent-Type: {kind}\r\n\r\n")
         first = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
                  b"Content-Type: text/csv\r\n\r\ntext,label\n") if path == "/api/datasets" else b""
@@ -241,7 +241,7 @@ def test_bodies_over_the_limit_are_413_as_they_stream(tmp_path, path, limit_word
 
 def test_content_length_over_the_limit_is_413_at_once(tmp_path):
     settings = make_settings(tmp_path / "data", json_limit_mb=1)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         big = b'{"model": "' + b"x" * (2 << 20) + b'"}'
         answer = client.post("/api/jobs/estimate", content=big, headers={"Content-Type": "application/json"})
         assert answer.status_code == 413 and "DECONFOUND_JSON_LIMIT_MB" in answer.json()["detail"]
@@ -251,7 +251,7 @@ def test_content_length_over_the_limit_is_413_at_once(tmp_path):
 
 def test_wrong_token_is_401_from_the_middleware_and_the_route_alike(tmp_path):
     settings = make_settings(tmp_path / "data", api_token=TOKEN)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {TOKEN}"}):
             answer = client.post("/api/jobs", json={"model": "tiny"}, headers=headers)
             assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
@@ -298,7 +298,7 @@ def test_huge_ids_and_offsets_are_404_or_422(client, number):
 
 def test_huge_ids_on_postgresql_are_404_or_422(tmp_path, pg_url):
     settings = make_settings(tmp_path / "data", database_url=pg_url)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         for path in (f"/api/jobs/{2**31}", f"/api/jobs?offset={2**31}", f"/api/jobs?experiment={2**31}",
                      f"/api/experiments/{2**31}", f"/api/datasets/{2**31}", f"/api/jobs/{2**31 - 1}"):
             assert client.get(path).status_code in (404, 422), path

@@ -31,7 +31,8 @@ COUNTS: Counter = Counter()
 # The app is built at import (schemathesis parametrizes from a module-level schema), over a data
 # directory of its own that is removed when the tests end.
 DATA = tempfile.TemporaryDirectory(prefix="deconfound-fuzz-")
-APP = create_app(make_settings(Path(DATA.name) / "data"))
+# Schemathesis calls the app as host "testserver": the allow-list names it, as a proxy deployment would.
+APP = create_app(make_settings(Path(DATA.name) / "data", allowed_hosts="testserver"))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

@@ -100,7 +100,7 @@ def test_a_takeover_on_postgresql_too(tmp_path, pg_url, spawn_worker):
     settings = make_settings(tmp_path / "pg-data", pg_url, checkpoint_s=0.5)
     database = Database(settings.database_url)
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
             takeover(client, settings, database, spawn_worker)
     finally:
         database.dispose()

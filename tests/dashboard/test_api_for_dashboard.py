@@ -73,60 +73,63 @@ def test_cid_display_thins_live_points_but_keeps_every_round(stack):
     recorder.flush()
     client = ApiClient(stack.api_url)
     shown = client.cid_display(job_id, max_points=100)
-    assert shown["total"] == 1020 and len(shown["points"]) <= 101
-    assert sum(p["phase"] == "post-round" for p in shown["points"]) == 10
-    assert shown["points"][-1]["step"] == 999 and set(shown["points"][0]) == {"step", "phase", "value"}
-    assert len(client.cid_display(job_id, since_step=989)["points"]) == 10
-    assert len(client.cid(job_id)["points"]) == 1020  # the full data stays downloadable
+    assert shown.total == 1020 and len(shown.points) <= 101
+    assert sum(p.phase == "post-round" for p in shown.points) == 10
+    assert shown.points[-1].step == 999 and set(shown.points[0].model_fields_set) == {"step", "phase", "value"}
+    assert len(client.cid_display(job_id, since_step=989).points) == 10
+    assert len(client.cid(job_id).points) == 1020  # the full data stays downloadable
     end_job(db, job_id)
 
 
 def test_estimate_counts_what_the_run_then_records(api, finished_experiment):
     """The cost estimate's steps, rounds and CID points are those the finished run recorded."""
+    client = ApiClient(api)
     job = finished_experiment["jobs"]["influence-tuning"]
-    estimate = api.post("/api/jobs/estimate", json={**FITTING, "method": "influence-tuning"}).json()
-    recorded = api.get(f"/api/jobs/{job['id']}/cid").json()["points"]
-    assert estimate["label_steps"] == job["progress"]["total"] == 24
-    assert estimate["rounds"] == sum(p["phase"] == "pre-round" for p in recorded) == 2
-    assert estimate["cid_points"] == len(recorded) == 9
-    assert estimate["train_size"] == 64 and estimate["seconds"] > 0  # calibrated on the finished jobs
-    assert estimate["spec"]["influence"]["lr"] == 3e-5  # defaults filled in
-    assert api.post("/api/jobs/estimate", json={"method": "nope"}).status_code == 422  # JobSpec's own choice
-    assert api.post("/api/jobs/estimate", json={"model": "no-such-model"}).status_code == 400  # the server's
-    assert api.post("/api/jobs/estimate", json={"train": {"lr": -1}}).status_code == 422
-    total = api.get("/api/jobs").json()["total"]
-    api.post("/api/jobs/estimate", json=FITTING)
-    assert api.get("/api/jobs").json()["total"] == total  # a dry run queues nothing
+    estimate = client.estimate({**FITTING, "method": "influence-tuning"})
+    recorded = client.cid(job["id"]).points
+    assert estimate.label_steps == job["progress"]["total"] == 24
+    assert estimate.rounds == sum(p.phase == "pre-round" for p in recorded) == 2
+    assert estimate.cid_points == len(recorded) == 9
+    assert estimate.train_size == 64 and estimate.seconds > 0  # calibrated on the finished jobs
+    assert estimate.spec["influence"]["lr"] == 3e-5  # defaults filled in
+    # JobSpec's own choice and bound (422), the server's refusal (400)
+    for body, status in (({"method": "nope"}, 422), ({"model": "no-such-model"}, 400), ({"train": {"lr": -1}}, 422)):
+        with pytest.raises(ApiError) as error:
+            client.estimate(body)
+        assert error.value.status == status, body
+    total = client.jobs().total
+    client.estimate(FITTING)
+    assert client.jobs().total == total  # a dry run queues nothing
 
 
 def test_probe_examples_rank_both_groups_with_text(api, finished_experiment):
+    client = ApiClient(api)
     job_id = finished_experiment["jobs"]["influence-tuning"]["id"]
-    lists = api.get(f"/api/jobs/{job_id}/influence", params={"k": 0}).json()
-    answer = api.get(f"/api/jobs/{job_id}/influence/examples",
-                     params={"probe": lists["probe"], "step": lists["step"], "k": 2}).json()
-    for group in ("a", "b"):
-        index, scores = lists[f"{group}_index"], lists[f"{group}_scores"]
-        part = answer[group]
+    lists = client.influence(job_id, k=0)
+    answer = client.probe_examples(job_id, probe=lists.probe, step=lists.step, k=2)
+    for index, scores, part in ((lists.a_index, lists.a_scores, answer.a), (lists.b_index, lists.b_scores, answer.b)):
         ranked = sorted(s for s in scores if s is not None)
-        assert part["size"] == len(ranked)
-        assert [e["score"] for e in part["most"]] == ranked[::-1][:2]
-        assert [e["score"] for e in part["least"]] == ranked[:2]
-        assert all(e["text"] and e["index"] in index for e in part["most"] + part["least"])
-    probe = answer["probe"]
-    assert all(e["label"] == probe["label"] for e in answer["a"]["most"] + answer["b"]["most"])
-    assert all(e["confound"] == probe["confound"] for e in answer["a"]["most"])
-    assert all(e["confound"] != probe["confound"] for e in answer["b"]["most"])
-    assert api.get(f"/api/jobs/{job_id}/influence/examples", params={"probe": 10**6, "step": 0}).status_code == 404
-    assert api.get(f"/api/jobs/{job_id}/influence/examples", params={"probe": -5, "step": 0}).status_code == 422
+        assert part.size == len(ranked)
+        assert [e.score for e in part.most] == ranked[::-1][:2]
+        assert [e.score for e in part.least] == ranked[:2]
+        assert all(e.text and e.index in index for e in part.most + part.least)
+    probe = answer.probe
+    assert all(e.label == probe.label for e in answer.a.most + answer.b.most)
+    assert all(e.confound == probe.confound for e in answer.a.most)
+    assert all(e.confound != probe.confound for e in answer.b.most)
+    for bad_probe, status in ((10**6, 404), (-5, 422)):
+        with pytest.raises(ApiError) as error:
+            client.probe_examples(job_id, probe=bad_probe, step=0)
+        assert error.value.status == status
 
 
 def test_dataset_samples_and_their_errors(stack):
     client = ApiClient(stack.api_url)
     samples = client.dataset_samples("textlen", split="test", per_group=2)
-    assert [(g["label"], g["confound"]) for g in samples["groups"]] == [
+    assert [(g.label, g.confound) for g in samples.groups] == [
         ("short", "Negative ."), ("short", "Positive ."), ("long", "Negative ."), ("long", "Positive .")]
-    assert all(len(g["rows"]) == 2 and g["count"] > 2 for g in samples["groups"])
-    assert all(r["text"].startswith(g["confound"]) for g in samples["groups"] for r in g["rows"])
+    assert all(len(g.rows) == 2 and g.count > 2 for g in samples.groups)
+    assert all(r.text.startswith(g.confound) for g in samples.groups for r in g.rows)
     for name, split, status in (("nope", "train", 400), ("textlen", "nope", 400), ("upload:9999", "train", 404)):
         with pytest.raises(ApiError) as error:
             client.dataset_samples(name, split=split)

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
+from client import ApiError
 from dashboard import export, series, spec_form, tables
-from dashboard.client import ApiError, _error_of
 from dashboard.components import progress_bar
 from tests.backend.conftest import make_settings
 
@@ -116,15 +116,15 @@ def test_seeds():
 
 
 def test_api_messages_land_beside_their_fields():
-    error = ApiError("rejected", 422, {"train.lr": "Input should be greater than 0",
-                                       "diagnostics.sample.extra": "weird", "nonsense": "Extra inputs"})
+    error = ApiError(422, "rejected", fields={"train.lr": "Input should be greater than 0",
+                                              "diagnostics.sample.extra": "weird", "nonsense": "Extra inputs"})
     assert spec_form.field_messages(error) == {"train.lr": "Input should be greater than 0",
                                                "diagnostics.sample": "diagnostics.sample.extra: weird",
                                                "spec": "nonsense: Extra inputs"}
-    assert spec_form.field_messages(ApiError("unknown model 'x'; valid: tiny", 400)) == {
+    assert spec_form.field_messages(ApiError(400, "unknown model 'x'; valid: tiny")) == {
         "model": "unknown model 'x'; valid: tiny"}
     assert "dataset.options" in spec_form.field_messages(
-        ApiError("dataset.options.conll_train '/etc' is outside the data directory", 400))
+        ApiError(400, "dataset.options.conll_train '/etc' is outside the data directory"))
     assert spec_form.lookup({"train": {"lr": 1}}, "train.lr") == 1 and spec_form.lookup({}, "train.lr") is None
 
 
@@ -139,7 +139,7 @@ def test_the_apis_choice_and_bound_errors_land_beside_their_fields(tmp_path, cha
         response = api.post("/api/jobs/estimate", content=json.dumps({"model": "tiny", **change}),
                             headers={"content-type": "application/json"})
     assert response.status_code == 422
-    messages = spec_form.field_messages(_error_of(response))
+    messages = spec_form.field_messages(ApiError.of(response))
     assert list(messages) == [field] and words in messages[field], messages
 
 
