@@ -19,6 +19,16 @@ def print_metrics(metrics: dict[str, Any], title: str = "results", out: TextIO |
              _pct(m.get("disagree_acc")), _pct(m.get("flip_rate")), str(m.get("n", ""))]
             for split in ("train", "dev", "test", "control_test") if isinstance(m := metrics.get(split), dict)]
     print(text_table(headers, rows, title, right=headers[1:]), file=out)
+    groups = [name for split in ("test", "train") for name in (metrics.get(split) or {}).get("per_group", {})]
+    groups = list(dict.fromkeys(groups))
+    if groups:  # each (label, confound) group's accuracy, by the data's own names
+        splits = [s for s in ("train", "dev", "test", "control_test") if isinstance(metrics.get(s), dict)]
+        print(text_table(["split", *groups], [[s, *(_pct(metrics[s].get("per_group", {}).get(g)) for g in groups)]
+                                               for s in splits], "accuracy by group (label|confound)",
+                         right=groups), file=out)
+    if pairing := metrics.get("agreement_pairing"):
+        print("agree = the confound is the one that goes with the label: "
+              + ", ".join(f"{confound} -> {label}" for confound, label in pairing.items()), file=out)
     cid = metrics.get("cid")
     if cid is not None:
         print(f"final CID {cid:+.4f}   (mean influence of same-confound minus other-confound training "
