@@ -50,7 +50,7 @@ def spec_from_args(args: argparse.Namespace):
                          ("access_rate", "dataset.access_rate"), ("model", "model"), ("method", "method"),
                          ("preset", "preset"), ("seed", "seed"), ("device", "device"),
                          ("max_steps", "train.max_steps"), ("epochs", "train.epochs"),
-                         ("scope", "influence.scope"), ("cid_every", "diagnostics.cid_every"),
+                         ("scope", "influence.scope"), ("update", "influence.update"), ("cid_every", "diagnostics.cid_every"),
                          ("cid_scope", "diagnostics.scope"), ("retry_collapsed", "retry_collapsed")):
         value = getattr(args, flag, None)
         if value is not None:
@@ -95,7 +95,9 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N label steps")
     p.add_argument("--epochs", type=float)
-    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning differentiates")
+    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning's score is taken over")
+    p.add_argument("--update", choices=["scope", "all"], help="parameters an influence update moves: the scope's "
+                                                              "(default, the paper's code) or all")
     p.add_argument("--cid-every", dest="cid_every", type=int, help="label steps between live CID points")
     p.add_argument("--cid-scope", dest="cid_scope", choices=["all", "top", "head"])
     p.add_argument("--retry-collapsed", dest="retry_collapsed", type=int)
