@@ -289,7 +289,10 @@ class JobSpec(_Strict):
     def stored(cls, data: dict[str, Any]) -> JobSpec:
         """A spec that was validated when it was submitted (and stored as its model_dump), rebuilt
         without checking it again: the service validates once, at the API. Missing fields (a spec
-        stored by an older version) take their defaults."""
+        stored by an older version) take their defaults, except influence.update: a spec stored
+        before it existed ran its influence updates on every parameter, so it goes on so ("all")."""
+        if isinstance(data.get("influence"), dict) and "update" not in data["influence"]:
+            data = {**data, "influence": {**data["influence"], "update": "all"}}
         parts = {name: field.annotation.model_construct(**data[name]) for name, field in cls.model_fields.items()
                  if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
                  and issubclass(field.annotation, BaseModel)}

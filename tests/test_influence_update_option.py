@@ -79,3 +79,12 @@ def test_embedding_tuning_over_the_head_alone_is_refused():
         JobSpec(method="embedding-tuning", influence={"scope": "head"})
     assert JobSpec(method="embedding-tuning", influence={"scope": "head", "update": "all"}).influence.update == "all"
     assert JobSpec(method="influence-tuning", influence={"scope": "head"}).influence.update == "scope"
+
+
+def test_a_spec_stored_before_the_option_goes_on_updating_every_parameter():
+    """A job stored (and maybe checkpointed) by an older version resumes as it ran: update all."""
+    old = JobSpec(method="influence-tuning", influence={"scope": "top"}).model_dump()
+    del old["influence"]["update"]
+    assert JobSpec.stored(old).influence.update == "all"
+    new = JobSpec(method="influence-tuning", influence={"scope": "top"}).model_dump()
+    assert JobSpec.stored(new).influence.update == "scope"
