@@ -303,13 +303,13 @@ def search_space_values(spaces: list[dict], dataset: str | None, methods: list[s
 
 
 def count_words(count: int | None) -> str:
-    """A parameter count in short: 2063936 -> '2.06M parameters'; None -> 'size unknown'."""
+    """A parameter count in short: 2063936 -> '2.06M params'; None -> 'size unknown'."""
     if count is None:
         return "size unknown"
     for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if count >= scale:
-            return f"{count / scale:.3g}{unit} parameters"
-    return f"{count} parameters"
+            return f"{count / scale:.3g}{unit} params"
+    return f"{count} params"
 
 
 def model_detail(model: ModelInfo) -> str:

@@ -123,6 +123,6 @@ def test_the_forms_model_choices_say_family_size_and_pooling(data_dir):
     small = choices["models/bert-small"]
     assert small["name"] == "models/bert-small"
     count = bert_count(BertConfig(vocab_size=1000, **SMALL))
-    assert small["detail"] == f"bert encoder · {count / 1e3:.3g}K parameters · pooling pooler"
+    assert small["detail"] == f"bert encoder · {count / 1e3:.3g}K params · pooling pooler"
     assert "not a declared family" in choices["models/odd"]["detail"]
-    assert "22.7M parameters" in choices["minilm"]["detail"]
+    assert "22.7M params" in choices["minilm"]["detail"]
