@@ -11,7 +11,7 @@ from jobs.cli import build_parser
 
 # The service's modules and their dependencies (the [service] extra) are imported inside the
 # commands that use them, so that an install of the engine alone runs `deconfound run`.
-ENGINE_COMMANDS = ("run", "datasets", "spec")
+ENGINE_COMMANDS = ("run", "datasets", "models", "spec")
 EXTRA_OF_MODULE = {"psycopg": "postgres", "dash": "dashboard", "plotly": "dashboard", "flask": "dashboard"}
 
 

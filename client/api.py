@@ -35,6 +35,7 @@ from jobs.contracts.api import (
     JobOut,
     LogOut,
     MetricsOut,
+    ModelsOut,
     ProbeExamplesOut,
     ProtocolOut,
     ReproduceIn,
@@ -201,8 +202,8 @@ class ApiClient:
     def upload(self, upload_id: int) -> UploadOut:
         return self._get(UploadOut, "GET", f"/api/datasets/{upload_id}")
 
-    def models(self) -> dict[str, Any]:
-        return self._json("GET", "/api/models")
+    def models(self) -> ModelsOut:
+        return self._get(ModelsOut, "GET", "/api/models")
 
     def methods(self) -> dict[str, Any]:
         return self._json("GET", "/api/methods")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.client import ApiError
+from jobs.contracts.api import ModelInfo, ModelsOut
 
 ROUND_METHODS = ("influence-tuning", "embedding-tuning")
 
@@ -38,6 +39,7 @@ FIELDS = (
     FormField("influence.tuples_per_update", "probes per update", "int", ROUND_METHODS),
     FormField("influence.lr", "influence lr", "float", ROUND_METHODS),
     FormField("influence.scope", "influence scope (all, top, head)", "text", ROUND_METHODS),
+    FormField("influence.update", "influence update moves (scope, all)", "text", ROUND_METHODS),
     FormField("adversarial.weight", "adversary weight", "float", ("adversarial",)),
     FormField("diagnostics.cid_every", "CID every (steps)", "int"),
     FormField("diagnostics.probes", "CID probes", "int"),
@@ -298,3 +300,31 @@ def search_space_values(spaces: list[dict], dataset: str | None, methods: list[s
     if left_out:
         note += f" Not in the form, so not swept: {', '.join(left_out)}."
     return values, note
+
+
+def count_words(count: int | None) -> str:
+    """A parameter count in short: 2063936 -> '2.06M params'; None -> 'size unknown'."""
+    if count is None:
+        return "size unknown"
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g}{unit} params"
+    return f"{count} params"
+
+
+def model_detail(model: ModelInfo) -> str:
+    """What the model dropdown says beside a model's name: family and kind, size, pooling."""
+    family = f"{model.family} {model.kind}" if model.kind else (
+        f"{model.family} (not a declared family)" if model.family else "no readable config")
+    parts = [family, count_words(model.parameters)]
+    if model.pooling:
+        parts.append(f"pooling {model.pooling}")
+    return " · ".join(parts)
+
+
+def model_choices(models: ModelsOut) -> list[dict[str, str]]:
+    """The model dropdown's choices, as GET /api/models lists them (`deconfound models` prints the
+    same): value, name, detail (family, size, pooling) and a title with the description or note."""
+    return [{"value": m.name, "name": m.name, "detail": model_detail(m),
+             "title": " ".join(filter(None, [m.description, m.note]))}
+            for m in [*models.builtin, *models.local]]

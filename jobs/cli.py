@@ -1,4 +1,4 @@
-"""The engine's command line: `deconfound run`, `deconfound datasets`, `deconfound spec`.
+"""The engine's command line: `deconfound run`, `deconfound datasets`, `deconfound models`, `deconfound spec`.
 
 backend/cli.py adds the service commands (worker, api, up) on top of this parser, so the
 engine stays free of web code.
@@ -50,7 +50,7 @@ def spec_from_args(args: argparse.Namespace):
                          ("access_rate", "dataset.access_rate"), ("model", "model"), ("method", "method"),
                          ("preset", "preset"), ("seed", "seed"), ("device", "device"),
                          ("max_steps", "train.max_steps"), ("epochs", "train.epochs"),
-                         ("scope", "influence.scope"), ("cid_every", "diagnostics.cid_every"),
+                         ("scope", "influence.scope"), ("update", "influence.update"), ("cid_every", "diagnostics.cid_every"),
                          ("cid_scope", "diagnostics.scope"), ("retry_collapsed", "retry_collapsed")):
         value = getattr(args, flag, None)
         if value is not None:
@@ -95,7 +95,9 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N label steps")
     p.add_argument("--epochs", type=float)
-    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning differentiates")
+    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning's score is taken over")
+    p.add_argument("--update", choices=["scope", "all"], help="parameters an influence update moves: the scope's "
+                                                              "(default, the paper's code) or all")
     p.add_argument("--cid-every", dest="cid_every", type=int, help="label steps between live CID points")
     p.add_argument("--cid-scope", dest="cid_scope", choices=["all", "top", "head"])
     p.add_argument("--retry-collapsed", dest="retry_collapsed", type=int)
@@ -173,6 +175,30 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """The model picker: built-ins, the local model directories (size, family, pooling), the families."""
+    from jobs.model_catalogue import catalogue, default_data_dir, human_bytes, human_count
+    from jobs.text_table import text_table
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    found = catalogue(data_dir)
+    if args.json:
+        print(found.model_dump_json(indent=2))
+        return 0
+    # A local model as `deconfound run --model` takes it (the service takes it relative to its data directory).
+    rows = [[m.name if m.source == "builtin" else str(data_dir / m.name), m.source, m.family or "?", m.kind or "?", m.pooling or "?", human_count(m.parameters),
+             human_bytes(m.size_bytes), m.note or m.description] for m in [*found.builtin, *found.local]]
+    print(text_table(["model", "source", "family", "kind", "pooling", "parameters", "on disk", "note"], rows,
+                     title=f"Models (default {found.default}; local: {data_dir / 'models'})",
+                     right=("parameters", "on disk")))
+    if not found.local:
+        print(f"no local models: put a model directory (with its config.json) under {data_dir / 'models'}\n")
+    print(text_table(["family", "model_type", "kind", "pooling"],
+                     [[f.name, f.model_type, f.kind, f.pooling] for f in found.families],
+                     title="Supported families (any other goes through the generic path or is refused, saying why)"))
+    return 0
+
+
 def cmd_spec(args: argparse.Namespace) -> int:
     print(spec_or_exit(args).model_dump_json(indent=2))
     return 0
@@ -201,6 +227,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("--data-path", dest="data_path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("models", help="list the built-in models, the supported families and the local models "
+                                      "(size, family, pooling)")
+    p.add_argument("--data-dir", dest="data_dir", help="where local models live, under models/ (default "
+                                                      "$DECONFOUND_DATA_DIR or ./var)")
+    p.add_argument("--json", action="store_true", help="the same answer as GET /api/models")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("spec", help="print the resolved job spec (presets applied) as JSON")
     _add_spec_flags(p)

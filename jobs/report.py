@@ -20,6 +20,16 @@ def print_metrics(results: JobResults, title: str = "results", out: TextIO | Non
              _pct(m.flip_rate), "" if m.n is None else str(m.n)]
             for split in SPLITS if (m := results.split(split)) is not None]
     print(text_table(headers, rows, title, right=headers[1:]), file=out)
+    groups = [name for split in ("test", "train") if (m := results.split(split)) is not None for name in m.per_group]
+    groups = list(dict.fromkeys(groups))
+    if groups:  # each (label, confound) group's accuracy, by the data's own names
+        splits = {s: m for s in SPLITS if (m := results.split(s)) is not None}
+        print(text_table(["split", *groups], [[s, *(_pct(m.per_group.get(g)) for g in groups)]
+                                               for s, m in splits.items()], "accuracy by group (label|confound)",
+                         right=groups), file=out)
+    if pairing := results.agreement_pairing:
+        print("agree = the confound is the one that goes with the label: "
+              + ", ".join(f"{confound} -> {label}" for confound, label in pairing.items()), file=out)
     cid = results.cid
     if cid is not None:
         print(f"final CID {cid:+.4f}   (mean influence of same-confound minus other-confound training "

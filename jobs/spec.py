@@ -195,6 +195,10 @@ class InfluenceSpec(_Strict):
     lr: float = Field(3e-5, gt=0, le=1.0)
     scope: Literal["all", "top", "head"] = "all"
     top_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="encoder layers in the 'top' scope (plus pooler and head)")
+    update: Literal["scope", "all"] = Field("scope", description=(
+        "which parameters an influence update differentiates and moves: 'scope' (the paper's code: the "
+        "scope's parameters alone; label steps still train every parameter) or 'all' (every parameter, "
+        "the score still taken over the scope). Same thing with scope 'all'"))
     optimizer: Literal["adamw", "bertadam"] = "adamw"
 
 
@@ -285,7 +289,10 @@ class JobSpec(_Strict):
     def stored(cls, data: dict[str, Any]) -> JobSpec:
         """A spec that was validated when it was submitted (and stored as its model_dump), rebuilt
         without checking it again: the service validates once, at the API. Missing fields (a spec
-        stored by an older version) take their defaults."""
+        stored by an older version) take their defaults, except influence.update: a spec stored
+        before it existed ran its influence updates on every parameter, so it goes on so ("all")."""
+        if isinstance(data.get("influence"), dict) and "update" not in data["influence"]:
+            data = {**data, "influence": {**data["influence"], "update": "all"}}
         parts = {name: field.annotation.model_construct(**data[name]) for name, field in cls.model_fields.items()
                  if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
                  and issubclass(field.annotation, BaseModel)}
@@ -351,6 +358,18 @@ class JobSpec(_Strict):
             raise ValueError("a model name is needed: 'minilm', 'tiny', a Hugging Face name or a model "
                              "directory under the data directory")
         return model
+
+    @model_validator(mode="after")
+    def _check_update_moves_something(self) -> JobSpec:
+        """Embedding tuning's score is the pooled outputs' cosine, which the head plays no part in:
+        updating the head scope alone would move nothing."""
+        influence = self.influence
+        if (self.method == "embedding-tuning" and influence.scope == "head"
+                and influence.update == "scope"):
+            raise ValueError("embedding tuning with influence.scope 'head' and influence.update 'scope' would "
+                             "move nothing (the pooled-output score does not depend on the head): use scope "
+                             "'top' or 'all', or influence.update 'all'")
+        return self
 
     @field_validator("device")
     @classmethod

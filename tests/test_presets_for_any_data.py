@@ -64,3 +64,20 @@ def test_run_on_custom_data_with_the_paper_preset_and_threads_says_which_setting
     assert done.returncode == 0, done.stderr
     logs = [json.loads(line).get("message", "") for line in log.read_text().splitlines()]
     assert any("paper's textlen/finetune settings" in message for message in logs), logs
+
+
+def test_the_cli_table_shows_per_group_accuracy_by_name_and_the_pairing_agree_follows(tmp_path):
+    rows = []
+    for i in range(48):
+        topic = ("sports", "weather")[i % 2]
+        pronoun = ("she", "he")[(i % 2) ^ (i % 6 < 2)]
+        rows.append({"text": f"{pronoun} saw {('the match', 'the rain')[i % 2]} {i}", "label": topic,
+                     "confound": pronoun})
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = cli("run", "--dataset", "custom", "--data-path", str(tmp_path / "mine.jsonl"), "--model", "tiny",
+               "--max-steps", "2", "--cid-every", "0", "--out", str(tmp_path / "log.jsonl"))
+    assert done.returncode == 0, done.stderr
+    table = done.stdout[done.stdout.index("accuracy by group"):]
+    assert all(group in table for group in ("sports|she", "sports|he", "weather|he", "weather|she"))
+    assert "agree = the confound is the one that goes with the label: " in done.stdout
+    assert "he -> weather" in done.stdout and "she -> sports" in done.stdout

@@ -15,10 +15,9 @@ from backend.services.submission import UPLOAD_PREFIX
 from backend.services.uploads import SUFFIXES, UploadRejected, UploadTooLarge, display_name, store_upload
 from backend.settings import Settings
 from backend.store.models import UploadedDataset, utcnow
-from backend.store.paths import hub_reachable
 from backend.store.recorder import jsonable
-from jobs.contracts.api import UploadOut
-from jobs.spec import DEFAULT_MODEL, DatasetSpec
+from jobs.contracts.api import ModelsOut, UploadOut
+from jobs.spec import DatasetSpec
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
 
@@ -78,13 +77,12 @@ def read_upload(upload_id: Id, session: Session = Depends(get_session)) -> Uploa
     return upload_out(upload)
 
 
-@router.get("/models")
-def list_models(settings: Settings = Depends(get_settings)) -> dict[str, Any]:
-    """Built-in models; Hugging Face names work only when the hub is reachable."""
-    local = catalogue.local_models(settings.data_dir)
-    return {"builtin": catalogue.models(), "default": DEFAULT_MODEL, "local": local, "hub_reachable": hub_reachable(),
-            "note": "also: a model directory under the data directory (e.g. models/<name>)"
-                    + (", or any Hugging Face name" if hub_reachable() else "")}
+@router.get("/models", response_model=ModelsOut)
+def list_models(settings: Settings = Depends(get_settings)) -> ModelsOut:
+    """The model picker: built-in models, the model directories under the data directory's models/
+    (each with its family, kind, pooling and size, read without loading weights) and the supported
+    families. Hugging Face names work only when the hub is reachable."""
+    return catalogue.models(settings.data_dir)
 
 
 @router.get("/methods")

@@ -10,9 +10,10 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from backend.store.paths import OutsideDataDir, absolute_spec, inside
+from backend.store.paths import absolute_spec, hub_reachable
+from jobs.contracts.api import ModelsOut
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
-from jobs.models import BUILTIN_MODELS
+from jobs.model_catalogue import catalogue as model_catalogue
 from jobs.presets import PRESET_NAMES, PRESETS
 from jobs.spec import METHODS
 
@@ -39,24 +40,12 @@ def method_descriptions() -> dict[str, str]:
     return {name: METHOD_DESCRIPTIONS.get(name, "") for name in METHODS}
 
 
-def models() -> list[dict[str, str]]:
-    return [{"name": name, "description": description} for name, description in BUILTIN_MODELS.items()]
-
-
-def local_models(data_dir: Path) -> list[str]:
-    """The model directories under `<data dir>/models`, relative to the data directory. A symlink
+def models(data_dir: Path) -> ModelsOut:
+    """The model picker's answer (jobs.model_catalogue): built-ins, the model directories under
+    `<data dir>/models` with their family, pooling and size, and the supported families. A symlink
     counts only where it resolves inside the data directory: one that leaves it is neither listed
     nor usable (submission refuses it)."""
-    root = Path(data_dir) / "models"
-    found = []
-    for path in sorted(root.glob("*")) if root.is_dir() else []:
-        try:
-            inside(data_dir, path, "model")
-        except OutsideDataDir:
-            continue
-        if path.is_dir():
-            found.append(str(path.relative_to(data_dir)))
-    return found
+    return model_catalogue(data_dir, hub_reachable=hub_reachable())
 
 
 def presets() -> dict[str, Any]:

@@ -23,6 +23,27 @@ IDLE_POLL_MS = 10000  # otherwise: only to notice new experiments
 DATASETS = ("textlen", "msgs")
 
 
+def dataset_choices() -> list[dict]:
+    """The built-in datasets, then every uploaded one ("upload:<id>": your own data, run as custom)."""
+    try:
+        uploads = api().datasets().get("uploaded", [])
+    except ApiError:
+        uploads = []
+    return ([{"label": f" {name}", "value": name} for name in DATASETS]
+            + [{"label": f" your data: {u['name']} (upload {u['id']})", "value": f"upload:{u['id']}"}
+               for u in uploads])
+
+
+def protocol_of(choice: str | None) -> str | None:
+    """The protocol a dataset choice runs: an upload runs the custom one."""
+    return "custom" if (choice or "").startswith("upload:") else choice
+
+
+def protocol_body(choice: str) -> dict:
+    """The request's dataset fields for a choice: an upload is {"dataset": "custom", "data": "upload:<id>"}."""
+    return {"dataset": "custom", "data": choice} if choice.startswith("upload:") else {"dataset": choice}
+
+
 def progress_parts(progress: dict | None) -> tuple[html.Div, html.Div]:
     """An experiment's progress as a bar of jobs done of total with the ETA, and its counts by status."""
     words = progress_summary(progress)
@@ -56,9 +77,10 @@ def _reproduce_card(scales: list[dict]) -> html.Div:
         html.H3("Reproduce the paper"),
         html.P("Every Table-2 method of the dataset (TextLen also the no-confound control) at the scale's seeds "
                "with the paper's presets, collapsed trials retried; with access rates, influence and embedding "
-               "tuning again at each rate (Table 3).", className="note"),
+               "tuning again at each rate (Table 3). An uploaded dataset (Datasets page) runs the same protocol "
+               "with TextLen's paper settings.", className="note"),
         html.Div([
-            html.Div([html.Label("dataset"), dcc.RadioItems(list(DATASETS), "textlen", id="reproduce-dataset",
+            html.Div([html.Label("dataset"), dcc.RadioItems(dataset_choices(), "textlen", id="reproduce-dataset",
                                                             inline=True)], className="field"),
             html.Div([html.Label("scale"), dcc.RadioItems(options, "cpu" if any(s["name"] == "cpu" for s in scales)
                                                           else None, id="reproduce-scale", inline=True)], className="field"),
@@ -147,7 +169,7 @@ def parse_rates(text: str | None) -> tuple[list[float], str | None]:
 def offer_methods(dataset):
     """The dataset's Table-2 methods (GET /api/experiments/protocols), all ticked."""
     try:
-        found = next((p for p in api().protocols() if p.dataset == dataset), None)
+        found = next((p for p in api().protocols() if p.dataset == protocol_of(dataset)), None)
     except ApiError:
         found = None
     methods = found.methods if found else []
@@ -172,7 +194,8 @@ def describe_scale(scale, dataset, seeds_text, rates_text, methods, reuse, offer
     found = next((s for s in scales if s["name"] == scale), None)
     if found is None:
         return problem or ""
-    minutes = {k.split("/", 1)[1]: v for k, v in found["minutes"].items() if k.startswith(f"{dataset}/")}
+    minutes = {k.split("/", 1)[1]: v for k, v in found["minutes"].items()
+               if k.startswith(f"{protocol_of(dataset)}/")}
     timing = ("; about " + ", ".join(f"{m} {v:g} min" for m, v in minutes.items()) + " per job") if minutes else ""
     seeds = ", ".join(str(seed) for seed in found["seeds"])
     about = f"{found['name']}: {found['description']}; seeds {seeds}{timing}."
@@ -188,7 +211,7 @@ def _preview_line(dataset: str, scale: str, seeds_text: str | None, rates_text: 
     if seeds_error or rates_error or methods_error:
         return "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
     try:
-        preview = api().preview_reproduction({"dataset": dataset, "scale": scale, "access_rates": rates,
+        preview = api().preview_reproduction({**protocol_body(dataset), "scale": scale, "access_rates": rates,
                                               "reuse": reuse, **methods_field, **({"seeds": seeds} if seeds else {})})
     except ApiError as error:
         return error.message
@@ -212,7 +235,7 @@ def reproduce(_clicks, dataset, scale, seeds_text, rates_text, name, methods, of
     if seeds_error or rates_error or methods_error:
         problems = "; ".join(e for e in (seeds_error, rates_error, methods_error) if e)
         return error_box("Not submitted: " + problems), no_update
-    body = {"dataset": dataset, "scale": scale, "access_rates": rates, "reuse": "reuse" in (reuse or []),
+    body = {**protocol_body(dataset), "scale": scale, "access_rates": rates, "reuse": "reuse" in (reuse or []),
             **methods_field,
             **({"seeds": seeds} if seeds else {}), **({"name": name.strip()} if name and name.strip() else {})}
     try:

@@ -36,9 +36,12 @@ def _choices() -> tuple[dict, str | None]:
         "datasets": [{"label": d["name"], "value": d["name"]} for d in datasets.get("builtin", [])]
         + [{"label": f"{u['name']} (upload:{u['id']})", "value": f"upload:{u['id']}"}
            for u in datasets.get("uploaded", [])],
-        "models": [{"label": m["name"], "value": m["name"]} for m in models.get("builtin", [])]
-        + [{"label": m, "value": m} for m in models.get("local", [])],
-        "default_model": models.get("default"),
+        # The name alone is a text of its own (what a test or a user picks by), the detail beside it.
+        "models": [{"label": html.Span([html.Span(c["name"]), html.Span(f"  {c['detail']}", className="option-detail")],
+                                       title=c["title"]),
+                    "value": c["value"], "search": f"{c['name']} {c['detail']}"}
+                   for c in spec_form.model_choices(models)],
+        "default_model": models.default,
         "methods": [{"label": m["name"], "value": m["name"], "title": m.get("description", "")}
                     for m in methods.get("methods", [])],
         "presets": [{"label": p, "value": p} for p in presets.get("names", [])],

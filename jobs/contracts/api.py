@@ -179,6 +179,47 @@ class UploadOut(BaseModel):
     created_at: UtcTime
 
 
+# The model picker: GET /api/models and `deconfound models` (jobs/model_catalogue.py builds it).
+
+class FamilyInfo(BaseModel):
+    """A model family the engine supports: its config's model_type, what it is, how it pools."""
+
+    model_type: str = Field(description="the config.json model_type, e.g. 'bert', 'qwen2'")
+    name: str = Field(description="its usual name, e.g. 'BERT', 'Qwen2/3'")
+    kind: Literal["encoder", "decoder"]
+    pooling: Literal["pooler", "cls", "last"] = Field(
+        description="the pooled output the classifier reads: the encoder's pooler, the first ([CLS]) token's "
+                    "state, or the last non-padding token's (decoders)")
+
+
+class ModelInfo(BaseModel):
+    """One model a job can name (its `name` goes in the spec's `model`)."""
+
+    name: str = Field(description="what to put in the job spec's model: a built-in name or a path under the "
+                                  "data directory (models/<name>)")
+    source: Literal["builtin", "local"]
+    description: str = ""
+    family: str | None = Field(None, description="config.json model_type (None: no readable config)")
+    kind: Literal["encoder", "decoder"] | None = Field(None, description="None: a family outside the supported list")
+    pooling: Literal["pooler", "cls", "last"] | None = None
+    supported: bool = Field(description="the family is one of `families`; else the generic path, or a clear error")
+    parameters: int | None = Field(None, description="parameters of the encoder/decoder (weights' shapes, or the "
+                                                     "config's architecture; not loaded); None: unknown")
+    size_bytes: int | None = Field(None, description="bytes of its weight files on disk (None: built in elsewhere)")
+    note: str | None = Field(None, description="why something is unknown, or what to expect")
+
+
+class ModelsOut(BaseModel):
+    """Built-in models, the supported families and the model directories under the data directory."""
+
+    builtin: list[ModelInfo]
+    local: list[ModelInfo] = Field(description="directories with a config.json under <data dir>/models")
+    families: list[FamilyInfo]
+    default: str = Field(description="the model a spec that names none trains")
+    hub_reachable: bool = Field(False, description="whether Hugging Face names can be downloaded here")
+    note: str = ""
+
+
 # What the job-data, catalogue and diagnostics routes answer (the dashboard reads them).
 
 class Estimate(BaseModel):

@@ -59,6 +59,8 @@ class JobResults(BaseModel):
     test: SplitMetrics | None = None
     control_test: SplitMetrics | None = None
     cid: float | None = Field(None, description="final CID (None: no probe had both an A and a B group)")
+    agreement_pairing: dict[str, str] | None = Field(None, description="confound -> the label it goes with "
+                                                                       "(what agree/disagree accuracy mean)")
     steps: int | None = Field(None, description="label steps taken")
     collapsed: bool | None = Field(None, description="train accuracy ended at chance")
     wall_s: float | None = None

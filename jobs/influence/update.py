@@ -33,8 +33,10 @@ def pack_by_overlap(members: list[set[int]], per_call: int) -> list[list[int]]:
 
 def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Examples, b: Examples,
                                   kind: str = "cosine", scope: str = "all", top_layers: int = 2,
-                                  examples_per_call: int = 96, reference: bool = False) -> float:
-    """Add dJ/dtheta of the mean J over the P tuples to every parameter's .grad; return that J.
+                                  examples_per_call: int = 96, reference: bool = False,
+                                  inputs: list[nn.Parameter] | None = None) -> float:
+    """Add dJ/dtheta of the mean J over the P tuples to every parameter's .grad (given `inputs`:
+    to theirs alone, and the backward differentiates nothing else); return that J.
 
     probes [P], a and b [P*k] as for influence_loss. Calls hold about examples_per_call
     examples (probe + 2k each; at least one tuple), grouped so shared examples share a call."""
@@ -50,6 +52,6 @@ def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Example
         j = influence_loss(model, probes.take(rows), a.take(slots), b.take(slots), kind=kind, scope=scope,
                            top_layers=top_layers, reference=reference)
         share = len(group) / num_probes
-        (j * share).backward()
+        (j * share).backward(inputs=inputs)
         mean_j += float(j.detach()) * share
     return mean_j

@@ -9,7 +9,9 @@ A round (every `interval` label steps, while more than interval/2 steps remain):
         confound), drawn from the access set -> J and dJ/dtheta -> one influence-optimiser step
     CID "post-round" -> model.train()
 The round has its own optimiser (no schedule), made fresh each round; with BertAdam the label
-optimiser's moments are reset after it, as the original did.
+optimiser's moments are reset after it, as the original did. Its updates differentiate and move
+the score's scope alone (influence.update "scope", the original code's way) or every parameter
+("all"); label steps always train every parameter.
 
 A round can be paused between two updates (run.boundary): where it stands (RoundState: its
 probes, the pass and position in the pass's probe order, the losses so far, the round's
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from jobs.influence import Examples, ab_groups
+from jobs.influence import Examples, ab_groups, scope_parameters
 from jobs.influence.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
@@ -63,19 +65,33 @@ def sample_tuples(probes: np.ndarray, labels: np.ndarray, confounds: np.ndarray,
     return np.asarray(kept, np.int64), np.stack(a_rows).astype(np.int64), np.stack(b_rows).astype(np.int64)
 
 
+def updated_parameters(model, scope: str = "all", top_layers: int = 2,
+                       update: str = "scope") -> list[tuple[str, torch.nn.Parameter]]:
+    """(name, parameter) pairs an influence update differentiates and moves (influence.update):
+    "scope" the score's scope alone, as the paper's code; "all" every trainable parameter."""
+    if update == "all":
+        return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if update != "scope":
+        raise ValueError(f"unknown influence update '{update}'; valid: scope, all")
+    return scope_parameters(model, scope, top_layers)
+
+
 def influence_update(model, optimizer: torch.optim.Optimizer, train: Examples, probes: np.ndarray, a: np.ndarray,
                      b: np.ndarray, kind: str = "cosine", scope: str = "all", top_layers: int = 2,
-                     grad_clip: float | None = 1.0, reference: bool = False) -> float:
+                     grad_clip: float | None = 1.0, reference: bool = False, update: str = "scope") -> float:
     """One influence-optimiser step on the mean gradient of J over the P given tuples.
 
     train: the training set (rows = indices); probes [P], a and b [P, k] index it. The gradient
     is accumulated in memory-bounded calls that group tuples sharing examples (see
     jobs.influence.update); reference=True uses the slow per-example path (debugging).
+    update "scope": dJ/dtheta is taken for the scope's parameters alone (the others get no
+    gradient, so no optimiser moves them); "all": for every parameter.
     Returns J (the mean over the P probes, before the step)."""
     optimizer.zero_grad(set_to_none=True)
+    inputs = None if update == "all" else [p for _, p in updated_parameters(model, scope, top_layers, update)]
     mean_j = accumulate_influence_gradient(
         model, train.take(probes), train.take(a.reshape(-1)), train.take(b.reshape(-1)), kind=kind, scope=scope,
-        top_layers=top_layers, examples_per_call=EXAMPLES_PER_CALL[kind], reference=reference)
+        top_layers=top_layers, examples_per_call=EXAMPLES_PER_CALL[kind], reference=reference, inputs=inputs)
     clip_gradients(optimizer, grad_clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -205,8 +221,10 @@ class InfluenceTuning(Method):
         labels, confounds = run.data.train.labels, run.data.train.confounds
         if state.probes is None:
             state.probes = self.rng.choice(allowed, size=min(settings.probes_per_round, len(allowed)), replace=False)
-        optimizer = make_optimizer(model.named_parameters(), settings.optimizer, settings.lr,
-                                   run.spec.train.weight_decay, run.spec.train.grad_clip)
+        # The round's optimiser holds what its updates move (influence.update): the scope alone, or all.
+        optimizer = make_optimizer(updated_parameters(model, settings.scope, settings.top_layers, settings.update),
+                                   settings.optimizer, settings.lr, run.spec.train.weight_decay,
+                                   run.spec.train.grad_clip)
         if state.optimizer is not None:  # resumed: the moments the round had built up
             optimizer.load_state_dict(state.optimizer)
             state.optimizer = None
@@ -231,7 +249,8 @@ class InfluenceTuning(Method):
                     continue
                 update_start = time.perf_counter()
                 j = influence_update(model, optimizer, run.train, kept, a, b, self.kind, settings.scope,
-                                     settings.top_layers, run.spec.train.grad_clip, run.spec.reference)
+                                     settings.top_layers, run.spec.train.grad_clip, run.spec.reference,
+                                     settings.update)
                 self.update_seconds.append(time.perf_counter() - update_start)
                 self.updates += 1
                 state.losses.append(j)

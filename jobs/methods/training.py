@@ -15,7 +15,7 @@ import torch
 
 from jobs.checkpoint import set_torch_random_state, torch_random_state
 from jobs.data.dataset import ConfoundedDataset
-from jobs.data.stats import confound_pairing
+from jobs.data.stats import confound_pairing, pairing_names
 from jobs.evaluate import evaluate_split, is_collapsed
 from jobs.influence import Examples
 from jobs.methods.label_steps import batch_indices, total_label_steps
@@ -158,11 +158,14 @@ class Training:
         step, model, data = self.step, self.model, self.data
         self.progress.start(Work.FINAL_EVALUATION, step, "evaluating")
         metrics: dict = {}
+        pairing = confound_pairing(data)
         for name, split in self.splits.items():
             metrics[name] = evaluate_split(model, self.encodings[name], split,
                                            counterfactual_enc=self.counterfactuals.get(name),
                                            label_names=data.label_names, confound_names=data.confound_names,
-                                           pairing=confound_pairing(data))
+                                           pairing=pairing)
+        if pairing is not None:  # what "agree" meant above, by name: {confound: label}
+            metrics["agreement_pairing"] = pairing_names(data, pairing)
         self.progress.finish(Work.FINAL_EVALUATION, step)
         for name in ("train", "dev", "test"):
             self.recorder.scalar(f"acc/{name}", step, metrics[name]["acc"])

@@ -50,11 +50,12 @@ def test_refusals_name_no_server_path(client, settings):
 def test_models_lists_no_symlink_out_of_the_data_dir(client, settings, tmp_path):
     models = settings.data_dir / "models"
     (models / "mine").mkdir(parents=True)
+    (models / "mine" / "config.json").write_text('{"model_type": "bert"}')  # a model directory has a config
     (tmp_path / "elsewhere").mkdir()
     (models / "escape").symlink_to(tmp_path / "elsewhere")
     (models / "alias").symlink_to(models / "mine")  # stays inside: listed, as it is usable
     (models / "notes.txt").write_text("not a model")
-    assert client.get("/api/models").json()["local"] == ["models/alias", "models/mine"]
+    assert [m["name"] for m in client.get("/api/models").json()["local"]] == ["models/alias", "models/mine"]
 
 
 def test_a_failed_job_shows_one_line_and_logs_its_traceback(client, settings, spawn_worker):

@@ -72,10 +72,13 @@ def test_up_serves_runs_and_stops_on_ctrl_c(tmp_path):
     db.dispose()
 
 
-def start_up(settings, port: int, *flags: str, **env: str) -> tuple[subprocess.Popen, str]:
-    """`deconfound up` with one worker on `settings`' data dir and database; returns it once its banner is out."""
+def start_up(settings, port: int, *flags: str, dashboard_port: int | None = None,
+             **env: str) -> tuple[subprocess.Popen, str]:
+    """`deconfound up` with one worker on `settings`' data dir and database (and a dashboard on
+    dashboard_port, if given); returns it once its banner is out."""
+    dashboard = ["--dashboard-port", str(dashboard_port)] if dashboard_port else ["--no-dashboard"]
     up = subprocess.Popen([sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--workers", "1",
-                           "--no-dashboard", *flags], cwd=REPO, env={**worker_env(settings), **env},
+                           *dashboard, *flags], cwd=REPO, env={**worker_env(settings), **env},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     banner = []
     for line in up.stdout:

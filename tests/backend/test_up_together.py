@@ -26,22 +26,10 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
 
 
-def start_up_with_dashboard(settings, port: int, dashboard_port: int) -> tuple[subprocess.Popen, str]:
-    up = subprocess.Popen([sys.executable, "-m", "backend.cli", "up", "--port", str(port), "--workers", "1",
-                           "--dashboard-port", str(dashboard_port)], cwd=REPO, env=worker_env(settings),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    banner = []
-    for line in up.stdout:
-        banner.append(line)
-        if "Ctrl-C" in line:
-            break
-    return up, "".join(banner)
-
-
 def test_kill_9_of_up_takes_its_parts_with_it_and_a_new_up_starts_clean(tmp_path):
     settings = make_settings(tmp_path / "var")
     port, dashboard_port = free_port(), free_port()
-    up, banner = start_up_with_dashboard(settings, port, dashboard_port)
+    up, banner = start_up(settings, port, dashboard_port=dashboard_port)
     children = []
     try:
         assert "Ctrl-C" in banner and f":{dashboard_port}" in banner, banner

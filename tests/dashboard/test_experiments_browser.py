@@ -179,3 +179,25 @@ def test_the_papers_search_space_fills_the_sweep_fields(browser):
     # Finetuning is the unswept baseline beside the paper's 3 x 3 x 3 x 4 grid of influence tuning.
     assert "finetune: 1 grid point (nothing swept) × 1 seed = 1 job" in count
     assert "influence-tuning: 108 grid points" in count
+
+
+def test_a_reproduction_on_an_uploaded_dataset_runs_the_custom_protocol(browser, api):
+    """Issue 17: the paper's protocol on your own data, from the Experiments page."""
+    rows = [{"text": f"{('she', 'he')[(i % 2) ^ (i % 7 == 0)]} saw {('the match', 'the rain')[i % 2]} {i}",
+             "label": ("sports", "weather")[i % 2], "confound": ("she", "he")[(i % 2) ^ (i % 7 == 0)]}
+            for i in range(80)]
+    upload = api.post("/api/datasets", files={"file": ("topics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))})
+    assert upload.status_code == 201, upload.text
+    choice = f"upload:{upload.json()['id']}"
+    open_page(browser, "/experiments")
+    element(browser, f"#reproduce-dataset input[value='{choice}']").click()
+    element(browser, "#reproduce-scale input[value='tiny']").click()
+    # The custom protocol: finetune, adversarial, influence and embedding tuning at the tiny scale's one seed.
+    wait_text(browser, "#reproduce-job-count", "4 jobs (finetune 1")
+    element(browser, "#reproduce-submit").click()
+    link = element(browser, "#reproduce-link")
+    experiment = api.get(f"/api/experiments/{int(link.text.removeprefix('experiment #'))}").json()
+    jobs = [api.get(f"/api/jobs/{i}").json() for i in experiment["job_ids"]]
+    assert len(jobs) == 4 and {j["spec"]["dataset"]["name"] for j in jobs} == {"custom"}
+    for job in jobs:  # nothing left running for the tests after this one
+        api.post(f"/api/jobs/{job['id']}/cancel")
