@@ -120,7 +120,7 @@ def test_reproduce_runs_resumes_and_submits_nothing_twice(settings, capsys):
 def test_ctrl_c_puts_the_running_job_back(settings):
     """Ctrl-C while a job runs: the job goes back to the queue (resumable), the command says so."""
     request = reproduce_request("textlen", "tiny", name="interrupted",
-                                overrides={"train": {"max_steps": 100000, "epochs": 100000}})
+                                overrides={"train": {"max_steps": 100000, "epochs": 1000}})
     store = LocalStore(settings)
     db = Database(settings.database_url)
 
