@@ -213,7 +213,7 @@ def tune(clicks, job_id):
         job = api().tune_suggestion(job_id, rank)
     except ApiError as error:
         return error_box(error.message), no_update
-    suggestion = job.params["chain"]["suggestion"]
+    suggestion = job.params["suggestion"]
     return (html.Div([f"Queued influence tuning with \"{suggestion['ngram']}\" as the confound "
                       f"(rule {suggestion['rule']}): ",
                       dcc.Link(f"job #{job.id}", href=f"/run/{job.id}", id="nt-new-job")], className="ok"),

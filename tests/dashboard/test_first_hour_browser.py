@@ -100,7 +100,7 @@ def test_labels_say_what_they_are(browser, api):
     assert "No job of this experiment succeeded" in said and "2 collapsed" in said
 
     # Runs are named with their model; an unfinished run's CID is the latest, not "final".
-    running = api.post("/api/jobs", json={**COLLAPSING, "train": {"max_steps": 100000, "eval_every": 1000},
+    running = api.post("/api/jobs", json={**COLLAPSING, "train": {"max_steps": 100000, "epochs": 1000, "eval_every": 1000},
                                           "diagnostics": {"cid_every": 1, "probes": 2, "sample": 2}}).json()
     try:
         wait_until(lambda: api.get(f"/api/jobs/{running['id']}/cid").json()["points"], WAIT_S, "a live CID point")
