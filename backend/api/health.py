@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
 from backend.store.models import Job
+from jobs.contracts.enums import JobStatus
 
 router = APIRouter(tags=["health"])
 
@@ -16,6 +17,6 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz(session: Session = Depends(get_session)) -> dict[str, Any]:
     counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-    workers = session.scalars(select(Job.worker_id).where(Job.status == "running").distinct()).all()
+    workers = session.scalars(select(Job.worker_id).where(Job.status == JobStatus.RUNNING).distinct()).all()
     return {"status": "ok", "database": session.get_bind().dialect.name, "jobs": counts,
             "busy_workers": sorted(w for w in workers if w)}

@@ -12,10 +12,10 @@ from typing import Any
 
 from backend.store.paths import absolute_spec, hub_reachable
 from jobs.contracts.api import ModelsOut
+from jobs.contracts.enums import METHODS
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.model_catalogue import catalogue as model_catalogue
 from jobs.presets import PRESET_NAMES, PRESETS
-from jobs.spec import METHODS
 
 
 @cache

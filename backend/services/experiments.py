@@ -22,7 +22,7 @@ from typing import Any
 from scipy import stats
 
 from backend.services.errors import Rejected
-from backend.store.models import FINISHED_STATUSES
+from jobs.contracts.enums import FINISHED_STATUSES, TRAINED_STATUSES, JobStatus
 from jobs.contracts.results import JobResults, results_of
 from jobs.presets import SCALES
 from jobs.recorder import CID_PHASES
@@ -125,7 +125,7 @@ def access_rate(job: dict[str, Any]) -> float:
 def _succeeded_results(members: list[dict[str, Any]]) -> list[JobResults]:
     """The final results of the succeeded members (stored JSON or JobResults), one per seed."""
     found = [job["metrics"] if isinstance(job["metrics"], JobResults) else results_of(job["metrics"])
-             for job in members if job["status"] == "succeeded"]
+             for job in members if job["status"] == JobStatus.SUCCEEDED]
     return [results for results in found if results is not None]
 
 
@@ -240,7 +240,7 @@ def _expected_walls(jobs: list[dict[str, Any]], estimates_s: dict[str, float]) -
     """Expected wall seconds of a job per method: the mean of its finished runs; else the
     estimate times how far the finished jobs ran over their own estimates; else the mean of every
     finished job; else None."""
-    ran = [job for job in jobs if job["status"] in ("succeeded", "collapsed") and _number(job.get("wall_s"))]
+    ran = [job for job in jobs if job["status"] in TRAINED_STATUSES and _number(job.get("wall_s"))]
     ran = ran or [job for job in jobs if job["status"] in FINISHED_STATUSES and _number(job.get("wall_s"))]
     walls: dict[Any, list[float]] = defaultdict(list)
     for job in ran:
@@ -273,19 +273,18 @@ def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float
     for job in jobs:
         counts[job["status"]] += 1
     done = sum(counts[s] for s in FINISHED_STATUSES)
-    workers = len({job["worker_id"] for job in jobs if job["status"] == "running" and job.get("worker_id")})
+    workers = len({job["worker_id"] for job in jobs if job["status"] == JobStatus.RUNNING and job.get("worker_id")})
     expected = _expected_walls(jobs, estimates_s or {})
     left: float | None = 0.0
     for job in jobs:
         if job["status"] in FINISHED_STATUSES:
             continue
-        own = _number(job.get("eta_s")) if job["status"] == "running" else None
+        own = _number(job.get("eta_s")) if job["status"] == JobStatus.RUNNING else None
         cost = own if own is not None else expected[job.get("method")]
         if cost is None:
             left = None
             break
         left += cost
     eta = None if left is None else left / max(workers, 1)
-    return {"total": len(jobs), "done": done, "succeeded": counts["succeeded"], "collapsed": counts["collapsed"],
-            "failed": counts["failed"], "cancelled": counts["cancelled"], "running": counts["running"],
-            "queued": counts["queued"], "workers": workers, "eta_s": eta}
+    return {"total": len(jobs), "done": done, **{status.value: counts[status] for status in JobStatus},
+            "workers": workers, "eta_s": eta}

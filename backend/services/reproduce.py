@@ -40,6 +40,7 @@ from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
 from client import ApiClient, ApiError
 from jobs.contracts.api import ExperimentIn
+from jobs.contracts.enums import UNFINISHED_STATUSES, JobStatus
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -120,14 +121,14 @@ class LocalStore:
         with failed_too, its failed and cancelled ones). Returns how many."""
         with self.db.writing() as session:
             running = session.execute(select(Job.id, Job.worker_id).where(
-                Job.experiment_id == experiment_id, Job.status == "running")).all()
+                Job.experiment_id == experiment_id, Job.status == JobStatus.RUNNING)).all()
             ids = [job.id for job in running if dead_here(job.worker_id)]
             if failed_too:
                 ids += list(session.scalars(select(Job.id).where(Job.experiment_id == experiment_id,
-                                                                  Job.status.in_(("failed", "cancelled")))))
+                                                                  Job.status.in_(UNFINISHED_STATUSES))))
             if ids:
                 session.execute(update(Job).where(Job.id.in_(ids)).values(
-                    status="queued", worker_id=None, heartbeat_at=None, started_at=None, finished_at=None,
+                    status=JobStatus.QUEUED, worker_id=None, heartbeat_at=None, started_at=None, finished_at=None,
                     cancel_requested=False, error=None))
         return len(ids)
 
@@ -244,9 +245,9 @@ def _duration(seconds: float | None) -> str:
 
 
 def _current(jobs: list[dict[str, Any]]) -> str:
-    running = [j for j in jobs if j["status"] == "running"]
+    running = [j for j in jobs if j["status"] == JobStatus.RUNNING]
     if not running:
-        return "waiting for a worker" if any(j["status"] == "queued" for j in jobs) else ""
+        return "waiting for a worker" if any(j["status"] == JobStatus.QUEUED for j in jobs) else ""
     return "; ".join(f"job {j['id']} {j['method']} seed {j['seed']}"
                      + (f" {j['params']}" if j["params"] else "")
                      + _where(j) for j in running)
@@ -288,7 +289,7 @@ class ProgressView:
             self.bar.n = summary["done"]
             self.bar.set_postfix_str(f"{eta} · {current}" if current else eta)  # redraws
         else:
-            event = (summary["done"], tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == "running"))
+            event = (summary["done"], tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == JobStatus.RUNNING))
             now = time.monotonic()
             if event != self._last_event or now - self._last_logged >= self.log_every_s:
                 self._last_event, self._last_logged = event, now

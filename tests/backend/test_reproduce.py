@@ -21,7 +21,8 @@ from backend.services.experiments import cid_trajectories, estimated_seconds, ex
 from backend.services.protocols import reproduce_request
 from backend.services.reproduce import LocalStore, dead_here, run_experiment
 from backend.store.db import Database
-from backend.store.models import FINISHED_STATUSES, CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
+from backend.store.models import CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
+from jobs.contracts.enums import FINISHED_STATUSES
 from jobs.presets import PROTOCOL_METHODS, SCALES
 
 from .conftest import wait_for
