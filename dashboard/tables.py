@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboard.figures import format_p
 from dashboard.spec_form import format_duration
+from jobs.contracts.enums import TRAINED_STATUSES, UNFINISHED_STATUSES, JobStatus, MethodName
 
 SPLITS = ("train", "dev", "test")
 
@@ -141,7 +142,7 @@ def table2_rows(rows: Sequence[dict], selected_only: bool = False) -> tuple[list
                     "selected": "✓ selected" if r.get("selected") else "",
                     "seeds": f"{r.get('finished', 0)}/{r.get('jobs', 0)}",
                     "test_acc": mean_std(r.get("test_acc_mean"), r.get("test_acc_std")),
-                    "p": "" if r["method"] == "finetune" else format_p(r.get("p_vs_finetune")),
+                    "p": "" if r["method"] == MethodName.FINETUNE else format_p(r.get("p_vs_finetune")),
                     "worst_group": mean_std(r.get("worst_group_acc_mean"), r.get("worst_group_acc_std")),
                     **{f"group:{g}": pct((r.get("group_acc_mean") or {}).get(g)) for g in groups},
                     "dev_acc": mean_std(r.get("dev_acc_mean"), r.get("dev_acc_std")),
@@ -182,8 +183,8 @@ def progress_summary(progress: dict | None) -> dict[str, str]:
     status that are not zero, and the ETA ("" once done)."""
     progress = progress or {}
     total, done = progress.get("total", 0), progress.get("done", 0)
-    counts = " · ".join(f"{progress[s]} {s}" for s in ("succeeded", "collapsed", "failed", "cancelled", "running",
-                                                      "queued") if progress.get(s))
+    counts = " · ".join(f"{progress[s]} {s}" for s in (*TRAINED_STATUSES, *UNFINISHED_STATUSES, JobStatus.RUNNING,
+                                                      JobStatus.QUEUED) if progress.get(s))
     workers = progress.get("workers") or 0
     if workers:
         counts += f" · on {workers} worker{'s' * (workers != 1)}"

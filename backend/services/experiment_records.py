@@ -23,14 +23,14 @@ from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
 from jobs.contracts.api import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
-from jobs.contracts.enums import JobStatus
+from jobs.contracts.enums import ExperimentKind, JobStatus
 from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
 
 
-def experiment_kind(experiment: Experiment) -> str:
+def experiment_kind(experiment: Experiment) -> ExperimentKind:
     """Its column (experiments made before kinds existed are comparisons)."""
-    return experiment.kind or "compare"
+    return experiment.kind or ExperimentKind.COMPARE
 
 
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:

@@ -22,14 +22,20 @@ from typing import Any
 from scipy import stats
 
 from backend.services.errors import Rejected
-from jobs.contracts.enums import FINISHED_STATUSES, TRAINED_STATUSES, JobStatus
+from jobs.contracts.enums import (
+    FINISHED_STATUSES,
+    PHASE_ORDER,
+    TRAINED_STATUSES,
+    ExperimentKind,
+    JobStatus,
+    MethodName,
+)
 from jobs.contracts.results import JobResults, results_of
 from jobs.presets import SCALES
-from jobs.recorder import CID_PHASES
 from jobs.spec import spelled_out
 
 MAX_JOBS = 1000
-REFERENCE_METHOD = "finetune"
+REFERENCE_METHOD = MethodName.FINETUNE
 
 
 class GridTooLarge(Rejected):
@@ -103,7 +109,7 @@ def expand_request(parts: list[dict[str, Any]], kind: str) -> list[tuple[dict[st
     a seed before the next seed, Table 3's access-rate runs last), so a partial run already
     gives whole rows of Table 2."""
     expanded = expand_parts(parts)
-    if kind == "reproduce":
+    if kind == ExperimentKind.REPRODUCE:
         expanded.sort(key=lambda pair: ("dataset.access_rate" in pair[1], pair[0].get("seed", 0)))
     return expanded
 
@@ -216,7 +222,7 @@ def cid_trajectories(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (point["dataset"], int(point["step"]), point["phase"])
         value = _number(point.get("value"))
         values[key][point["method"]].extend([] if value is None else [value])
-    order = {phase: i for i, phase in enumerate(CID_PHASES)}
+    order = PHASE_ORDER
     return [{"dataset": dataset, "step": step, "phase": phase,
              "methods": {method: {"mean": statistics.fmean(v) if v else None, "n": len(v)}
                          for method, v in sorted(by_method.items())}}
@@ -229,7 +235,7 @@ def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:
     the ETA before any job of a method has finished; {} for other experiments."""
     grid = grid or {}
     scale = SCALES.get(grid.get("scale") or "")
-    if grid.get("kind") != "reproduce" or scale is None:
+    if grid.get("kind") != ExperimentKind.REPRODUCE or scale is None:
         return {}
     prefix = f"{grid.get('protocol')}/"
     return {key.removeprefix(prefix): minutes * 60.0 for key, minutes in scale["minutes"].items()

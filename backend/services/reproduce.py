@@ -40,7 +40,7 @@ from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
 from client import ApiClient, ApiError
 from jobs.contracts.api import ExperimentIn
-from jobs.contracts.enums import UNFINISHED_STATUSES, JobStatus
+from jobs.contracts.enums import UNFINISHED_STATUSES, ExperimentKind, JobStatus
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -354,7 +354,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, out: 
         f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
         f"after {time.monotonic() - started:.0f} s")
     print_tables(backend.table(experiment_id), request.kind, out, name=request.name,
-                 cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None, markdown=markdown)
+                 cid_rows=backend.cid(experiment_id) if request.kind == ExperimentKind.REPRODUCE else None, markdown=markdown)
     if summary["done"] < summary["total"]:
         return 1
-    return 1 if summary["failed"] else 0
+    return 1 if summary[JobStatus.FAILED] else 0

@@ -33,9 +33,9 @@ from backend.store.models import (
 )
 from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
-from jobs.contracts.enums import JobStatus
+from jobs.contracts.enums import CID_PHASES, JobStatus
 from jobs.contracts.results import JobResults
-from jobs.recorder import CID_PHASES, InfluenceLists
+from jobs.recorder import InfluenceLists
 
 # The rows a run writes while it trains: what a checkpoint's mark covers and a resumed run keeps.
 TRAINING_TABLES = (ScalarPoint, CidPoint, InfluenceList, LogLine, Diagnostic)
