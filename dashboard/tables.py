@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboard.figures import format_p
 from dashboard.spec_form import format_duration
+from jobs.contracts.catalogue import DatasetsOut
 from jobs.contracts.enums import TRAINED_STATUSES, UNFINISHED_STATUSES, JobStatus, MethodName
 
 SPLITS = ("train", "dev", "test")
@@ -81,15 +82,13 @@ def pairing_text(stats: dict) -> str:
     return ", ".join(f"“{confound}” → {label}" for confound, label in (stats.get("agreement_pairing") or {}).items())
 
 
-def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
+def table1_rows(datasets: DatasetsOut) -> tuple[list, list[dict]]:
     """Table 1 from GET /api/datasets: sizes, label and confound values, and how often the
     confound agrees with the label in train and test, under which pairing, and the warnings of
     the data (built-in and uploaded datasets)."""
     rows = []
-    entries = [(d["name"], d.get("stats"), d.get("error"), d.get("description", ""))
-               for d in datasets.get("builtin", [])]
-    entries += [(f"upload:{u['id']}", u.get("stats"), None, f"uploaded: {u['name']}")
-                for u in datasets.get("uploaded", [])]
+    entries = [(d.name, d.stats, d.error, d.description) for d in datasets.builtin]
+    entries += [(f"upload:{u.id}", u.stats, None, f"uploaded: {u.name}") for u in datasets.uploaded]
     for name, stats, error, description in entries:
         if not stats:
             rows.append({"name": name, "description": f"cannot be loaded: {error}"})

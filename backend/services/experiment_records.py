@@ -22,7 +22,7 @@ from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
-from jobs.contracts.api import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
+from jobs.contracts.api import ExperimentIn, ExperimentOut, ReproduceIn, ReproducePreview
 from jobs.contracts.enums import ExperimentKind, JobStatus
 from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
@@ -40,7 +40,7 @@ def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
     progress = experiment_progress([job._asdict() for job in jobs], estimated_seconds(experiment.grid))
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
-                         status_counts=counts, progress=ExperimentProgress(**progress))
+                         status_counts=counts, progress=progress)
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -136,6 +136,6 @@ def preview_reproduction(request: ReproduceIn, session: Session, settings: Setti
                      "wall_s": twin.wall_s if twin else None})
     # The ETA at launch: copies count as finished jobs (their walls calibrate the estimates).
     progress = experiment_progress(jobs, estimated_seconds(built.model_dump(mode="json")))
-    return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress["eta_s"],
+    return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress.eta_s,
                             jobs_by_method=dict(Counter(job["method"] for job in jobs)),
                             reused=sum(job["status"] == JobStatus.SUCCEEDED for job in jobs))

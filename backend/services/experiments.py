@@ -22,6 +22,7 @@ from typing import Any
 from scipy import stats
 
 from backend.services.errors import Rejected
+from jobs.contracts.api import ExperimentProgress
 from jobs.contracts.enums import (
     FINISHED_STATUSES,
     PHASE_ORDER,
@@ -266,7 +267,7 @@ def _expected_walls(jobs: list[dict[str, Any]], estimates_s: dict[str, float]) -
     return expected
 
 
-def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float] | None = None) -> dict[str, Any]:
+def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float] | None = None) -> ExperimentProgress:
     """Progress of an experiment from its jobs given as {"status", "wall_s", "worker_id"} and,
     when known, "method" and "eta_s" (a running job's own estimate of its seconds left).
 
@@ -292,5 +293,5 @@ def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float
             break
         left += cost
     eta = None if left is None else left / max(workers, 1)
-    return {"total": len(jobs), "done": done, **{status.value: counts[status] for status in JobStatus},
-            "workers": workers, "eta_s": eta}
+    return ExperimentProgress(total=len(jobs), done=done, **{status.value: counts[status] for status in JobStatus},
+                              workers=workers, eta_s=eta)

@@ -32,18 +32,16 @@ def _choices() -> tuple[dict, str | None]:
     except ApiError as error:
         return {"datasets": [], "models": [], "default_model": None, "methods": [], "presets": []}, error.message
     return {
-        "datasets": [{"label": d["name"], "value": d["name"]} for d in datasets.get("builtin", [])]
-        + [{"label": f"{u['name']} (upload:{u['id']})", "value": f"upload:{u['id']}"}
-           for u in datasets.get("uploaded", [])],
+        "datasets": [{"label": d.name, "value": d.name} for d in datasets.builtin]
+        + [{"label": f"{u.name} (upload:{u.id})", "value": f"upload:{u.id}"} for u in datasets.uploaded],
         # The name alone is a text of its own (what a test or a user picks by), the detail beside it.
         "models": [{"label": html.Span([html.Span(c["name"]), html.Span(f"  {c['detail']}", className="option-detail")],
                                        title=c["title"]),
                     "value": c["value"], "search": f"{c['name']} {c['detail']}"}
                    for c in spec_form.model_choices(models)],
         "default_model": models.default,
-        "methods": [{"label": m["name"], "value": m["name"], "title": m.get("description", "")}
-                    for m in methods.get("methods", [])],
-        "presets": [{"label": p, "value": p} for p in presets.get("names", [])],
+        "methods": [{"label": m.name.value, "value": m.name.value, "title": m.description} for m in methods.methods],
+        "presets": [{"label": p, "value": p} for p in presets.names],
     }, None
 
 
