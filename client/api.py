@@ -48,6 +48,7 @@ from jobs.contracts.api import (
     TuneRequest,
     UploadOut,
 )
+from jobs.contracts.catalogue import DatasetsOut, HealthOut, MethodsOut, PresetsOut
 from jobs.spec import JobSpec
 
 TIMEOUT_S = 30.0
@@ -172,24 +173,16 @@ class ApiClient:
             raise ApiError(response.status_code, f"an answer this client cannot read ({words})",
                            method, path) from None
 
-    def _json(self, method: str, path: str, **kwargs) -> dict[str, Any]:
-        """An answer the API publishes without a model (catalogue listings, health)."""
-        response = self.request(method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError(response.status_code, "an answer that is not JSON", method, path) from None
-
     @staticmethod
     def _params(**params) -> dict[str, Any]:
         return {k: v for k, v in params.items() if v is not None and v != ""}
 
     # Service and catalogue
-    def health(self) -> dict[str, Any]:
-        return self._json("GET", "/healthz")
+    def health(self) -> HealthOut:
+        return self._get(HealthOut, "GET", "/healthz")
 
-    def datasets(self) -> dict[str, Any]:
-        return self._json("GET", "/api/datasets")
+    def datasets(self) -> DatasetsOut:
+        return self._get(DatasetsOut, "GET", "/api/datasets")
 
     def dataset_samples(self, name: str, split: str = "train", per_group: int = 3) -> SamplesOut:
         return self._get(SamplesOut, "GET", f"/api/datasets/{name}/samples",
@@ -205,11 +198,11 @@ class ApiClient:
     def models(self) -> ModelsOut:
         return self._get(ModelsOut, "GET", "/api/models")
 
-    def methods(self) -> dict[str, Any]:
-        return self._json("GET", "/api/methods")
+    def methods(self) -> MethodsOut:
+        return self._get(MethodsOut, "GET", "/api/methods")
 
-    def presets(self) -> dict[str, Any]:
-        return self._json("GET", "/api/presets")
+    def presets(self) -> PresetsOut:
+        return self._get(PresetsOut, "GET", "/api/presets")
 
     # Jobs
     def jobs(self, status: str | None = None, dataset: str | None = None, method: str | None = None,

@@ -16,6 +16,7 @@ from dash import Dash, Input, Output, callback, dcc, html
 
 from dashboard.client import ApiError, api
 from dashboard.request_guard import guard
+from jobs.contracts.enums import JobStatus
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 HEALTH_EVERY_MS = 5000
@@ -53,8 +54,8 @@ def show_health(_n):
         health = api().health()
     except ApiError as error:
         return error.message, "api-health down"
-    jobs = health.get("jobs", {})
-    return (f"API ok · {jobs.get('queued', 0)} queued · {jobs.get('running', 0)} running",
+    jobs = health.jobs
+    return (f"API ok · {jobs.get(JobStatus.QUEUED, 0)} queued · {jobs.get(JobStatus.RUNNING, 0)} running",
             "api-health ok")
 
 

@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from dashboard import semantics
 from dashboard.spec_form import format_duration
+from jobs.contracts.enums import TRAINED_STATUSES, JobStatus
 
 
 def graph_config(filename: str) -> dict:
@@ -62,11 +63,11 @@ def progress_bar(progress: dict | None, status: str) -> html.Div:
     ETA, and below it the phase (what a running job is doing now, in words)."""
     progress = progress or {}
     step, total = progress.get("step"), progress.get("total")
-    if status in ("succeeded", "collapsed") and total:
+    if status in TRAINED_STATUSES and total:
         step = total
     share = (step or 0) / total if total else 0.0
     label = f"{step or 0}/{total}" if total else "–"
-    running = status == "running"
+    running = status == JobStatus.RUNNING
     if running and total:
         label += f" · {eta_words(progress)}"
     bar = html.Div([html.Div(className="bar-fill", style={"width": f"{100 * min(share, 1.0):.0f}%"}),
@@ -80,4 +81,4 @@ def progress_bar(progress: dict | None, status: str) -> html.Div:
 def status_badge(status: str) -> html.Span:
     """The status as a badge; "collapsed" says what it means when hovered."""
     return html.Span(status, className=f"badge badge-{status}",
-                     title=semantics.COLLAPSED if status == "collapsed" else None)
+                     title=semantics.COLLAPSED if status == JobStatus.COLLAPSED else None)

@@ -20,6 +20,7 @@ from scipy import stats
 
 from dashboard import semantics
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.enums import CidPhase, MethodName
 
 A_COLOR = "#e8743b"  # group A, same confound as the probe (orange, as in the paper's Figure 1)
 B_COLOR = "#3b7dd8"  # group B, the other confound
@@ -90,7 +91,7 @@ def cid_points(points: Iterable[CidPoint | dict]) -> list[CidPoint]:
 
 def round_steps(points: Iterable[CidPoint | dict]) -> list[int]:
     """Label steps at which an influence-tuning round ran (those with a pre- or post-round point)."""
-    return sorted({p.step for p in cid_points(points) if p.phase in ("pre-round", "post-round")})
+    return sorted({p.step for p in cid_points(points) if p.phase in (CidPhase.PRE_ROUND, CidPhase.POST_ROUND)})
 
 
 def _cid_line(points: Sequence[CidPoint]) -> tuple[list[int], list[float | None]]:
@@ -111,9 +112,9 @@ def cid_figure(points: CidPoints, title: str = "CID over training (Figure 3)") -
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=steps, y=values, mode=_mode(len(steps)), name="CID", line={"color": B_COLOR},
                                 marker={"size": 4}, hovertemplate="step %{x}<br>CID %{y:.4f}<extra></extra>"))
-    for phase, symbol, color, name in (("pre-round", "triangle-up", A_COLOR, "before a round"),
-                                       ("post-round", "triangle-down", "#2e9e5b", "after a round"),
-                                       ("final", "star", "#333", "final")):
+    for phase, symbol, color, name in ((CidPhase.PRE_ROUND, "triangle-up", A_COLOR, "before a round"),
+                                       (CidPhase.POST_ROUND, "triangle-down", "#2e9e5b", "after a round"),
+                                       (CidPhase.FINAL, "star", "#333", "final")):
         chosen = [p for p in points if p.phase == phase and _finite(p.value)]
         if chosen:
             figure.add_trace(go.Scatter(
@@ -194,7 +195,7 @@ def format_p(p: float | None) -> str:
 
 
 # How a snapshot's phase reads after "at step N" in Figure 1's title.
-PHASE_WORDS = {"pre-round": "before the round", "post-round": "after the round", "final": "final"}
+PHASE_WORDS = {CidPhase.PRE_ROUND: "before the round", CidPhase.POST_ROUND: "after the round", CidPhase.FINAL: "final"}
 
 
 def histogram_figure(a_scores: Sequence[float | None], b_scores: Sequence[float | None], probe: int | None = None,
@@ -267,7 +268,7 @@ def table2_figure(rows: Sequence[dict], title: str = "Test accuracy by method (T
             x=[r["dataset"] for r in mine], y=[r["test_acc_mean"] for r in mine], name=method,
             marker_color=RUN_COLORS[i % len(RUN_COLORS)],
             error_y={"type": "data", "array": [r.get("test_acc_std") or 0 for r in mine], "visible": True},
-            text=["" if r["method"] == "finetune" else f"p={format_p(r.get('p_vs_finetune'))}" for r in mine],
+            text=["" if r["method"] == MethodName.FINETUNE else f"p={format_p(r.get('p_vs_finetune'))}" for r in mine],
             textposition="outside",
             hovertemplate="%{x}<br>" + method + "<br>acc %{y:.3f}<extra></extra>"))
     figure.update_layout(barmode="group", title=title, yaxis_title="test accuracy (mean over seeds)",

@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dashboard.client import ApiClient, plain, plain_metrics
 from dashboard.series import DISPLAY_POINTS, UPDATE_INDEXED, merge_cid, merge_series, poll_from
 from jobs.contracts.api import JobOut, MetricsOut
+from jobs.contracts.enums import FINISHED_STATUSES
 
-FINISHED = ("succeeded", "failed", "cancelled", "collapsed")
+FINISHED = FINISHED_STATUSES
 # Shared by every page view: a refresh sends its few API calls at once (httpx clients are thread-safe).
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="deconfound-refresh")
 

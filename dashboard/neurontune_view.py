@@ -20,6 +20,7 @@ from dashboard import figures
 from dashboard.client import ApiError, api
 from dashboard.components import error_box, graph_config, records_table
 from dashboard.tables import num, pct
+from jobs.contracts.enums import UNFINISHED_STATUSES, MethodName
 
 POLL_MS = 2000
 NAMES = ("neurontune.scores", "neurontune.zeroed", "neurontune.candidates", "neurontune.suggestions",
@@ -30,7 +31,7 @@ SHOWN_INDICES = 40  # zeroed neuron indices listed before "..."
 def section(job: dict) -> html.Div | None:
     """The section for a neurontune job (None for other methods): drawn now if its diagnostics
     are in, else a placeholder that fills itself in when they arrive."""
-    if job.get("method") != "neurontune":
+    if job.get("method") != MethodName.NEURONTUNE:
         return None
     try:
         found = api().diagnostics(job["id"]).items
@@ -51,7 +52,7 @@ def section(job: dict) -> html.Div | None:
         html.Div(id="nt-action"),
         dcc.Store(id="nt-job-id", data=job["id"]),
         dcc.Interval(id="nt-poll", interval=POLL_MS, disabled=ready or job.get("status") in
-                     ("failed", "cancelled")),
+                     UNFINISHED_STATUSES),
     ], className="card", id="nt-section")
 
 
@@ -196,7 +197,7 @@ def poll(_n, job_id):
         return error_box(error.message), no_update
     if all(name in found for name in NAMES):
         return content(job_id, found), True
-    if status in ("failed", "cancelled"):
+    if status in UNFINISHED_STATUSES:
         return html.Div(f"The job {status}: no diagnostics.", className="empty"), True
     return no_update, no_update
 

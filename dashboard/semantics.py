@@ -1,6 +1,8 @@
 """What the scores on screen mean, one line each; shown beside the figures that use them."""
 from __future__ import annotations
 
+from jobs.contracts.enums import UNFINISHED_STATUSES, JobStatus
+
 BOUNDED_SCORES = ("cosine", "embedding")
 
 
@@ -57,8 +59,8 @@ def no_results(progress: dict | None) -> str:
     total, done = progress.get("total") or 0, progress.get("done") or 0
     if not total:
         return "This experiment has no jobs."
-    if done < total or progress.get("succeeded"):
+    if done < total or progress.get(JobStatus.SUCCEEDED):
         return "No finished jobs in this experiment yet."
-    ended = ", ".join(f"{progress[s]} {s}" for s in ("collapsed", "failed", "cancelled") if progress.get(s))
-    advice = " " + COLLAPSED if progress.get("collapsed") else ""
+    ended = ", ".join(f"{progress[s]} {s}" for s in (JobStatus.COLLAPSED, *UNFINISHED_STATUSES) if progress.get(s))
+    advice = " " + COLLAPSED if progress.get(JobStatus.COLLAPSED) else ""
     return f"No job of this experiment succeeded: all {total} ended without a result ({ended}).{advice}"

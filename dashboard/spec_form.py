@@ -14,8 +14,7 @@ from typing import Any
 
 from dashboard.client import ApiError
 from jobs.contracts.api import ModelInfo, ModelsOut
-
-ROUND_METHODS = ("influence-tuning", "embedding-tuning")
+from jobs.contracts.enums import ROUND_METHODS, MethodName
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def build_spec(dataset: str | None, options_json: str | None, model: str | None,
     data, error = dataset_spec(dataset, options_json)
     if error:
         errors["dataset.options"] = error
-    spec: dict[str, Any] = {"dataset": data, "method": method or "finetune", "seed": seed}
+    spec: dict[str, Any] = {"dataset": data, "method": method or MethodName.FINETUNE.value, "seed": seed}
     if model:  # none chosen: the service's default model
         spec["model"] = model
     if preset:

@@ -11,6 +11,8 @@ from typing import Any
 
 from dashboard.figures import format_p
 from dashboard.spec_form import format_duration
+from jobs.contracts.catalogue import DatasetsOut
+from jobs.contracts.enums import TRAINED_STATUSES, UNFINISHED_STATUSES, JobStatus, MethodName
 
 SPLITS = ("train", "dev", "test")
 
@@ -80,15 +82,13 @@ def pairing_text(stats: dict) -> str:
     return ", ".join(f"“{confound}” → {label}" for confound, label in (stats.get("agreement_pairing") or {}).items())
 
 
-def table1_rows(datasets: dict) -> tuple[list, list[dict]]:
+def table1_rows(datasets: DatasetsOut) -> tuple[list, list[dict]]:
     """Table 1 from GET /api/datasets: sizes, label and confound values, and how often the
     confound agrees with the label in train and test, under which pairing, and the warnings of
     the data (built-in and uploaded datasets)."""
     rows = []
-    entries = [(d["name"], d.get("stats"), d.get("error"), d.get("description", ""))
-               for d in datasets.get("builtin", [])]
-    entries += [(f"upload:{u['id']}", u.get("stats"), None, f"uploaded: {u['name']}")
-                for u in datasets.get("uploaded", [])]
+    entries = [(d.name, d.stats, d.error, d.description) for d in datasets.builtin]
+    entries += [(f"upload:{u.id}", u.stats, None, f"uploaded: {u.name}") for u in datasets.uploaded]
     for name, stats, error, description in entries:
         if not stats:
             rows.append({"name": name, "description": f"cannot be loaded: {error}"})
@@ -141,7 +141,7 @@ def table2_rows(rows: Sequence[dict], selected_only: bool = False) -> tuple[list
                     "selected": "✓ selected" if r.get("selected") else "",
                     "seeds": f"{r.get('finished', 0)}/{r.get('jobs', 0)}",
                     "test_acc": mean_std(r.get("test_acc_mean"), r.get("test_acc_std")),
-                    "p": "" if r["method"] == "finetune" else format_p(r.get("p_vs_finetune")),
+                    "p": "" if r["method"] == MethodName.FINETUNE else format_p(r.get("p_vs_finetune")),
                     "worst_group": mean_std(r.get("worst_group_acc_mean"), r.get("worst_group_acc_std")),
                     **{f"group:{g}": pct((r.get("group_acc_mean") or {}).get(g)) for g in groups},
                     "dev_acc": mean_std(r.get("dev_acc_mean"), r.get("dev_acc_std")),
@@ -182,8 +182,8 @@ def progress_summary(progress: dict | None) -> dict[str, str]:
     status that are not zero, and the ETA ("" once done)."""
     progress = progress or {}
     total, done = progress.get("total", 0), progress.get("done", 0)
-    counts = " · ".join(f"{progress[s]} {s}" for s in ("succeeded", "collapsed", "failed", "cancelled", "running",
-                                                      "queued") if progress.get(s))
+    counts = " · ".join(f"{progress[s]} {s}" for s in (*TRAINED_STATUSES, *UNFINISHED_STATUSES, JobStatus.RUNNING,
+                                                      JobStatus.QUEUED) if progress.get(s))
     workers = progress.get("workers") or 0
     if workers:
         counts += f" · on {workers} worker{'s' * (workers != 1)}"

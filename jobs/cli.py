@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from jobs.contracts.enums import METHODS, TRAINED_STATUSES, JobStatus
 from jobs.presets import SCALES, merge_fragments, scale_spec
-from jobs.spec import DEFAULT_MODEL, METHODS, TINY_LR
+from jobs.spec import DEFAULT_MODEL, TINY_LR
 
 COLLAPSED_ADVICE = ("collapsed: training accuracy ended at chance, so the model learned neither the task nor the "
                     "confound and its CID means nothing. Train {model} at another learning rate (now {lr:g}; "
@@ -42,7 +43,8 @@ def _set_dotted(spec: dict, dotted: str, value: Any) -> None:
 
 def spec_from_args(args: argparse.Namespace):
     """JobSpec from CLI flags: a base spec file, then the named flags, then --set overrides."""
-    from jobs.spec import JobSpec, dataset_by_name
+    from jobs.contracts.fragments import dataset_by_name
+    from jobs.spec import JobSpec
 
     raw: dict[str, Any] = json.loads(Path(args.spec).read_text()) if args.spec else {}
     raw["dataset"] = dataset_by_name(raw.get("dataset", {}))  # a spec file may say "dataset": "msgs"
@@ -144,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         file_rec.close()
-    if stop.is_set() and outcome.status == "cancelled":
+    if stop.is_set() and outcome.status == JobStatus.CANCELLED:
         saved = outcome.results.checkpoint_step
         resume = (f"; run the same command again to resume from step {saved}" if saved
                   else "; nothing saved yet: the same command starts again" if args.checkpoint_dir
@@ -153,9 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     print_metrics(outcome.results, title=f"{spec.method} on {spec.dataset.name} ({spec.model}, seed {outcome.seed})")
     print(f"status {outcome.status}, wall {outcome.wall_s:.1f} s, log {out}")
-    if outcome.status == "collapsed":
+    if outcome.status == JobStatus.COLLAPSED:
         print(COLLAPSED_ADVICE.format(lr=spec.train.lr, model=spec.model), file=sys.stderr)
-    return 0 if outcome.status in ("succeeded", "collapsed") else 1
+    return 0 if outcome.status in TRAINED_STATUSES else 1
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

@@ -14,6 +14,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from jobs.contracts.enums import ROUND_METHODS, MethodName
+from jobs.contracts.fragments import merge_fragments
+
 PRESETS: dict[str, dict[str, Any]] = {
     "textlen/finetune": {"train": {"epochs": 10, "lr": 2e-5, "batch_size": 64}},
     "textlen/no-confound": {"train": {"epochs": 10, "lr": 2e-5, "batch_size": 64}},
@@ -39,21 +42,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 RESEMBLED = ("textlen", "msgs")  # what custom data may take the paper settings of
 PRESET_NAMES = ("paper", *(f"paper:{name}" for name in RESEMBLED), *PRESETS)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def merge_fragments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of `base` with `over` merged in (nested dicts merge, `over` wins)."""
-    return _merge(base, over)
 
 
 def preset_key(name: str, dataset: str, method: str) -> str:
@@ -94,7 +82,7 @@ def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """Raw spec dict with the preset filled in underneath the user's own values."""
     dataset = data.get("dataset") or {}
     dataset_name = dataset.get("name", "textlen") if isinstance(dataset, dict) else getattr(dataset, "name", "textlen")
-    return _merge(preset_for(name, dataset_name, data.get("method", "finetune")), data)
+    return merge_fragments(preset_for(name, dataset_name, data.get("method", "finetune")), data)
 
 
 # ---- Scales of `deconfound reproduce`: which model, seeds and sizes the whole protocol runs at.
@@ -175,16 +163,17 @@ SCALES: dict[str, dict[str, Any]] = {
 
 # The methods of Table 2 per dataset (no-confound needs a confound-free copy: TextLen only).
 # "custom" is your own data (`reproduce --data PATH`): the paper preset gives it TextLen's settings.
-PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {
-    "textlen": ("finetune", "adversarial", "influence-tuning", "embedding-tuning", "no-confound"),
-    "msgs": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
-    "custom": ("finetune", "adversarial", "influence-tuning", "embedding-tuning"),
+PAPER_METHODS = (MethodName.FINETUNE, MethodName.ADVERSARIAL, MethodName.INFLUENCE_TUNING, MethodName.EMBEDDING_TUNING)
+PROTOCOL_METHODS: dict[str, tuple[MethodName, ...]] = {
+    "textlen": (*PAPER_METHODS, MethodName.NO_CONFOUND),
+    "msgs": PAPER_METHODS,
+    "custom": PAPER_METHODS,
 }
 # Methods a reproduction runs on a dataset only when asked (--methods): the no-confound control
 # on your own data needs its confound-free copy (a counterfactual column or a confound rule).
-OPTIONAL_PROTOCOL_METHODS: dict[str, tuple[str, ...]] = {"custom": ("no-confound",)}
-# The methods of Table 3 (confound access rates).
-ACCESS_RATE_METHODS = ("influence-tuning", "embedding-tuning")
+OPTIONAL_PROTOCOL_METHODS: dict[str, tuple[MethodName, ...]] = {"custom": (MethodName.NO_CONFOUND,)}
+# The methods of Table 3 (confound access rates): those that read confound labels, in their rounds.
+ACCESS_RATE_METHODS = ROUND_METHODS
 
 
 def scale_spec(scale: str, dataset: str, method: str | None = None) -> dict[str, Any]:
@@ -195,16 +184,16 @@ def scale_spec(scale: str, dataset: str, method: str | None = None) -> dict[str,
         raise ValueError(f"unknown scale '{scale}'; valid: {', '.join(SCALES)}")
     chosen = SCALES[scale]
     if dataset not in chosen["datasets"] and dataset not in RESEMBLED:  # your own data: the shared part only
-        spec = _merge({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
+        spec = merge_fragments({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
                        "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
-        return _merge(spec, scale_method_part(scale, "textlen", method)) if method else spec
+        return merge_fragments(spec, scale_method_part(scale, "textlen", method)) if method else spec
     if dataset not in chosen["datasets"]:
         raise ValueError(f"scale '{scale}' has no settings for dataset '{dataset}'; valid: "
                          f"{', '.join(chosen['datasets'])}")
-    spec = _merge({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
+    spec = merge_fragments({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
                    "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
-    spec = _merge(spec, chosen["datasets"][dataset])
-    return _merge(spec, scale_method_part(scale, dataset, method)) if method else spec
+    spec = merge_fragments(spec, chosen["datasets"][dataset])
+    return merge_fragments(spec, scale_method_part(scale, dataset, method)) if method else spec
 
 
 def scale_method_part(scale: str, dataset: str, method: str) -> dict[str, Any]:

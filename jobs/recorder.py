@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.enums import CID_PHASES
 from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.results import JobResults
-
-CID_PHASES = ("live", "pre-round", "post-round", "final")
-
 
 # One probe's A and B scores at a step: Figure 1's two histograms (the contract's name for it).
 InfluenceLists = InfluenceSnapshot

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-ROUND_METHODS = ("influence-tuning", "embedding-tuning")
+from jobs.contracts.enums import ROUND_METHODS
+
 DEFAULT_ROUNDS = 5       # the default interval cuts a run into this many parts (4 rounds)
 MAX_DEFAULT_INTERVAL = 50  # the paper's interval
 

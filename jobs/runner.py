@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
+from jobs.contracts.enums import RUN_OUTCOMES, JobStatus, MethodName
 from jobs.contracts.results import JobResults
 from jobs.recorder import Recorder
 from jobs.saved_model import load_saved_model, save_model
 from jobs.spec import JobSpec
 
-STATUSES = ("succeeded", "cancelled", "collapsed", "failed")
+STATUSES = RUN_OUTCOMES
 
 __all__ = ["STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  # the saved model's two: jobs.saved_model
 
@@ -32,7 +33,7 @@ class RunOutcome:
     """status: one of STATUSES; seed: the seed of the trial that was kept; results: the final
     metrics as reported (JobResults); metrics: the same as the method returned them (a dict)."""
 
-    status: str
+    status: JobStatus
     seed: int
     metrics: dict[str, Any] = field(default_factory=dict)
     results: JobResults = field(default_factory=JobResults)
@@ -73,7 +74,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     data = load_dataset(spec.dataset)
     if used := preset_used(spec.preset, spec.dataset.name, spec.method):
         recorder.log(used)
-    if spec.method == "no-confound":
+    if spec.method == MethodName.NO_CONFOUND:
         control_splits(data)  # no confound-free copy: a one-line DataError before the model loads
     check_rounds(spec.method, spec.influence.interval,
                  total_label_steps(len(data.train), spec.train.batch_size, spec.train.epochs, spec.train.max_steps))
@@ -96,24 +97,24 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         result = train(trial, data, loaded, recorder, should_stop, checkpointer, resume)
         resume = None
         if result.stopped:
-            status = "cancelled"
+            status = JobStatus.CANCELLED
         elif result.collapsed:
-            status = "collapsed"
+            status = JobStatus.COLLAPSED
         else:
-            status = "succeeded"
-        if status == "collapsed" and attempts <= spec.retry_collapsed:
+            status = JobStatus.SUCCEEDED
+        if status == JobStatus.COLLAPSED and attempts <= spec.retry_collapsed:
             recorder.log(f"seed {seed} collapsed (train accuracy at chance); retrying with seed {seed + 1}")
             seed += 1
             continue
         break
-    if checkpointer is not None and status != "cancelled":
+    if checkpointer is not None and status != JobStatus.CANCELLED:
         checkpointer.discard()
     metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
-    if checkpointer is not None and status == "cancelled":
+    if checkpointer is not None and status == JobStatus.CANCELLED:
         # Where a resume starts (a stop inside a round saves there: the resume goes on with that step's round).
         metrics["checkpoint_step"] = checkpointer.saved_step if checkpointer.saves else (resumed_at or None)
     saved = None
-    if artifact_dir is not None and status != "cancelled":
+    if artifact_dir is not None and status != JobStatus.CANCELLED:
         saved = str(save_model(loaded, trial, Path(artifact_dir)))
         metrics["artifact_dir"] = saved
     results = JobResults.model_validate(json.loads(json.dumps(metrics, default=float)))  # numpy numbers: floats

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -18,10 +19,10 @@ from pydantic import (
     model_validator,
 )
 
+from jobs.contracts.enums import METHODS, MethodName, Scope
+from jobs.contracts.fragments import dataset_by_name
 from jobs.presets import PRESET_NAMES, apply_preset, preset_for
 
-METHODS = ("finetune", "influence-tuning", "embedding-tuning", "adversarial", "no-confound", "neurontune")
-SCOPES = ("all", "top", "head")
 SCORES = ("cosine", "dot", "embedding")
 # The model a spec that names none trains: the pretrained one that ships offline. "tiny" is random,
 # so it needs a far larger learning rate than a pretrained encoder to leave chance: at 2e-5 every
@@ -65,6 +66,8 @@ MAX_RULE = 1000   # confound_rule: 'token:WORD' or 'regex:PATTERN'
 MAX_DEVICE = 32
 MAX_OPTIONS = 50
 MAX_OPTION_DEPTH = 8
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -140,11 +143,6 @@ def _non_finite(value: Any, location: tuple = ()) -> Any:
             stack.extend((item, (*location, index)) for index, item in reversed(list(enumerate(value))))
 
 
-def dataset_by_name(value: Any) -> Any:
-    """A dataset given by its name alone ("textlen") as the DatasetSpec fields it stands for."""
-    return {"name": value} if isinstance(value, str) else value
-
-
 def spelled_out(dataset: Any) -> Any:
     """A dataset as a user types it, as DatasetSpec fields: "textlen" -> {"name": "textlen"}, and
     "upload:3" (alone or as the name) -> {"name": "custom", "path": "upload:3"}. An upload's name
@@ -193,7 +191,7 @@ class InfluenceSpec(_Strict):
     k: int = Field(5, ge=1, le=MAX_K, description="A and B examples per probe")
     tuples_per_update: int = Field(64, ge=1, le=MAX_BATCH, description="probes whose J-gradients are averaged per update")
     lr: float = Field(3e-5, gt=0, le=1.0)
-    scope: Literal["all", "top", "head"] = "all"
+    scope: Scope = Scope.ALL
     top_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="encoder layers in the 'top' scope (plus pooler and head)")
     update: Literal["scope", "all"] = Field("scope", description=(
         "which parameters an influence update differentiates and moves: 'scope' (the paper's code: the "
@@ -243,9 +241,16 @@ class DiagnosticsSpec(_Strict):
     probes: int = Field(40, ge=1, le=MAX_PROBES)
     sample: int = Field(100, ge=2, le=MAX_SAMPLE, description="training examples per A and B group per probe (bounds the cost)")
     score: Literal["cosine", "dot", "embedding"] = "cosine"
-    scope: Literal["all", "top", "head"] = "all"
+    scope: Scope = Scope.ALL
     top_layers: int = Field(2, ge=1, le=MAX_LAYERS)
     histogram_probes: int = Field(4, ge=0, le=MAX_HISTOGRAM_PROBES, description="probes whose A/B lists are kept at each CID point")
+
+
+def _constructed(model: type[M], data: dict[str, Any]) -> M:
+    """model.model_construct(**data), its enum fields made members as validation makes them."""
+    members = {name: field.annotation(data[name]) for name, field in model.model_fields.items()
+               if name in data and isinstance(field.annotation, type) and issubclass(field.annotation, Enum)}
+    return model.model_construct(**{**data, **members})
 
 
 def _model_default_lr(data: Any) -> Any:
@@ -270,7 +275,7 @@ class JobSpec(_Strict):
     model: str = Field(DEFAULT_MODEL, min_length=1, max_length=MAX_PATH, description=(
         "'minilm' (all-MiniLM-L6-v2, pretrained, offline), 'tiny' (random, for tests), a Hugging Face name "
         "or a local path"))
-    method: str = Field("finetune", json_schema_extra={"enum": list(METHODS)})
+    method: MethodName = MethodName.FINETUNE
     preset: str | None = Field(None, json_schema_extra={"enum": [*PRESET_NAMES, None]}, description=(
         "the paper's settings under the spec's own values: 'paper' (the one for the dataset and method) "
         "or '<dataset>/<method>'"))
@@ -293,10 +298,10 @@ class JobSpec(_Strict):
         before it existed ran its influence updates on every parameter, so it goes on so ("all")."""
         if isinstance(data.get("influence"), dict) and "update" not in data["influence"]:
             data = {**data, "influence": {**data["influence"], "update": "all"}}
-        parts = {name: field.annotation.model_construct(**data[name]) for name, field in cls.model_fields.items()
+        parts = {name: _constructed(field.annotation, data[name]) for name, field in cls.model_fields.items()
                  if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
                  and issubclass(field.annotation, BaseModel)}
-        return cls.model_construct(**{**data, **parts})
+        return _constructed(cls, {**data, **parts})
 
     # Where the submitted spec named an uploaded dataset, for the service's "no such upload" message.
     _upload_field: str = PrivateAttr("dataset.path")
@@ -343,10 +348,11 @@ class JobSpec(_Strict):
                              f"{UPLOAD_PREFIX}<id>")
         return dataset
 
-    @field_validator("method")
+    @field_validator("method", mode="before")
     @classmethod
-    def _check_method(cls, method: str) -> str:
-        if method not in METHODS:
+    def _check_method(cls, method: Any) -> Any:
+        """An unknown method, named with the valid ones (pydantic's own enum message says less)."""
+        if isinstance(method, str) and method not in METHODS:
             raise ValueError(f"unknown method '{method}'; valid: {', '.join(METHODS)}")
         return method
 
@@ -364,7 +370,7 @@ class JobSpec(_Strict):
         """Embedding tuning's score is the pooled outputs' cosine, which the head plays no part in:
         updating the head scope alone would move nothing."""
         influence = self.influence
-        if (self.method == "embedding-tuning" and influence.scope == "head"
+        if (self.method == MethodName.EMBEDDING_TUNING and influence.scope == Scope.HEAD
                 and influence.update == "scope"):
             raise ValueError("embedding tuning with influence.scope 'head' and influence.update 'scope' would "
                              "move nothing (the pooled-output score does not depend on the head): use scope "

@@ -1,8 +1,6 @@
 """The catalogue: datasets (with Table-1 statistics; uploads), models, methods, presets."""
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -17,6 +15,7 @@ from backend.settings import Settings
 from backend.store.models import UploadedDataset, utcnow
 from backend.store.recorder import jsonable
 from jobs.contracts.api import ModelsOut, UploadOut
+from jobs.contracts.catalogue import DatasetsOut, MethodInfo, MethodsOut, PresetsOut
 from jobs.spec import DatasetSpec
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
@@ -27,14 +26,13 @@ def upload_out(upload: UploadedDataset) -> UploadOut:
                      columns=upload.columns, stats=upload.stats, created_at=upload.created_at)
 
 
-@router.get("/datasets")
-def list_datasets(session: Session = Depends(get_session)) -> dict[str, Any]:
+@router.get("/datasets", response_model=DatasetsOut)
+def list_datasets(session: Session = Depends(get_session)) -> DatasetsOut:
     """Built-in datasets and uploaded ones, each with its Table-1 statistics (sizes, groups,
     how often the confound predicts the label)."""
     uploads = session.scalars(select(UploadedDataset).order_by(UploadedDataset.id)).all()
-    return {"builtin": jsonable(catalogue.builtin_datasets()),
-            "uploaded": [upload_out(u).model_dump(mode="json") for u in uploads],
-            "custom": "dataset.name 'custom' with dataset.path 'upload:<id>'"}
+    return DatasetsOut(builtin=catalogue.builtin_datasets(), uploaded=[upload_out(u) for u in uploads],
+                       custom="dataset.name 'custom' with dataset.path 'upload:<id>'")
 
 
 @router.post("/datasets", status_code=status.HTTP_201_CREATED, response_model=UploadOut,
@@ -85,12 +83,12 @@ def list_models(settings: Settings = Depends(get_settings)) -> ModelsOut:
     return catalogue.models(settings.data_dir)
 
 
-@router.get("/methods")
-def list_methods() -> dict[str, Any]:
-    return {"methods": [{"name": n, "description": d} for n, d in catalogue.method_descriptions().items()]}
+@router.get("/methods", response_model=MethodsOut)
+def list_methods() -> MethodsOut:
+    return MethodsOut(methods=[MethodInfo(name=n, description=d) for n, d in catalogue.method_descriptions().items()])
 
 
-@router.get("/presets")
-def list_presets() -> dict[str, Any]:
+@router.get("/presets", response_model=PresetsOut)
+def list_presets() -> PresetsOut:
     """The paper's settings; a job's `preset` fills in what its spec leaves out."""
     return catalogue.presets()

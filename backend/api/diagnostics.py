@@ -24,13 +24,14 @@ from backend.store.db import Database
 from backend.store.models import Diagnostic, Job
 from backend.store.paths import absolute_spec
 from jobs.contracts.api import ChainOut, DiagnosticOut, DiagnosticsOut, JobOut, TuneRequest
+from jobs.contracts.enums import MethodName
 from jobs.data import DataError, load_dataset
 from jobs.presets import preset_for
 
 router = APIRouter(prefix="/api/jobs", tags=["diagnostics"])
 
 SUGGESTIONS = "neurontune.suggestions"
-FOLLOW_UP_METHOD = "influence-tuning"
+FOLLOW_UP_METHOD = MethodName.INFLUENCE_TUNING
 
 
 def latest_diagnostics(session: Session, job: Job) -> dict[str, Diagnostic]:
@@ -121,7 +122,7 @@ def tune_with_suggestion(job_id: Id, rank: Id, request: TuneRequest | None = Bod
     (the finetune job NeuronTune tuned, else the NeuronTune job's own). The new job's params
     keep the suggestion; its parent_job_id is the NeuronTune job (whose follow-ups it joins)."""
     job = get_job(session, job_id)
-    if job.method != "neurontune":
+    if job.method != MethodName.NEURONTUNE:
         raise HTTPException(status.HTTP_409_CONFLICT, f"job {job_id} is {job.method}; suggestions come from "
                                                       "neurontune jobs")
     suggestions = suggestions_of(session, job)

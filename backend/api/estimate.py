@@ -23,6 +23,7 @@ from backend.services.submission import accepted_spec
 from backend.settings import Settings
 from backend.store.models import Job
 from jobs.contracts.api import Estimate
+from jobs.contracts.enums import TRAINED_STATUSES, MethodName
 from jobs.contracts.results import JobResults, results_of
 from jobs.methods.loop import total_label_steps
 from jobs.rounds import ROUND_METHODS, round_count, round_interval
@@ -56,7 +57,7 @@ def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str,
         + 2 * rounds + 1
     # A CID point scores every probe against a pool of `sample` examples per (label, confound) group.
     pool = min(train_size, 4 * diagnostics.sample)
-    kind = "embedding" if spec.method == "embedding-tuning" else "cosine"
+    kind = "embedding" if spec.method == MethodName.EMBEDDING_TUNING else "cosine"
     per_round = influence.round_epochs * min(influence.probes_per_round, train_size) * (1 + 2 * influence.k)
     evaluations = steps // train.eval_every
     units = {
@@ -71,7 +72,7 @@ def count_units(spec: JobSpec, train_size: int, eval_size: int = 0) -> dict[str,
 
 def _calibration(session: Session, model: str) -> tuple[float | None, str]:
     """Seconds per example gradient over the latest finished jobs of `model`, and the basis in words."""
-    jobs = session.scalars(select(Job).where(Job.model == model, Job.status.in_(("succeeded", "collapsed")),
+    jobs = session.scalars(select(Job).where(Job.model == model, Job.status.in_(TRAINED_STATUSES),
                                              Job.wall_s.is_not(None)).order_by(Job.id.desc())
                            .limit(CALIBRATION_JOBS)).all()
     seconds, units = 0.0, 0

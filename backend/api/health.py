@@ -1,21 +1,21 @@
 """Liveness: the database answers, and how many jobs wait and run."""
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
 from backend.store.models import Job
+from jobs.contracts.catalogue import HealthOut
+from jobs.contracts.enums import JobStatus
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz(session: Session = Depends(get_session)) -> dict[str, Any]:
+@router.get("/healthz", response_model=HealthOut)
+def healthz(session: Session = Depends(get_session)) -> HealthOut:
     counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-    workers = session.scalars(select(Job.worker_id).where(Job.status == "running").distinct()).all()
-    return {"status": "ok", "database": session.get_bind().dialect.name, "jobs": counts,
-            "busy_workers": sorted(w for w in workers if w)}
+    workers = session.scalars(select(Job.worker_id).where(Job.status == JobStatus.RUNNING).distinct()).all()
+    return HealthOut(status="ok", database=session.get_bind().dialect.name, jobs=counts,
+                     busy_workers=sorted(w for w in workers if w))

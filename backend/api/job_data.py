@@ -31,7 +31,7 @@ from jobs.contracts.api import (
     Snapshot,
 )
 from jobs.contracts.cid import CidExtra, CidPoint, thin
-from jobs.recorder import CID_PHASES
+from jobs.contracts.enums import CID_PHASES, PHASE_ORDER
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
 
@@ -118,7 +118,6 @@ def read_cid(job_id: Id, phase: str | None = Query(None, description=f"one of {'
 
 
 # Order of a step's snapshots: a round's "pre-round" lists come before its "post-round" ones.
-PHASE_ORDER = {"live": 0, "pre-round": 1, "post-round": 2, "final": 3}
 
 
 def influence_snapshots(session: Session, mine: tuple, probe: int) -> list[Snapshot]:

@@ -18,8 +18,8 @@ from backend.services import jobs as service
 from backend.services.lineage import lineage, lineages
 from backend.settings import Settings
 from backend.store.db import Database
-from backend.store.models import JOB_STATUSES
 from jobs.contracts.api import JobList, JobOut
+from jobs.contracts.enums import JOB_STATUSES
 from jobs.spec import JobSpec
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])

@@ -8,8 +8,6 @@ and confound, B the group with its label and another confound.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +19,7 @@ from backend.services.jobs import get_job
 from backend.settings import Settings
 from backend.store.models import InfluenceList
 from jobs.contracts.api import Example, GroupExamples, ProbeExamplesOut
-from jobs.recorder import CID_PHASES
+from jobs.contracts.enums import CidPhase
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
 
@@ -38,7 +36,7 @@ def probe_examples(
                           examples=[0]),
         k: int = Query(5, ge=1, le=100, description="examples from each end of each group's ranking: the k "
                                                     "most and the k least influential A and B examples"),
-        phase: Literal[CID_PHASES] | None = Query(  # type: ignore[valid-type]
+        phase: CidPhase | None = Query(
             None, description="the CID phase of the lists (a round's step has a pre-round and a post-round "
                               "snapshot); default: the step's latest, post-round at a round"),
         session: Session = Depends(get_session),

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select, true, update
 
 from backend.store.db import Database
 from backend.store.models import Job, utcnow
+from jobs.contracts.enums import ACTIVE_STATUSES, JobStatus, StrEnum
 
 
 @dataclass(frozen=True)
@@ -52,37 +53,37 @@ def _span_s(started_at, ended_at) -> float:
 
 def _owned(claim: Claim):
     return and_(Job.id == claim.job_id, Job.attempt == claim.attempt, Job.worker_id == claim.worker_id,
-                Job.status == "running")
+                Job.status == JobStatus.RUNNING)
 
 
 def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int = 3,
                experiment_id: int | None = None) -> Claim | None:
     """Take the oldest claimable job for `worker_id` (of one experiment, when given), or None."""
     now = utcnow()
-    expired = and_(Job.status == "running", Job.heartbeat_at < now - timedelta(seconds=lease_s))
+    expired = and_(Job.status == JobStatus.RUNNING, Job.heartbeat_at < now - timedelta(seconds=lease_s))
     with db.writing() as session:
         # Jobs whose worker died: a cancel asked for meanwhile wins; too many lost attempts fail.
         session.execute(update(Job).where(expired, Job.cancel_requested.is_(True))
-                        .values(status="cancelled", finished_at=now, worker_id=None))
+                        .values(status=JobStatus.CANCELLED, finished_at=now, worker_id=None))
         session.execute(update(Job).where(expired, Job.attempt >= max_attempts)
-                        .values(status="failed", finished_at=now, worker_id=None,
+                        .values(status=JobStatus.FAILED, finished_at=now, worker_id=None,
                                 error=f"the job's worker was lost {max_attempts} times (killed, out of memory?)"))
         row = session.execute(
             select(Job.id, Job.status, Job.attempt, Job.spec, Job.started_at, Job.heartbeat_at, Job.wall_s,
                    Job.progress_phase)
-            .where(or_(Job.status == "queued", expired),
+            .where(or_(Job.status == JobStatus.QUEUED, expired),
                    true() if experiment_id is None else Job.experiment_id == experiment_id)
             .order_by(Job.id).limit(1).with_for_update(skip_locked=True, of=Job)).first()
         if row is None:
             return None
         attempt = row.attempt + 1
-        lost = row.status == "running" or row.progress_phase == LOST_PHASE
+        lost = row.status == JobStatus.RUNNING or row.progress_phase == LOST_PHASE
         wall_s = row.wall_s
-        if row.status == "running":  # its worker died: its time counts up to its last heartbeat
+        if row.status == JobStatus.RUNNING:  # its worker died: its time counts up to its last heartbeat
             wall_s = (wall_s or 0.0) + _span_s(row.started_at, row.heartbeat_at)
         taken = session.execute(
             update(Job).where(Job.id == row.id, Job.status == row.status, Job.attempt == row.attempt)
-            .values(status="running", attempt=attempt, worker_id=worker_id, started_at=now, heartbeat_at=now,
+            .values(status=JobStatus.RUNNING, attempt=attempt, worker_id=worker_id, started_at=now, heartbeat_at=now,
                     finished_at=None, error=None, metrics=None, progress_step=None, progress_total=None,
                     eta_s=None, progress_phase=None, eta_guessed=None, wall_s=wall_s)).rowcount
         if not taken:
@@ -90,17 +91,26 @@ def claim_next(db: Database, worker_id: str, lease_s: float, max_attempts: int =
         return Claim(row.id, attempt, worker_id, row.spec, lost=lost)
 
 
-def heartbeat(db: Database, claim: Claim) -> str:
-    """Renew the lease. Returns "running", "cancel" (a cancel was asked for) or "lost"."""
+class Lease(StrEnum):
+    """What a heartbeat found: the job still ours and running, a cancel asked for, or the job lost
+    (another worker took it over, or it ended meanwhile)."""
+
+    HELD = "running"
+    CANCEL = "cancel"
+    LOST = "lost"
+
+
+def heartbeat(db: Database, claim: Claim) -> Lease:
+    """Renew the lease."""
     with db.writing() as session:
         row = session.execute(update(Job).where(_owned(claim)).values(heartbeat_at=utcnow())
                               .returning(Job.cancel_requested)).first()
     if row is None:
-        return "lost"
-    return "cancel" if row.cancel_requested else "running"
+        return Lease.LOST
+    return Lease.CANCEL if row.cancel_requested else Lease.HELD
 
 
-def finish(db: Database, claim: Claim, status: str, error: str | None = None, wall_s: float | None = None,
+def finish(db: Database, claim: Claim, status: JobStatus, error: str | None = None, wall_s: float | None = None,
            artifacts: list[Any] = ()) -> bool:
     """Record the end of the attempt (and its artifacts); False if the job was no longer ours.
     wall_s: this attempt's seconds, added to those of the earlier attempts."""
@@ -123,7 +133,7 @@ def release(db: Database, claim: Claim) -> bool:
         if row is None:
             return False
         return bool(session.execute(update(Job).where(_owned(claim)).values(
-            status="queued", worker_id=None, heartbeat_at=None, started_at=None,
+            status=JobStatus.QUEUED, worker_id=None, heartbeat_at=None, started_at=None,
             wall_s=(row.wall_s or 0.0) + _span_s(row.started_at, now))).rowcount)
 
 
@@ -135,22 +145,22 @@ def requeue_lost(db: Database, is_gone: Callable[[str], bool], max_attempts: int
     now, requeued = utcnow(), []
     with db.writing() as session:
         rows = session.execute(select(Job.id, Job.worker_id, Job.attempt, Job.cancel_requested, Job.started_at,
-                                      Job.heartbeat_at, Job.wall_s).where(Job.status == "running")).all()
+                                      Job.heartbeat_at, Job.wall_s).where(Job.status == JobStatus.RUNNING)).all()
         for row in rows:
             if not row.worker_id or not is_gone(row.worker_id):
                 continue
             if row.cancel_requested:
-                values = dict(status="cancelled", finished_at=now)
+                values = dict(status=JobStatus.CANCELLED, finished_at=now)
             elif max_attempts is not None and row.attempt >= max_attempts:
-                values = dict(status="failed", finished_at=now,
+                values = dict(status=JobStatus.FAILED, finished_at=now,
                               error=f"the job's worker was lost {max_attempts} times (killed, out of memory?)")
             else:
-                values = dict(status="queued", heartbeat_at=None, started_at=None, progress_phase=LOST_PHASE)
+                values = dict(status=JobStatus.QUEUED, heartbeat_at=None, started_at=None, progress_phase=LOST_PHASE)
             wall_s = (row.wall_s or 0.0) + _span_s(row.started_at, row.heartbeat_at)
-            taken = session.execute(update(Job).where(Job.id == row.id, Job.status == "running",
+            taken = session.execute(update(Job).where(Job.id == row.id, Job.status == JobStatus.RUNNING,
                                                       Job.worker_id == row.worker_id, Job.attempt == row.attempt)
                                     .values(worker_id=None, wall_s=wall_s, **values)).rowcount
-            if taken and values["status"] == "queued":
+            if taken and values["status"] == JobStatus.QUEUED:
                 requeued.append(row.id)
     return requeued
 
@@ -160,5 +170,5 @@ def unfinished(db: Database, experiment_id: int | None = None) -> int:
     of one experiment when given."""
     with db.session() as session:
         return session.scalar(select(func.count()).where(
-            Job.status.in_(("queued", "running")),
+            Job.status.in_(ACTIVE_STATUSES),
             true() if experiment_id is None else Job.experiment_id == experiment_id))

@@ -36,7 +36,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backend.queue.claims import Claim, claim_next, finish, heartbeat, release, unfinished
+from backend.queue.claims import Claim, Lease, claim_next, finish, heartbeat, release, unfinished
 from backend.queue.devices import announce, withdraw
 from backend.settings import Settings
 from backend.store.db import Database
@@ -50,6 +50,7 @@ from backend.store.paths import (
     spec_files,
 )
 from backend.store.recorder import StoreRecorder
+from jobs.contracts.enums import UNFINISHED_STATUSES, JobStatus
 
 MAX_ERROR_CHARS = 20_000  # a traceback in the job's log
 CAUSE_CHARS = 500  # Job.error: the one line a user reads
@@ -110,9 +111,9 @@ class LeaseKeeper(threading.Thread):
             except Exception as error:  # a busy or restarting database: try again next beat
                 print(f"worker: heartbeat of job {self.claim.job_id} failed: {error}", flush=True)
                 continue
-            if state == "cancel":
+            if state == Lease.CANCEL:
                 self.cancel.set()
-            elif state == "lost" or self.recorder.lost:
+            elif state == Lease.LOST or self.recorder.lost:
                 self.lost.set()
 
     def stop(self) -> None:
@@ -180,7 +181,7 @@ class Worker:
         keeper = LeaseKeeper(self.db, claim, recorder, self.settings.heartbeat_s)
         artifact_dir = inside(self.settings.data_dir, self.settings.artifact_dir(claim.job_id), "artifact dir")
         checkpoint_dir = inside(self.settings.data_dir, self.settings.checkpoint_dir(claim.job_id), "checkpoint dir")
-        status, error, wall_s = "failed", None, None
+        status, error, wall_s = JobStatus.FAILED, None, None
         started = time.time()
         keeper.start()
         try:
@@ -220,11 +221,11 @@ class Worker:
         if keeper.lost.is_set() or recorder.lost:
             print(f"worker {self.worker_id}: job {claim.job_id} was taken over by another worker", flush=True)
             return "lost"
-        if status == "cancelled" and not keeper.cancel.is_set() and heartbeat(self.db, claim) != "cancel":
+        if status == JobStatus.CANCELLED and not keeper.cancel.is_set() and heartbeat(self.db, claim) != Lease.CANCEL:
             release(self.db, claim)  # stopped by our own shutdown, not by a user: run it again later
             return "requeued"
         artifacts = []
-        if status not in ("cancelled", "failed") and artifact_dir.is_dir():
+        if status not in UNFINISHED_STATUSES and artifact_dir.is_dir():
             size = sum(f.stat().st_size for f in artifact_dir.rglob("*") if f.is_file())
             artifacts.append(Artifact(job_id=claim.job_id, attempt=claim.attempt, kind="model", size_bytes=size,
                                       path=str(artifact_dir.relative_to(self.settings.data_dir.resolve()))))

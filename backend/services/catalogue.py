@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from backend.store.paths import absolute_spec, hub_reachable
+from backend.store.recorder import jsonable
 from jobs.contracts.api import ModelsOut
+from jobs.contracts.catalogue import BuiltinDataset, PresetsOut
+from jobs.contracts.enums import METHODS, MethodName
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.model_catalogue import catalogue as model_catalogue
 from jobs.presets import PRESET_NAMES, PRESETS
-from jobs.spec import METHODS
 
 
 @cache
@@ -27,12 +29,12 @@ def builtin_dataset_stats(name: str) -> dict[str, Any]:
         return {"stats": None, "error": str(error)}
 
 
-def builtin_datasets() -> list[dict[str, Any]]:
-    return [{"name": name, "description": description, "builtin": True, **builtin_dataset_stats(name)}
+def builtin_datasets() -> list[BuiltinDataset]:
+    return [BuiltinDataset(name=name, description=description, **jsonable(builtin_dataset_stats(name)))
             for name, description in BUILTIN_DATASETS.items()]
 
 
-def method_descriptions() -> dict[str, str]:
+def method_descriptions() -> dict[MethodName, str]:
     try:
         from jobs.methods import METHOD_DESCRIPTIONS
     except ImportError:  # the engine without its methods: still list the names
@@ -48,9 +50,9 @@ def models(data_dir: Path) -> ModelsOut:
     return model_catalogue(data_dir, hub_reachable=hub_reachable())
 
 
-def presets() -> dict[str, Any]:
-    return {"names": list(PRESET_NAMES), "presets": PRESETS,
-            "paper": "resolves to '<dataset>/<method>' of the job (textlen and msgs)"}
+def presets() -> PresetsOut:
+    return PresetsOut(names=list(PRESET_NAMES), presets=PRESETS,
+                      paper="resolves to '<dataset>/<method>' of the job (textlen and msgs)")
 
 
 @lru_cache(maxsize=8)

@@ -22,14 +22,15 @@ from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
-from jobs.contracts.api import ExperimentIn, ExperimentOut, ExperimentProgress, ReproduceIn, ReproducePreview
+from jobs.contracts.api import ExperimentIn, ExperimentOut, ReproduceIn, ReproducePreview
+from jobs.contracts.enums import ExperimentKind, JobStatus
 from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
 
 
-def experiment_kind(experiment: Experiment) -> str:
+def experiment_kind(experiment: Experiment) -> ExperimentKind:
     """Its column (experiments made before kinds existed are comparisons)."""
-    return experiment.kind or "compare"
+    return experiment.kind or ExperimentKind.COMPARE
 
 
 def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
@@ -39,7 +40,7 @@ def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
     progress = experiment_progress([job._asdict() for job in jobs], estimated_seconds(experiment.grid))
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
-                         status_counts=counts, progress=ExperimentProgress(**progress))
+                         status_counts=counts, progress=progress)
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -95,7 +96,7 @@ def cid_rows(session: Session, experiment_id: int) -> list[dict]:
     """Figure 3 of the experiment: cid_trajectories over its succeeded full-access jobs, a sweep's
     grid points apart."""
     jobs = {j.id: j for j in session.scalars(select(Job).where(Job.experiment_id == experiment_id,
-                                                               Job.status == "succeeded"))
+                                                               Job.status == JobStatus.SUCCEEDED))
             if access_rate({"spec": j.spec, "params": j.params}) >= 1.0}
     if not jobs:
         return []
@@ -131,10 +132,10 @@ def preview_reproduction(request: ReproduceIn, session: Session, settings: Setti
     for index, (raw, _) in enumerate(expanded):
         twin = finished_twin(session, new_job(checked_spec(raw, settings, session, ("body", "expanded", index)))) \
             if request.reuse else None
-        jobs.append({"status": "succeeded" if twin else "queued", "method": raw["method"], "worker_id": None,
+        jobs.append({"status": JobStatus.SUCCEEDED if twin else JobStatus.QUEUED, "method": raw["method"], "worker_id": None,
                      "wall_s": twin.wall_s if twin else None})
     # The ETA at launch: copies count as finished jobs (their walls calibrate the estimates).
     progress = experiment_progress(jobs, estimated_seconds(built.model_dump(mode="json")))
-    return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress["eta_s"],
+    return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress.eta_s,
                             jobs_by_method=dict(Counter(job["method"] for job in jobs)),
-                            reused=sum(job["status"] == "succeeded" for job in jobs))
+                            reused=sum(job["status"] == JobStatus.SUCCEEDED for job in jobs))

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from jobs.contracts.enums import ExperimentKind
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS
 from jobs.text_table import text_table
 
@@ -127,7 +128,7 @@ def print_tables(rows: list[dict[str, Any]], kind: str, out: TextIO | None = Non
     """Table 2 (a sweep: every grid point, the selected ones marked), Table 3 when present, and
     Figure 3's numbers when cid_rows are given; as plain-text tables, or as Markdown."""
     out = out or sys.stdout
-    grids = [table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == "sweep"), table3(rows),
+    grids = [table2(rows, title=f"Table 2: {name}" if name else "Table 2", sweep=kind == ExperimentKind.SWEEP), table3(rows),
              figure3(cid_rows) if cid_rows else None]
     for grid in grids:
         if grid is None:

@@ -22,14 +22,21 @@ from typing import Any
 from scipy import stats
 
 from backend.services.errors import Rejected
-from backend.store.models import FINISHED_STATUSES
+from jobs.contracts.api import ExperimentProgress
+from jobs.contracts.enums import (
+    FINISHED_STATUSES,
+    PHASE_ORDER,
+    TRAINED_STATUSES,
+    ExperimentKind,
+    JobStatus,
+    MethodName,
+)
 from jobs.contracts.results import JobResults, results_of
 from jobs.presets import SCALES
-from jobs.recorder import CID_PHASES
 from jobs.spec import spelled_out
 
 MAX_JOBS = 1000
-REFERENCE_METHOD = "finetune"
+REFERENCE_METHOD = MethodName.FINETUNE
 
 
 class GridTooLarge(Rejected):
@@ -103,7 +110,7 @@ def expand_request(parts: list[dict[str, Any]], kind: str) -> list[tuple[dict[st
     a seed before the next seed, Table 3's access-rate runs last), so a partial run already
     gives whole rows of Table 2."""
     expanded = expand_parts(parts)
-    if kind == "reproduce":
+    if kind == ExperimentKind.REPRODUCE:
         expanded.sort(key=lambda pair: ("dataset.access_rate" in pair[1], pair[0].get("seed", 0)))
     return expanded
 
@@ -125,7 +132,7 @@ def access_rate(job: dict[str, Any]) -> float:
 def _succeeded_results(members: list[dict[str, Any]]) -> list[JobResults]:
     """The final results of the succeeded members (stored JSON or JobResults), one per seed."""
     found = [job["metrics"] if isinstance(job["metrics"], JobResults) else results_of(job["metrics"])
-             for job in members if job["status"] == "succeeded"]
+             for job in members if job["status"] == JobStatus.SUCCEEDED]
     return [results for results in found if results is not None]
 
 
@@ -216,7 +223,7 @@ def cid_trajectories(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (point["dataset"], int(point["step"]), point["phase"])
         value = _number(point.get("value"))
         values[key][point["method"]].extend([] if value is None else [value])
-    order = {phase: i for i, phase in enumerate(CID_PHASES)}
+    order = PHASE_ORDER
     return [{"dataset": dataset, "step": step, "phase": phase,
              "methods": {method: {"mean": statistics.fmean(v) if v else None, "n": len(v)}
                          for method, v in sorted(by_method.items())}}
@@ -229,7 +236,7 @@ def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:
     the ETA before any job of a method has finished; {} for other experiments."""
     grid = grid or {}
     scale = SCALES.get(grid.get("scale") or "")
-    if grid.get("kind") != "reproduce" or scale is None:
+    if grid.get("kind") != ExperimentKind.REPRODUCE or scale is None:
         return {}
     prefix = f"{grid.get('protocol')}/"
     return {key.removeprefix(prefix): minutes * 60.0 for key, minutes in scale["minutes"].items()
@@ -240,7 +247,7 @@ def _expected_walls(jobs: list[dict[str, Any]], estimates_s: dict[str, float]) -
     """Expected wall seconds of a job per method: the mean of its finished runs; else the
     estimate times how far the finished jobs ran over their own estimates; else the mean of every
     finished job; else None."""
-    ran = [job for job in jobs if job["status"] in ("succeeded", "collapsed") and _number(job.get("wall_s"))]
+    ran = [job for job in jobs if job["status"] in TRAINED_STATUSES and _number(job.get("wall_s"))]
     ran = ran or [job for job in jobs if job["status"] in FINISHED_STATUSES and _number(job.get("wall_s"))]
     walls: dict[Any, list[float]] = defaultdict(list)
     for job in ran:
@@ -260,7 +267,7 @@ def _expected_walls(jobs: list[dict[str, Any]], estimates_s: dict[str, float]) -
     return expected
 
 
-def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float] | None = None) -> dict[str, Any]:
+def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float] | None = None) -> ExperimentProgress:
     """Progress of an experiment from its jobs given as {"status", "wall_s", "worker_id"} and,
     when known, "method" and "eta_s" (a running job's own estimate of its seconds left).
 
@@ -273,19 +280,18 @@ def experiment_progress(jobs: list[dict[str, Any]], estimates_s: dict[str, float
     for job in jobs:
         counts[job["status"]] += 1
     done = sum(counts[s] for s in FINISHED_STATUSES)
-    workers = len({job["worker_id"] for job in jobs if job["status"] == "running" and job.get("worker_id")})
+    workers = len({job["worker_id"] for job in jobs if job["status"] == JobStatus.RUNNING and job.get("worker_id")})
     expected = _expected_walls(jobs, estimates_s or {})
     left: float | None = 0.0
     for job in jobs:
         if job["status"] in FINISHED_STATUSES:
             continue
-        own = _number(job.get("eta_s")) if job["status"] == "running" else None
+        own = _number(job.get("eta_s")) if job["status"] == JobStatus.RUNNING else None
         cost = own if own is not None else expected[job.get("method")]
         if cost is None:
             left = None
             break
         left += cost
     eta = None if left is None else left / max(workers, 1)
-    return {"total": len(jobs), "done": done, "succeeded": counts["succeeded"], "collapsed": counts["collapsed"],
-            "failed": counts["failed"], "cancelled": counts["cancelled"], "running": counts["running"],
-            "queued": counts["queued"], "workers": workers, "eta_s": eta}
+    return ExperimentProgress(total=len(jobs), done=done, **{status.value: counts[status] for status in JobStatus},
+                              workers=workers, eta_s=eta)

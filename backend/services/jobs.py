@@ -17,8 +17,9 @@ from backend.services.lineage import artifact_parent
 from backend.services.submission import accepted_spec, check_spec
 from backend.settings import Settings
 from backend.store.db import Database
-from backend.store.models import FINISHED_STATUSES, JOB_STATUSES, POINT_TABLES, Job, utcnow
+from backend.store.models import POINT_TABLES, Job, utcnow
 from backend.store.paths import inside
+from jobs.contracts.enums import FINISHED_STATUSES, JOB_STATUSES, JobStatus
 from jobs.spec import JobSpec
 
 
@@ -28,7 +29,7 @@ def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None
     it is made from (backend.services.lineage)."""
     return Job(spec=spec.model_dump(mode="json"), dataset=spec.dataset.name, method=spec.method,
                model=spec.model, seed=spec.seed, experiment_id=experiment_id, params=params or {},
-               parent_job_id=parent_job_id, status="queued", attempt=0, cancel_requested=False, created_at=utcnow())
+               parent_job_id=parent_job_id, status=JobStatus.QUEUED, attempt=0, cancel_requested=False, created_at=utcnow())
 
 
 def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
@@ -88,8 +89,8 @@ def cancel(db: Database, settings: Settings, job_id: int, then=lambda job: job):
             raise Conflict(f"job {job_id} has already finished ({job.status})")
         now = utcnow()
         stale = job.heartbeat_at is not None and job.heartbeat_at < now - timedelta(seconds=settings.lease_s)
-        if job.status == "queued" or stale:  # nobody is running it: cancelled now
-            job.status, job.finished_at, job.worker_id = "cancelled", now, None
+        if job.status == JobStatus.QUEUED or stale:  # nobody is running it: cancelled now
+            job.status, job.finished_at, job.worker_id = JobStatus.CANCELLED, now, None
         job.cancel_requested = True
         session.flush()
         return then(job)

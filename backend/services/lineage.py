@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.store.models import Artifact, Experiment, Job
+from jobs.contracts.enums import MethodName
 from jobs.contracts.lineage import JobLineage
 from jobs.spec import JobSpec
 
@@ -20,7 +21,7 @@ from jobs.spec import JobSpec
 def artifact_parent(session: Session, spec: JobSpec) -> int | None:
     """The job whose saved model an accepted NeuronTune spec tunes (parent_artifact already a path
     under the data directory); None for other methods or a model that is no job's."""
-    path = spec.neurontune.parent_artifact if spec.method == "neurontune" else None
+    path = spec.neurontune.parent_artifact if spec.method == MethodName.NEURONTUNE else None
     if not path:
         return None
     return session.scalar(select(Artifact.job_id).where(Artifact.path == path).order_by(Artifact.id.desc()).limit(1))
@@ -55,13 +56,13 @@ def lineage(session: Session, job: Job) -> JobLineage:
 def neurontune_chain(session: Session, job: Job) -> tuple[int | None, int, list[int]] | None:
     """(finetune parent, NeuronTune job, its follow-ups) around any of the three; None when the job
     is in no such chain. A finetune job's NeuronTune job is the newest that tuned its saved model."""
-    if job.method == "neurontune":
+    if job.method == MethodName.NEURONTUNE:
         neurontune: Job | None = job
     elif job.parent_job_id is not None and (parent := session.get(Job, job.parent_job_id)) is not None \
-            and parent.method == "neurontune":
+            and parent.method == MethodName.NEURONTUNE:
         neurontune = parent
     else:
-        neurontune = session.scalars(select(Job).where(Job.parent_job_id == job.id, Job.method == "neurontune")
+        neurontune = session.scalars(select(Job).where(Job.parent_job_id == job.id, Job.method == MethodName.NEURONTUNE)
                                      .order_by(Job.id.desc()).limit(1)).first()
     if neurontune is None:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.contracts.api import ExperimentIn, ExperimentPart
+from jobs.contracts.enums import ExperimentKind
 from jobs.presets import (
     ACCESS_RATE_METHODS,
     OPTIONAL_PROTOCOL_METHODS,
@@ -96,7 +97,7 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
         first = parts.pop(0)
         plain, base = first.methods, merge_fragments(base, first.base)
     return ExperimentIn(
-        name=name or reproduce_name(dataset, scale, seeds, access_rates, methods, data), kind="reproduce",
+        name=name or reproduce_name(dataset, scale, seeds, access_rates, methods, data), kind=ExperimentKind.REPRODUCE,
         protocol=dataset,
         scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts, reuse=reuse)
 
@@ -112,10 +113,10 @@ def sweep_request(datasets: list[str], methods: list[str], grid: dict[str, list[
         raise ValueError(f"no named grid '{named}'; valid: {', '.join(NAMED_GRIDS)}")
     name = name or f"sweep {','.join(datasets)} {','.join(methods)}"
     if named is None:
-        return ExperimentIn(name=name, kind="sweep", base=base, methods=methods, seeds=seeds, datasets=datasets,
+        return ExperimentIn(name=name, kind=ExperimentKind.SWEEP, base=base, methods=methods, seeds=seeds, datasets=datasets,
                             grid=grid, reuse=reuse)
     pairs = [(d, m) for d in datasets for m in methods]
     parts = [ExperimentPart(methods=[m], datasets=[d], grid={**search_space(named, d, m), **grid}) for d, m in pairs]
     first = parts.pop(0)
-    return ExperimentIn(name=name, kind="sweep", base=base, methods=first.methods, seeds=seeds,
+    return ExperimentIn(name=name, kind=ExperimentKind.SWEEP, base=base, methods=first.methods, seeds=seeds,
                         datasets=first.datasets, grid=first.grid, parts=parts, reuse=reuse)

@@ -39,7 +39,8 @@ from backend.store.db import Database
 from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
 from client import ApiClient, ApiError
-from jobs.contracts.api import ExperimentIn
+from jobs.contracts.api import ExperimentIn, ExperimentProgress
+from jobs.contracts.enums import UNFINISHED_STATUSES, ExperimentKind, JobStatus
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -120,14 +121,14 @@ class LocalStore:
         with failed_too, its failed and cancelled ones). Returns how many."""
         with self.db.writing() as session:
             running = session.execute(select(Job.id, Job.worker_id).where(
-                Job.experiment_id == experiment_id, Job.status == "running")).all()
+                Job.experiment_id == experiment_id, Job.status == JobStatus.RUNNING)).all()
             ids = [job.id for job in running if dead_here(job.worker_id)]
             if failed_too:
                 ids += list(session.scalars(select(Job.id).where(Job.experiment_id == experiment_id,
-                                                                  Job.status.in_(("failed", "cancelled")))))
+                                                                  Job.status.in_(UNFINISHED_STATUSES))))
             if ids:
                 session.execute(update(Job).where(Job.id.in_(ids)).values(
-                    status="queued", worker_id=None, heartbeat_at=None, started_at=None, finished_at=None,
+                    status=JobStatus.QUEUED, worker_id=None, heartbeat_at=None, started_at=None, finished_at=None,
                     cancel_requested=False, error=None))
         return len(ids)
 
@@ -244,9 +245,9 @@ def _duration(seconds: float | None) -> str:
 
 
 def _current(jobs: list[dict[str, Any]]) -> str:
-    running = [j for j in jobs if j["status"] == "running"]
+    running = [j for j in jobs if j["status"] == JobStatus.RUNNING]
     if not running:
-        return "waiting for a worker" if any(j["status"] == "queued" for j in jobs) else ""
+        return "waiting for a worker" if any(j["status"] == JobStatus.QUEUED for j in jobs) else ""
     return "; ".join(f"job {j['id']} {j['method']} seed {j['seed']}"
                      + (f" {j['params']}" if j["params"] else "")
                      + _where(j) for j in running)
@@ -278,21 +279,21 @@ class ProgressView:
         if self.bar is not None:
             self.bar.close()
 
-    def update(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    def update(self, jobs: list[dict[str, Any]]) -> ExperimentProgress:
         summary = experiment_progress(jobs, self.estimates_s)
-        eta, current = _duration(summary["eta_s"]), _current(jobs)
+        eta, current = _duration(summary.eta_s), _current(jobs)
         if self.live:
             if self.bar is None:
-                self.bar = tqdm(total=summary["total"], desc=self.name, file=self.out, dynamic_ncols=True,
+                self.bar = tqdm(total=summary.total, desc=self.name, file=self.out, dynamic_ncols=True,
                                 bar_format="{desc} {bar} {n_fmt}/{total_fmt} jobs{postfix}")  # ", ETA ..."
-            self.bar.n = summary["done"]
+            self.bar.n = summary.done
             self.bar.set_postfix_str(f"{eta} · {current}" if current else eta)  # redraws
         else:
-            event = (summary["done"], tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == "running"))
+            event = (summary.done, tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == JobStatus.RUNNING))
             now = time.monotonic()
             if event != self._last_event or now - self._last_logged >= self.log_every_s:
                 self._last_event, self._last_logged = event, now
-                line = f"[{summary['done']}/{summary['total']} jobs] {current or 'done'}"
+                line = f"[{summary.done}/{summary.total} jobs] {current or 'done'}"
                 print(f"{time.strftime('%H:%M:%S')} {line} · {eta}", file=self.out, flush=True)
         return summary
 
@@ -321,7 +322,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, out: 
         return 2
     requeued = backend.requeue(experiment_id, failed_too=retry_failed)
     jobs = backend.jobs(experiment_id)
-    done = experiment_progress(jobs)["done"]
+    done = experiment_progress(jobs).done
     say(f"experiment {experiment_id} '{request.name}': {len(jobs)} jobs, "
         + (("submitted" + (f", {done} of them copies of identical finished jobs" if done else ""))
            if created else f"resumed ({done} finished" + (f", {requeued} put back in the queue" if requeued else "") + ")"))
@@ -334,7 +335,7 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, out: 
                 ctrl_c_sets(interrupted):
             backend.start(experiment_id)
             summary = view.update(jobs)
-            while summary["done"] < summary["total"] and backend.running() and not interrupted.wait(poll_s):
+            while summary.done < summary.total and backend.running() and not interrupted.wait(poll_s):
                 summary = view.update(backend.jobs(experiment_id))
             if interrupted.is_set():
                 raise KeyboardInterrupt
@@ -349,11 +350,11 @@ def run_experiment(request: ExperimentIn, backend: LocalStore | RemoteApi, out: 
         say(f"error: {error}")
         return 1
     backend.stop()
-    say(f"{summary['done']} of {summary['total']} jobs finished ({summary['succeeded']} succeeded, "
-        f"{summary['collapsed']} collapsed, {summary['failed']} failed, {summary['cancelled']} cancelled) "
+    say(f"{summary.done} of {summary.total} jobs finished ({summary.succeeded} succeeded, "
+        f"{summary.collapsed} collapsed, {summary.failed} failed, {summary.cancelled} cancelled) "
         f"after {time.monotonic() - started:.0f} s")
     print_tables(backend.table(experiment_id), request.kind, out, name=request.name,
-                 cid_rows=backend.cid(experiment_id) if request.kind == "reproduce" else None, markdown=markdown)
-    if summary["done"] < summary["total"]:
+                 cid_rows=backend.cid(experiment_id) if request.kind == ExperimentKind.REPRODUCE else None, markdown=markdown)
+    if summary.done < summary.total:
         return 1
-    return 1 if summary["failed"] else 0
+    return 1 if summary.failed else 0

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.store.models import Job, LogLine, ResultValue, utcnow
 from backend.store.recorder import TRAINING_TABLES
+from jobs.contracts.enums import JobStatus
 
 # What a run recorded: its training rows and its final results (saved models stay the source's).
 COPIED_TABLES = (*TRAINING_TABLES, ResultValue)
@@ -27,7 +28,7 @@ COPIED_TABLES = (*TRAINING_TABLES, ResultValue)
 def finished_twin(session: Session, job: Job) -> Job | None:
     """The newest succeeded job whose spec equals `job`'s."""
     candidates = session.scalars(
-        select(Job).where(Job.status == "succeeded", Job.method == job.method, Job.seed == job.seed,
+        select(Job).where(Job.status == JobStatus.SUCCEEDED, Job.method == job.method, Job.seed == job.seed,
                           Job.dataset == job.dataset, Job.model == job.model, Job.id != job.id)
         .order_by(Job.id.desc()))
     return next((found for found in candidates if found.spec == job.spec), None)

@@ -42,12 +42,13 @@ from backend.store.paths import (
     public_text,
     relative_inside,
 )
+from jobs.contracts.enums import ROUND_METHODS, MethodName
 from jobs.data import ConfoundedDataset, DataError
 from jobs.data.tables import TABLE_SUFFIXES
 from jobs.methods.loop import total_label_steps
 from jobs.methods.no_confound import NO_CONTROL
 from jobs.models import BUILTIN_MODELS
-from jobs.rounds import ROUND_METHODS, no_rounds_reason
+from jobs.rounds import no_rounds_reason
 from jobs.spec import CUSTOM, DATASET_NAMES, UPLOAD_PREFIX, JobSpec
 
 JOB_PREFIX = "job:"  # neurontune.parent_artifact: a finished job's saved model
@@ -256,9 +257,9 @@ def _check_against_data(spec: JobSpec, dataset: ConfoundedDataset | None) -> Non
     run no round (it would be plain finetuning under another name: needs the training set's
     size), and no-confound on data without a confound-free copy. A hub dataset (None) is left to
     the worker, which checks once it has loaded it."""
-    if spec.method not in (*ROUND_METHODS, "no-confound") or dataset is None:
+    if spec.method not in (*ROUND_METHODS, MethodName.NO_CONFOUND) or dataset is None:
         return
-    if spec.method == "no-confound":
+    if spec.method == MethodName.NO_CONFOUND:
         if not dataset.control:
             raise Rejected(NO_CONTROL.format(name=f"dataset '{spec.dataset.name}'"))
         return

@@ -11,12 +11,29 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName, StrEnum
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL points tables may grow past 2^31.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "collapsed")
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "collapsed")
+class EnumString(TypeDecorator):
+    """A VARCHAR column holding one StrEnum's values: written as plain strings (the schema is String's,
+    no migration), read back as members. A value the enum no longer names is read as the string."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else self.enum._value2member_map_.get(value, value)
 
 
 def utcnow() -> datetime:
@@ -38,8 +55,9 @@ class Experiment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # compare, sweep or reproduce (jobs.contracts.api.ExperimentIn.kind); the grid keeps the request as submitted.
-    kind: Mapped[str] = mapped_column(String(20), default="compare", server_default="compare")
+    # ExperimentIn.kind (jobs.contracts.api); the grid keeps the request as submitted.
+    kind: Mapped[ExperimentKind] = mapped_column(EnumString(ExperimentKind, 20), default=ExperimentKind.COMPARE,
+                                                 server_default=ExperimentKind.COMPARE.value)
     grid: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -58,11 +76,11 @@ class Job(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Copied out of the spec so lists can filter on them with an index.
     dataset: Mapped[str] = mapped_column(String(200), index=True)
-    method: Mapped[str] = mapped_column(String(50), index=True)
+    method: Mapped[MethodName] = mapped_column(EnumString(MethodName, 50), index=True)
     model: Mapped[str] = mapped_column(String(500))
     seed: Mapped[int] = mapped_column(BigInteger)  # up to 2^32 - 1: past PostgreSQL's int4
 
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[JobStatus] = mapped_column(EnumString(JobStatus, 20), default=JobStatus.QUEUED, index=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # claims so far; points carry it
     worker_id: Mapped[str | None] = mapped_column(String(200))
@@ -107,7 +125,7 @@ class CidPoint(Base):
     job_id: Mapped[int] = _job_fk()
     attempt: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
-    phase: Mapped[str] = mapped_column(String(20))
+    phase: Mapped[CidPhase] = mapped_column(EnumString(CidPhase, 20))
     value: Mapped[float | None] = mapped_column(Float)  # None: no probe had both groups (NaN)
     per_probe: Mapped[list[Any] | None] = mapped_column(JSON)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -124,8 +142,9 @@ class InfluenceList(Base):
     job_id: Mapped[int] = _job_fk()
     attempt: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
-    # jobs.recorder.CID_PHASES: a round's step has a "pre-round" and a "post-round" snapshot.
-    phase: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    # A round's step has a "pre-round" and a "post-round" snapshot.
+    phase: Mapped[CidPhase] = mapped_column(EnumString(CidPhase, 16), default=CidPhase.LIVE,
+                                            server_default=CidPhase.LIVE.value)
     probe: Mapped[int] = mapped_column(Integer)
     a_index: Mapped[list[Any]] = mapped_column(JSON)
     a_scores: Mapped[list[Any]] = mapped_column(JSON)

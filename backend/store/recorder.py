@@ -33,8 +33,9 @@ from backend.store.models import (
 )
 from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
+from jobs.contracts.enums import CID_PHASES, JobStatus
 from jobs.contracts.results import JobResults
-from jobs.recorder import CID_PHASES, InfluenceLists
+from jobs.recorder import InfluenceLists
 
 # The rows a run writes while it trains: what a checkpoint's mark covers and a resumed run keeps.
 TRAINING_TABLES = (ScalarPoint, CidPoint, InfluenceList, LogLine, Diagnostic)
@@ -152,7 +153,7 @@ class StoreRecorder:
         with self.db.writing() as session:
             owned = session.scalar(select(func.count()).where(
                 Job.id == self.job_id, Job.attempt == self.attempt, Job.worker_id == self.worker_id,
-                Job.status == "running"))
+                Job.status == JobStatus.RUNNING))
             if not owned:
                 self.lost = True
                 return
@@ -223,7 +224,7 @@ class StoreRecorder:
                 job_values["metrics"] = self._public_metrics(jsonable(metrics))
             owned = session.execute(
                 update(Job).where(Job.id == self.job_id, Job.attempt == self.attempt,
-                                  Job.worker_id == self.worker_id, Job.status == "running")
+                                  Job.worker_id == self.worker_id, Job.status == JobStatus.RUNNING)
                 .values(**job_values)).rowcount
             if not owned:
                 self.lost = True

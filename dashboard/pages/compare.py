@@ -19,6 +19,7 @@ from dashboard.live import FINISHED
 from dashboard.pages.experiments import experiment_progress
 from dashboard.series import DISPLAY_POINTS
 from dashboard.tables import access_rates, gap, num, pct, table2_rows, table3_rows
+from jobs.contracts.enums import JobStatus
 
 POLL_MS = 2000
 CHOICES = 200
@@ -237,7 +238,7 @@ def show_table(held, selected_only):
 
 def _no_results_note(progress: dict) -> list:
     """Above Table 2 when every job has ended and none succeeded (e.g. all collapsed): why its cells are empty."""
-    done_without = progress.get("total") and progress.get("done") == progress["total"] and not progress.get("succeeded")
+    done_without = progress.get("total") and progress.get("done") == progress["total"] and not progress.get(JobStatus.SUCCEEDED)
     return [html.Div(semantics.no_results(progress), className="note", id="compare-no-results")] if done_without else []
 
 

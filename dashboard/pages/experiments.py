@@ -26,11 +26,11 @@ DATASETS = ("textlen", "msgs")
 def dataset_choices() -> list[dict]:
     """The built-in datasets, then every uploaded one ("upload:<id>": your own data, run as custom)."""
     try:
-        uploads = api().datasets().get("uploaded", [])
+        uploads = api().datasets().uploaded
     except ApiError:
         uploads = []
     return ([{"label": f" {name}", "value": name} for name in DATASETS]
-            + [{"label": f" your data: {u['name']} (upload {u['id']})", "value": f"upload:{u['id']}"}
+            + [{"label": f" your data: {u.name} (upload {u.id})", "value": f"upload:{u.id}"}
                for u in uploads])
 
 

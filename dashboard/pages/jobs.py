@@ -18,11 +18,10 @@ from dashboard import semantics, spec_form
 from dashboard.client import ApiError, api, plain, plain_metrics
 from dashboard.components import error_box, progress_bar, status_badge
 from dashboard.tables import job_outcome
+from jobs.contracts.enums import ACTIVE_STATUSES, JOB_STATUSES, TRAINED_STATUSES, JobStatus
 
 PAGE_SIZE = 25
 POLL_MS = 2000
-FINISHED = ("succeeded", "failed", "cancelled", "collapsed")
-STATUSES = ("queued", "running", *FINISHED)
 
 
 def _choices() -> tuple[dict, str | None]:
@@ -33,18 +32,16 @@ def _choices() -> tuple[dict, str | None]:
     except ApiError as error:
         return {"datasets": [], "models": [], "default_model": None, "methods": [], "presets": []}, error.message
     return {
-        "datasets": [{"label": d["name"], "value": d["name"]} for d in datasets.get("builtin", [])]
-        + [{"label": f"{u['name']} (upload:{u['id']})", "value": f"upload:{u['id']}"}
-           for u in datasets.get("uploaded", [])],
+        "datasets": [{"label": d.name, "value": d.name} for d in datasets.builtin]
+        + [{"label": f"{u.name} (upload:{u.id})", "value": f"upload:{u.id}"} for u in datasets.uploaded],
         # The name alone is a text of its own (what a test or a user picks by), the detail beside it.
         "models": [{"label": html.Span([html.Span(c["name"]), html.Span(f"  {c['detail']}", className="option-detail")],
                                        title=c["title"]),
                     "value": c["value"], "search": f"{c['name']} {c['detail']}"}
                    for c in spec_form.model_choices(models)],
         "default_model": models.default,
-        "methods": [{"label": m["name"], "value": m["name"], "title": m.get("description", "")}
-                    for m in methods.get("methods", [])],
-        "presets": [{"label": p, "value": p} for p in presets.get("names", [])],
+        "methods": [{"label": m.name.value, "value": m.name.value, "title": m.description} for m in methods.methods],
+        "presets": [{"label": p, "value": p} for p in presets.names],
     }, None
 
 
@@ -111,7 +108,7 @@ def layout(**_query):
         html.Div([
             html.H3("All jobs"),
             html.Div([
-                dcc.Dropdown(list(STATUSES), None, id="filter-status", placeholder="any status", className="filter"),
+                dcc.Dropdown([s.value for s in JOB_STATUSES], None, id="filter-status", placeholder="any status", className="filter"),
                 dcc.Dropdown(choices["datasets"], None, id="filter-dataset", placeholder="any dataset",
                              className="filter"),
                 dcc.Dropdown(choices["methods"], None, id="filter-method", placeholder="any method",
@@ -291,7 +288,7 @@ def _row(job: dict, outcome: dict | None) -> html.Tr:
     progress = job.get("progress") or {}
     outcome = outcome or {}
     actions = []
-    if job["status"] in ("queued", "running"):
+    if job["status"] in ACTIVE_STATUSES:
         actions.append(html.Button("Cancel", id={"type": "job-cancel", "index": job["id"]}, className="small"))
     else:
         actions.append(html.Button("Delete", id={"type": "job-delete", "index": job["id"]}, className="small danger"))
@@ -325,7 +322,7 @@ def show_jobs(_n, status, dataset, method, experiment, page, _changed, outcomes)
                                    limit=PAGE_SIZE, offset=(page or 0) * PAGE_SIZE))
         for job in listing["items"]:
             key = str(job["id"])
-            if job["status"] in ("succeeded", "collapsed") and key not in outcomes:
+            if job["status"] in TRAINED_STATUSES and key not in outcomes:
                 outcomes[key] = job_outcome(plain_metrics(api().results(job["id"])))
     except ApiError as error:
         return error_box(error.message), no_update, ""
@@ -362,7 +359,7 @@ def act(_cancels, _deletes, changed):
     try:
         if trigger["type"] == "job-cancel":
             job = api().cancel(job_id)
-            text = f"Job #{job_id} " + ("cancelled." if job.status == "cancelled" else "is stopping.")
+            text = f"Job #{job_id} " + ("cancelled." if job.status == JobStatus.CANCELLED else "is stopping.")
         else:
             api().delete(job_id)
             text = f"Job #{job_id} deleted."

@@ -16,6 +16,7 @@ from dashboard.client import ApiError, api, plain
 from dashboard.components import error_box, graph_card, progress_bar, records_table, status_badge
 from dashboard.spec_form import format_duration
 from dashboard.tables import behaviour_rows, group_rows, num
+from jobs.contracts.enums import CidPhase, JobStatus
 
 POLL_MS = 1500
 LOSS_NAMES = ("loss/train", "loss/adversary")
@@ -106,7 +107,7 @@ def _summary(job: dict, held: dict) -> list:
     parts.append(html.Span(" · ".join(facts), className="facts"))
     if job.get("error"):
         parts.append(error_box(f"The job failed: {job['error'].strip().splitlines()[-1]}"))
-    if job["status"] == "collapsed":
+    if job["status"] == JobStatus.COLLAPSED:
         parts.append(html.Div(semantics.COLLAPSED, className="note", id="run-collapsed-note"))
     return parts
 
@@ -177,7 +178,7 @@ def probe_label(choice: dict) -> str:
     return " · ".join([f"probe {choice['index']}", *known])
 
 
-PHASE_MARKS = {"pre-round": " pre", "post-round": " post"}
+PHASE_MARKS = {CidPhase.PRE_ROUND: " pre", CidPhase.POST_ROUND: " post"}
 
 
 def _marks(snapshots: list[dict]) -> dict:
@@ -300,5 +301,5 @@ def cancel(_clicks, job_id):
         job = api().cancel(job_id)
     except ApiError as error:
         return error_box(error.message)
-    words = "Cancelled." if job.status == "cancelled" else "Stopping within a few seconds…"
+    words = "Cancelled." if job.status == JobStatus.CANCELLED else "Stopping within a few seconds…"
     return html.Span(words, className="ok")

@@ -15,10 +15,11 @@ from pydantic import (
 )
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName
+from jobs.contracts.fragments import dataset_by_name, merge_fragments
 from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.lineage import JobLineage
 from jobs.contracts.results import JobResults
-from jobs.spec import dataset_by_name
 
 # Stored times are naive UTC; say so on the wire.
 UtcTime = Annotated[datetime, PlainSerializer(lambda t: t.isoformat(timespec="milliseconds") + "Z", return_type=str)]
@@ -42,7 +43,7 @@ class JobOut(BaseModel):
     id: int
     experiment_id: int | None
     params: dict[str, Any] = Field(description="the experiment grid point that made this job")
-    status: str = Field(description="queued, running, succeeded, failed, cancelled or collapsed")
+    status: JobStatus
     cancel_requested: bool
     # Stored as a dict (older specs must still load), published with JobSpec's shape.
     spec: Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/JobSpec"}]})] = Field(
@@ -50,7 +51,7 @@ class JobOut(BaseModel):
                                              "the dataset always an object")
     dataset: str = Field(description="spec.dataset.name: a built-in dataset or 'custom'; a spec may name a "
                                      "built-in by this string alone (\"dataset\": \"textlen\")")
-    method: str
+    method: MethodName
     model: str
     seed: int
     attempt: int = Field(description="claims by a worker so far; points of earlier attempts are gone")
@@ -111,7 +112,7 @@ class Example(BaseModel):
 
 class Snapshot(BaseModel):
     step: int
-    phase: str = Field(description="the CID phase the lists were measured in (live, pre-round, post-round, final)")
+    phase: CidPhase = Field(description="the CID phase the lists were measured in")
 
 
 class ProbeChoice(BaseModel):
@@ -152,7 +153,7 @@ class ArtifactOut(BaseModel):
 class ResultsOut(BaseModel):
     job_id: int
     attempt: int
-    status: str
+    status: JobStatus
     metrics: JobResults | None = Field(description="the engine's final metrics, as it reported them")
     rows: list[ResultRow] = Field(description="the same numbers flattened: per split, per group, worst group")
     artifacts: list[ArtifactOut]
@@ -270,7 +271,7 @@ class GroupExamples(BaseModel):
 class ProbeExamplesOut(BaseModel):
     job_id: int
     step: int
-    phase: str
+    phase: CidPhase
     probe: Example = Field(description="the probe itself (score is None)")
     a: GroupExamples = Field(description="same label, same confound as the probe")
     b: GroupExamples = Field(description="same label, other confound")
@@ -310,9 +311,6 @@ class TuneRequest(BaseModel):
     diagnostics: dict[str, Any] = Field(default_factory=dict)
 
 
-EXPERIMENT_KINDS = ("compare", "sweep", "reproduce")
-
-
 def _dataset_by_name(fragment: dict[str, Any]) -> dict[str, Any]:
     """A spec fragment whose `"dataset": "msgs"` is spelled out, so that a part's dataset fields
     merge into it rather than replace it."""
@@ -349,8 +347,8 @@ class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field("experiment", min_length=1, max_length=200)
-    kind: Literal["compare", "sweep", "reproduce"] = Field(
-        "compare", description="compare: methods side by side; sweep: a hyperparameter grid whose "
+    kind: ExperimentKind = Field(
+        ExperimentKind.COMPARE, description="compare: methods side by side; sweep: a hyperparameter grid whose "
                                "best point per (dataset, method) by mean dev accuracy is selected; "
                                "reproduce: the paper's protocol (`deconfound reproduce`)")
     protocol: str | None = Field(None, max_length=50, description="reproduce: the dataset whose protocol this is")
@@ -384,7 +382,6 @@ class ExperimentIn(BaseModel):
 
     def resolved_parts(self) -> list[dict[str, Any]]:
         """The experiment's own grid, then each part with the left-out fields filled in."""
-        from jobs.presets import merge_fragments
         own = {"base": self.base, "methods": self.methods, "seeds": self.seeds, "datasets": self.datasets,
                "grid": self.grid}
         return [own] + [{"base": merge_fragments(self.base, part.base), "methods": part.methods or self.methods,
@@ -449,7 +446,7 @@ class ExperimentProgress(BaseModel):
 class ExperimentOut(BaseModel):
     id: int
     name: str
-    kind: str = Field(description="compare, sweep or reproduce")
+    kind: ExperimentKind
     grid: dict[str, Any] = Field(description="the request that made the experiment, as submitted")
     created_at: UtcTime
     job_ids: list[int]
@@ -482,7 +479,7 @@ class TableRow(BaseModel):
 
 class TableOut(BaseModel):
     experiment_id: int
-    kind: str
+    kind: ExperimentKind
     rows: list[TableRow]
     selected_rows: list[TableRow] = Field(description="the selected row of each (dataset, method, access rate): "
                                                       "each method's result under model selection on dev")
@@ -496,7 +493,7 @@ class CidMethodMean(BaseModel):
 class CidTrajectoryRow(BaseModel):
     dataset: str
     step: int = Field(description="label step")
-    phase: str = Field(description="live, pre-round, post-round or final")
+    phase: CidPhase
     methods: dict[str, CidMethodMean] = Field(description="by method; in a sweep, method and grid point "
                                                         "('finetune train.lr=2e-05')")
 
@@ -512,7 +509,7 @@ class CidTrajectoriesOut(BaseModel):
 class SearchSpaceOut(BaseModel):
     name: str = Field(description="pass as a sweep's named grid, e.g. `deconfound sweep --grid paper`")
     dataset: str
-    method: str
+    method: MethodName
     grid: dict[str, list[Any]]
     points: int = Field(description="grid points (jobs per seed)")
 
@@ -521,8 +518,8 @@ class ProtocolOut(BaseModel):
     """What `reproduce` runs on one dataset."""
 
     dataset: str
-    methods: list[str] = Field(description="Table 2's methods, in the table's order")
-    access_rate_methods: list[str] = Field(description="the methods Table 3 repeats at each confound access rate")
+    methods: list[MethodName] = Field(description="Table 2's methods, in the table's order")
+    access_rate_methods: list[MethodName] = Field(description="the methods Table 3 repeats at each confound access rate")
 
 
 class ScaleOut(BaseModel):

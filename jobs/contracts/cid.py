@@ -12,9 +12,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# jobs.recorder.CID_PHASES: "live" every diagnostics.cid_every steps, "pre-round"/"post-round" around an
-# influence-tuning round (same step), "final" after the last step.
-LIVE = "live"
+from jobs.contracts.enums import CidPhase
+
+LIVE = CidPhase.LIVE
 
 
 class CidExtra(BaseModel):
@@ -31,7 +31,7 @@ class CidPoint(BaseModel):
     per_probe and extra out (None)."""
 
     step: int
-    phase: str = Field(description="live, pre-round, post-round or final")
+    phase: CidPhase
     value: float | None = Field(description="None (the engine: NaN) when no probe had both an A and a B group")
     per_probe: list[float | None] | None = None
     extra: CidExtra | None = None

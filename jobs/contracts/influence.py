@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from jobs.contracts.enums import CidPhase
+
 
 class InfluenceSnapshot(BaseModel):
     """Scores of the A group (same label, same confound) and the B group (same label, other
     confound) on one probe at one step. Indices point into train."""
 
     step: int
-    phase: str = Field("live", description="the CID phase measured with them (live, pre-round, post-round, final)")
+    phase: CidPhase = Field(CidPhase.LIVE, description="the CID phase measured with them")
     probe: int = Field(description="the probe's row in train")
     a_index: list[int]
     a_scores: list[float | None] = Field(description="None: a score that was not finite")

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs.contracts.enums import JobStatus
+
 SPLITS = ("train", "dev", "test", "control_test")
 
 
@@ -66,7 +68,7 @@ class JobResults(BaseModel):
     wall_s: float | None = None
     seed: int | None = Field(None, description="the seed of the trial that was kept")
     attempts: int | None = Field(None, description="trials run (a collapsed trial may be retried)")
-    status: str | None = None
+    status: JobStatus | None = None
     checkpoint_step: int | None = Field(None, description="cancelled: where a resume starts")
     artifact_dir: str | None = None
     # NeuronTune

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from jobs.contracts.enums import SCOPES
 from jobs.models import Classifier
-from jobs.spec import SCOPES
 
 
 def scope_parameters(model: Classifier, scope: str = "all", top_layers: int = 2) -> list[tuple[str, nn.Parameter]]:

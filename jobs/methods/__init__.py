@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobs.checkpoint import Checkpointer
+from jobs.contracts.enums import MethodName
 from jobs.data.dataset import ConfoundedDataset
 from jobs.methods.adversarial import Adversarial
 from jobs.methods.embedding_tuning import EmbeddingTuning
@@ -23,22 +24,22 @@ from jobs.models import LoadedModel
 from jobs.recorder import Recorder
 from jobs.spec import JobSpec
 
-METHOD_CLASSES: dict[str, type[Method]] = {
-    "finetune": Finetune,
-    "influence-tuning": InfluenceTuning,
-    "embedding-tuning": EmbeddingTuning,
-    "adversarial": Adversarial,
-    "no-confound": NoConfound,
+METHOD_CLASSES: dict[MethodName, type[Method]] = {
+    MethodName.FINETUNE: Finetune,
+    MethodName.INFLUENCE_TUNING: InfluenceTuning,
+    MethodName.EMBEDDING_TUNING: EmbeddingTuning,
+    MethodName.ADVERSARIAL: Adversarial,
+    MethodName.NO_CONFOUND: NoConfound,
 }
 
-METHOD_DESCRIPTIONS: dict[str, str] = {
-    "finetune": "label loss only: the confounded baseline",
-    "influence-tuning": "label steps alternating with rounds that equalise the gradient-cosine influence "
+METHOD_DESCRIPTIONS: dict[MethodName, str] = {
+    MethodName.FINETUNE: "label loss only: the confounded baseline",
+    MethodName.INFLUENCE_TUNING: "label steps alternating with rounds that equalise the gradient-cosine influence "
                         "of same- and other-confound examples (section 4)",
-    "embedding-tuning": "influence tuning with the pooled-output cosine as the score; first order (section 4.1)",
-    "adversarial": "a confound adversary behind a gradient-reversal layer on the pooled output (section 5.1)",
-    "no-confound": "finetuning on the data with the confound removed: the upper-bound control",
-    "neurontune": "post hoc, no confound labels: zero the penultimate neurons that go with dev errors and "
+    MethodName.EMBEDDING_TUNING: "influence tuning with the pooled-output cosine as the score; first order (section 4.1)",
+    MethodName.ADVERSARIAL: "a confound adversary behind a gradient-reversal layer on the pooled output (section 5.1)",
+    MethodName.NO_CONFOUND: "finetuning on the data with the confound removed: the upper-bound control",
+    MethodName.NEURONTUNE: "post hoc, no confound labels: zero the penultimate neurons that go with dev errors and "
                   "retrain the head (NeuronTune); a saved parent model or finetuning first",
 }
 
@@ -51,8 +52,8 @@ def _shared_loop(method: type[Method]) -> Train:
     return lambda spec, *args: run_method(method(), spec, *args)
 
 
-RUNS: dict[str, Train] = {**{name: _shared_loop(method) for name, method in METHOD_CLASSES.items()},
-                          "neurontune": run_neurontune}
+RUNS: dict[MethodName, Train] = {**{name: _shared_loop(method) for name, method in METHOD_CLASSES.items()},
+                          MethodName.NEURONTUNE: run_neurontune}
 
 
 def train(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, recorder: Recorder,

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.contracts.enums import MethodName
 from jobs.influence import Examples
 from jobs.methods.loop import Method, Run
 
@@ -39,7 +40,7 @@ def reverse_gradient(x: Tensor, weight: float) -> Tensor:
 class Adversarial(Method):
     """Label loss plus a confound adversary behind a gradient-reversal layer."""
 
-    name = "adversarial"
+    name = MethodName.ADVERSARIAL
 
     def setup(self, run: Run):
         parameter = next(run.model.parameters())

@@ -6,11 +6,12 @@ changes, and with it J's gradient becomes first order (one ordinary backward).
 """
 from __future__ import annotations
 
+from jobs.contracts.enums import MethodName
 from jobs.methods.influence_tuning import InfluenceTuning
 
 
 class EmbeddingTuning(InfluenceTuning):
     """Influence tuning over the pooled-output cosine."""
 
-    name = "embedding-tuning"
+    name = MethodName.EMBEDDING_TUNING
     kind = "embedding"

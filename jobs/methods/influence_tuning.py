@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from jobs.contracts.enums import CidPhase, MethodName
 from jobs.influence import Examples, ab_groups, scope_parameters
 from jobs.influence.update import accumulate_influence_gradient
 from jobs.methods.loop import Method, Run
@@ -127,7 +128,7 @@ class RoundState:
 class InfluenceTuning(Method):
     """Finetuning with influence-loss rounds over the gradient-cosine score."""
 
-    name = "influence-tuning"
+    name = MethodName.INFLUENCE_TUNING
     kind = "cosine"
 
     def setup(self, run: Run):
@@ -194,11 +195,11 @@ class InfluenceTuning(Method):
             return False
         if self.round is None:  # a new round (one resumed from a checkpoint has its pre-round CID already)
             self.round = RoundState(step, started=time.perf_counter())
-            run.cid.measure(run.model, step, "pre-round")
+            run.cid.measure(run.model, step, CidPhase.PRE_ROUND)
         if not self.influence_round(run, step):
             run.interrupted = True  # stopped between two updates: the round's state was saved there
             return True
-        run.cid.measure(run.model, step, "post-round")
+        run.cid.measure(run.model, step, CidPhase.POST_ROUND)
         self.round_seconds.append(time.perf_counter() - self.round.started)
         self.round, self.round_optimizer = None, None
         return True

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from jobs.contracts.enums import CidPhase, MethodName
 from jobs.data.dataset import ConfoundedDataset, Split
 from jobs.influence import Examples
 from jobs.methods.live_cid import LiveCID
@@ -64,9 +65,9 @@ class Run:
 class Method:
     """Hooks that make a method out of the shared loop. The defaults are plain finetuning."""
 
-    name = "finetune"
+    name = MethodName.FINETUNE
     # The phase of the CID point measured at the end (NeuronTune's parent: "pre-round", its "before").
-    final_cid_phase = "final"
+    final_cid_phase = CidPhase.FINAL
 
     def training_split(self, data: ConfoundedDataset) -> Split:
         """The split the label loss trains on."""

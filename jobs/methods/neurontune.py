@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from jobs.checkpoint import Checkpointer
+from jobs.contracts.enums import CidPhase
 from jobs.data.dataset import ConfoundedDataset
 from jobs.data.stats import confound_pairing
 from jobs.discovery import Suggestion, suggest_confounds
@@ -299,7 +300,7 @@ class NeuronTuneParent(Finetune):
     """The parent, finetuned here through the shared loop (checkpoints included): plain finetuning
     whose final CID is NeuronTune's "before" point (phase "pre-round"), so "final" is the tuned model's."""
 
-    final_cid_phase = "pre-round"
+    final_cid_phase = CidPhase.PRE_ROUND
 
 
 def load_parent(spec: JobSpec, loaded: LoadedModel, num_labels: int) -> None:
@@ -355,7 +356,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     at, total = (steps, steps) if steps else (0, 1)  # progress: the parent's label steps, or 0 of 1
     if cid_before is None:
         recorder.progress(at, total, None, phase="NeuronTune: measuring the parent's CID")
-        cid_before = cid.measure(loaded.model, steps, "pre-round")
+        cid_before = cid.measure(loaded.model, steps, CidPhase.PRE_ROUND)
     parent.update(cid=cid_before, source=source, steps=steps)
     recorder.progress(at, total, None, phase="NeuronTune: finding biased neurons and retraining the head")
 
@@ -370,7 +371,7 @@ def run_neurontune(spec: JobSpec, data: ConfoundedDataset, loaded: LoadedModel, 
     # The tuned model, evaluated like the parent.
     recorder.progress(at, total, None, phase="NeuronTune: evaluating the tuned model")
     metrics = evaluate_all(loaded.model, loaded.tokenizer, data, max_length)
-    cid_after = cid.measure(loaded.model, steps, "final")
+    cid_after = cid.measure(loaded.model, steps, CidPhase.FINAL)
     collapsed = is_collapsed(metrics["train"]["acc"], data.num_labels) or is_collapsed(
         parent["train"]["acc"], data.num_labels)
     metrics.update(cid=cid_after, cid_before=cid_before, cid_after=cid_after, parent=parent,

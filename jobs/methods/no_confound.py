@@ -8,6 +8,7 @@ dev and test ("test" and "control_test") and, for comparison, on the confounded 
 """
 from __future__ import annotations
 
+from jobs.contracts.enums import MethodName
 from jobs.data.dataset import ConfoundedDataset, DataError, Split
 from jobs.methods.loop import Method
 
@@ -27,7 +28,7 @@ def control_splits(data: ConfoundedDataset) -> dict[str, Split]:
 class NoConfound(Method):
     """Finetuning on the control splits."""
 
-    name = "no-confound"
+    name = MethodName.NO_CONFOUND
 
     def training_split(self, data: ConfoundedDataset) -> Split:
         return control_splits(data)["train"]

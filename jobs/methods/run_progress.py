@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from jobs.contracts.enums import CidPhase
 from jobs.recorder import Recorder
 
 
@@ -184,13 +185,13 @@ class RunProgress:
         """"influence round 2/4: update 5/16" (update: the one under way)."""
         return f"{self._round_name(step)}: update {update}/{int(self.method_plan[step][Work.UPDATE])}"
 
-    def cid_phase(self, step: int, cid_phase: str) -> str:
-        """The words of a CID point of jobs.recorder.CID_PHASES at `step`."""
-        if cid_phase == "pre-round":
+    def cid_phase(self, step: int, cid_phase: CidPhase) -> str:
+        """The words of a CID point of a CidPhase at `step`."""
+        if cid_phase == CidPhase.PRE_ROUND:
             return f"{self._round_name(step)}: measuring CID before"
-        if cid_phase == "post-round":
+        if cid_phase == CidPhase.POST_ROUND:
             return f"{self._round_name(step)}: measuring CID after"
-        return "measuring CID (final)" if cid_phase == "final" else f"measuring CID (step {step})"
+        return "measuring CID (final)" if cid_phase == CidPhase.FINAL else f"measuring CID (step {step})"
 
     def _round_name(self, step: int) -> str:
         number = self.rounds.index(step) + 1 if step in self.rounds else "?"

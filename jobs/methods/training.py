@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from jobs.checkpoint import set_torch_random_state, torch_random_state
+from jobs.contracts.enums import CidPhase
 from jobs.data.dataset import ConfoundedDataset
 from jobs.data.stats import confound_pairing, pairing_names
 from jobs.evaluate import evaluate_split, is_collapsed
@@ -169,7 +170,7 @@ class Training:
         self.progress.finish(Work.FINAL_EVALUATION, step)
         for name in ("train", "dev", "test"):
             self.recorder.scalar(f"acc/{name}", step, metrics[name]["acc"])
-        metrics["cid"] = self.live_cid.measure(model, step, "final", record_as=self.method.final_cid_phase)
+        metrics["cid"] = self.live_cid.measure(model, step, CidPhase.FINAL, record_as=self.method.final_cid_phase)
         self.progress.report("finishing")
         collapsed = is_collapsed(metrics["train"]["acc"], data.num_labels)
         if collapsed:

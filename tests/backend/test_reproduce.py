@@ -21,7 +21,8 @@ from backend.services.experiments import cid_trajectories, estimated_seconds, ex
 from backend.services.protocols import reproduce_request
 from backend.services.reproduce import LocalStore, dead_here, run_experiment
 from backend.store.db import Database
-from backend.store.models import FINISHED_STATUSES, CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
+from backend.store.models import CidPoint, Experiment, Job, LogLine, ScalarPoint, utcnow
+from jobs.contracts.enums import FINISHED_STATUSES
 from jobs.presets import PROTOCOL_METHODS, SCALES
 
 from .conftest import wait_for
@@ -154,10 +155,10 @@ def test_progress_counts_and_eta():
             + [{"status": "queued", "wall_s": None, "worker_id": None}] * 3)
     progress = experiment_progress(jobs)
     # a job costs the mean wall of those that ran to the end (a failure's wall says little): 50/3 s
-    assert progress == {"total": 10, "done": 5, "succeeded": 2, "collapsed": 1, "failed": 1, "cancelled": 1,
+    assert progress.model_dump() == {"total": 10, "done": 5, "succeeded": 2, "collapsed": 1, "failed": 1, "cancelled": 1,
                         "running": 2, "queued": 3, "workers": 2, "eta_s": pytest.approx(50 / 3 * 5 / 2)}
-    assert experiment_progress(jobs[5:])["eta_s"] is None  # nothing finished yet: unknown
-    assert experiment_progress(jobs[:5])["eta_s"] == 0.0
+    assert experiment_progress(jobs[5:]).eta_s is None  # nothing finished yet: unknown
+    assert experiment_progress(jobs[:5]).eta_s == 0.0
 
 
 def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
@@ -168,16 +169,16 @@ def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
     estimates = {"finetune": 100.0, "adversarial": 200.0, "influence-tuning": 300.0}
     jobs = [job("finetune", "running", eta_s=40.0), job("adversarial", "queued"), job("influence-tuning", "queued")]
     # before anything finished: the running job's own ETA plus the scale's guesses
-    assert experiment_progress(jobs, estimates)["eta_s"] == pytest.approx(40 + 200 + 300)
-    assert experiment_progress(jobs)["eta_s"] is None  # no guesses: unknown
+    assert experiment_progress(jobs, estimates).eta_s == pytest.approx(40 + 200 + 300)
+    assert experiment_progress(jobs).eta_s is None  # no guesses: unknown
 
     # finetune took 150 s against a guess of 100: the methods not yet run are scaled by 1.5
     jobs = [job("finetune", "succeeded", wall_s=150.0), job("adversarial", "running"),
             job("influence-tuning", "queued"), job("finetune", "queued")]
     # the running adversarial job has no ETA of its own yet: its calibrated guess stands in
-    assert experiment_progress(jobs, estimates)["eta_s"] == pytest.approx(200 * 1.5 + 300 * 1.5 + 150)
+    assert experiment_progress(jobs, estimates).eta_s == pytest.approx(200 * 1.5 + 300 * 1.5 + 150)
     # without guesses, every method costs the mean of the finished jobs
-    assert experiment_progress(jobs)["eta_s"] == pytest.approx(3 * 150)
+    assert experiment_progress(jobs).eta_s == pytest.approx(3 * 150)
 
 
 def test_cid_trajectories_average_each_method_per_step_and_phase():

@@ -13,6 +13,7 @@ from backend.api import create_app
 from client import ApiError
 from dashboard import export, series, spec_form, tables
 from dashboard.components import progress_bar
+from jobs.contracts.catalogue import DatasetsOut
 from tests.backend.conftest import make_settings
 
 SPLIT = {"acc": 0.75, "worst_group_acc": 0.5, "agree_acc": 0.9, "disagree_acc": 0.6, "flip_rate": 0.25, "n": 32,
@@ -47,20 +48,30 @@ def test_table2_rows_format_mean_std_and_p_and_group_columns():
     assert parsed[1]["p_vs_finetune"] == "0.0012" and parsed[1]["params"] == "influence.lr=3e-05"
 
 
+def _upload(upload_id: int, name: str, stats: dict) -> dict:
+    return {"id": upload_id, "name": name, "path": f"upload:{upload_id}", "size_bytes": 1, "columns": {},
+            "stats": stats, "created_at": "2024-01-01T00:00:00Z"}
+
+
+def _datasets(builtin: list[dict], uploaded: list[dict]) -> DatasetsOut:
+    """GET /api/datasets as the client reads it."""
+    return DatasetsOut.model_validate({"builtin": builtin, "uploaded": uploaded, "custom": ""})
+
+
 def test_table1_rows_from_the_datasets_endpoint():
     stats = {"label_names": ["short", "long"], "confound_names": ["Negative .", "Positive ."], "has_control": True,
              "splits": {"train": {"size": 1500, "agreement": 0.9}, "dev": {"size": 480, "agreement": 0.5},
                         "test": {"size": 500, "agreement": 0.5}}}
-    _, rows = tables.table1_rows({"builtin": [{"name": "textlen", "stats": stats, "description": "d"},
-                                              {"name": "broken", "stats": None, "error": "no file"}],
-                                  "uploaded": [{"id": 3, "name": "mine.csv", "stats": {**stats, "has_control": False}}]})
+    _, rows = tables.table1_rows(_datasets([{"name": "textlen", "stats": stats, "description": "d", "error": None},
+                                            {"name": "broken", "stats": None, "error": "no file", "description": ""}],
+                                           [_upload(3, "mine.csv", {**stats, "has_control": False})]))
     assert [r["name"] for r in rows] == ["textlen", "broken", "upload:3"]
     assert rows[0]["agree_train"] == "90.0" and rows[0]["train"] == "1500" and rows[0]["control"] == "yes"
     assert "no file" in rows[1]["description"] and rows[2]["control"] == "no"
     # The pairing the agreement counts, and an upload's warnings.
     paired = {**stats, "agreement_pairing": {"she": "sports", "he": "weather"},
               "warnings": ["the test split has no rows of group(s) weather|she"]}
-    _, rows = tables.table1_rows({"uploaded": [{"id": 4, "name": "news.csv", "stats": paired}]})
+    _, rows = tables.table1_rows(_datasets([], [_upload(4, "news.csv", paired)]))
     assert rows[0]["pairing"] == "“she” → sports, “he” → weather"
     assert "Warning: the test split has no rows of group(s) weather|she" in rows[0]["description"]
 
