@@ -93,6 +93,11 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
         recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
                      f"device {loaded.device}")
+        architecture = loaded.architecture()
+        recorder.log(f"model: {architecture.summary()}")
+        for note in architecture.notes:
+            recorder.log(f"model: {note}")
+        recorder.diagnostic("model", architecture.model_dump(mode="json"))
         result = train(trial, data, loaded, recorder, should_stop, checkpointer, resume)
         resume = None
         if result.stopped:
@@ -108,7 +113,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         break
     if checkpointer is not None and status != "cancelled":
         checkpointer.discard()
-    metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
+    metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status,
+                   architecture=architecture.model_dump(mode="json"))
     if checkpointer is not None and status == "cancelled":
         # Where a resume starts (a stop inside a round saves there: the resume goes on with that step's round).
         metrics["checkpoint_step"] = checkpointer.saved_step if checkpointer.saves else (resumed_at or None)
