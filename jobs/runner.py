@@ -23,8 +23,10 @@ from jobs.saved_model import load_saved_model, save_model
 from jobs.spec import JobSpec
 
 STATUSES = ("succeeded", "cancelled", "collapsed", "failed")
+# The diagnostic recorded when the model loads: its family, kind and pooling (ArchitectureUsed).
+MODEL_DIAGNOSTIC = "model"
 
-__all__ = ["STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  # the saved model's two: jobs.saved_model
+__all__ = ["MODEL_DIAGNOSTIC", "STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  # the saved model's two: jobs.saved_model
 
 
 @dataclass
@@ -97,7 +99,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         recorder.log(f"model: {architecture.summary()}")
         for note in architecture.notes:
             recorder.log(f"model: {note}")
-        recorder.diagnostic("model", architecture.model_dump(mode="json"))
+        recorder.diagnostic(MODEL_DIAGNOSTIC, architecture.model_dump(mode="json"))
         result = train(trial, data, loaded, recorder, should_stop, checkpointer, resume)
         resume = None
         if result.stopped:
