@@ -268,3 +268,15 @@ def test_influence_tuning_over_the_top_blocks_of_albert_and_deberta(family, root
 @pytest.mark.parametrize("family", REPRESENTATIVE)
 def test_every_method_runs_on_representative_families(family, method, root):
     check_run(small_job(str(tiny_family_dir(family, root)), method), family)
+
+
+def test_trimming_drops_padding_columns_on_either_side():
+    from jobs.influence.examples import Examples
+    from jobs.models import trim
+
+    ids = torch.tensor([[0, 0, 5, 6], [0, 7, 8, 9]])
+    mask = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
+    assert trim(ids, mask)[0].tolist() == [[0, 5, 6], [7, 8, 9]]
+    assert trim(ids.flip(1), mask.flip(1))[1].tolist() == [[1, 1, 0], [1, 1, 1]]
+    one = Examples(ids, mask, torch.tensor([0, 1])).take(0)  # left padded: its two real tokens, not its padding
+    assert one.input_ids.tolist() == [[5, 6]] and one.attention_mask.tolist() == [[1, 1]]
