@@ -13,10 +13,9 @@ parameter count from the weights' shapes (safetensors headers: a few KB read, no
 else from its config's architecture built on the meta device (no memory), and the bytes of its
 weight files.
 
-FAMILIES is a thin declared listing of the families the engine supports (model_type, kind,
-pooling); the per-family adapters that make them work are jobs/families.py's, which this listing
-follows (encoders with a pooler read it, other encoders the first token, decoders the last
-non-padding token).
+FAMILIES lists the families the engine supports (model_type, name, kind, pooling), read from the
+per-family adapters that make them work (jobs.families): encoders with a pooler read it, other
+encoders the first token, decoders the last non-padding token.
 """
 from __future__ import annotations
 
@@ -27,31 +26,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from jobs.contracts.api import FamilyInfo, ModelInfo, ModelsOut
+from jobs.families import FAMILIES as DECLARED
 from jobs.models import BUILTIN_MODELS
 from jobs.spec import DEFAULT_MODEL
 
-# (model_type, usual name, kind, pooling)
-FAMILIES: tuple[tuple[str, str, str, str], ...] = (
-    ("bert", "BERT", "encoder", "pooler"),
-    ("roberta", "RoBERTa", "encoder", "pooler"),
-    ("xlm-roberta", "XLM-R", "encoder", "pooler"),
-    ("electra", "ELECTRA", "encoder", "cls"),
-    ("distilbert", "DistilBERT", "encoder", "cls"),
-    ("albert", "ALBERT", "encoder", "pooler"),
-    ("deberta-v2", "DeBERTa-v2/v3", "encoder", "cls"),
-    ("deberta", "DeBERTa", "encoder", "cls"),
-    ("modernbert", "ModernBERT", "encoder", "cls"),
-    ("llama", "Llama", "decoder", "last"),
-    ("mistral", "Mistral", "decoder", "last"),
-    ("qwen2", "Qwen2", "decoder", "last"),
-    ("qwen3", "Qwen3", "decoder", "last"),
-    ("gemma", "Gemma", "decoder", "last"),
-    ("gemma2", "Gemma 2", "decoder", "last"),
-    ("gemma3_text", "Gemma 3", "decoder", "last"),
-    ("gpt2", "GPT-2", "decoder", "last"),
-    ("phi", "Phi", "decoder", "last"),
-    ("phi3", "Phi-3", "decoder", "last"),
-)
+# (model_type, usual name, kind, pooling), from the declared adapters
+FAMILIES: tuple[tuple[str, str, str, str], ...] = tuple(
+    (model_type, family.name, family.kind, "pooler" if family.pooler else family.pooling)
+    for family in DECLARED for model_type in family.model_types)
 FAMILY_BY_TYPE = {model_type: (name, kind, pooling) for model_type, name, kind, pooling in FAMILIES}
 
 MODELS_DIR = "models"

@@ -34,6 +34,8 @@ def print_metrics(results: JobResults, title: str = "results", out: TextIO | Non
     if cid is not None:
         print(f"final CID {cid:+.4f}   (mean influence of same-confound minus other-confound training "
               f"examples; cosine in [-1, 1], near 0 = confound does not drive influence)", file=out)
+    if results.architecture is not None:
+        print(f"model: {results.architecture.summary()}", file=out)
     if results.collapsed:
         print("COLLAPSED: training accuracy at chance; re-run with --retry-collapsed 1", file=out)
 

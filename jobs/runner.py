@@ -24,8 +24,10 @@ from jobs.saved_model import load_saved_model, save_model
 from jobs.spec import JobSpec
 
 STATUSES = RUN_OUTCOMES
+# The diagnostic recorded when the model loads: its family, kind and pooling (ArchitectureUsed).
+MODEL_DIAGNOSTIC = "model"
 
-__all__ = ["STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  # the saved model's two: jobs.saved_model
+__all__ = ["MODEL_DIAGNOSTIC", "STATUSES", "RunOutcome", "load_saved_model", "run", "save_model"]  # the saved model's two: jobs.saved_model
 
 
 @dataclass
@@ -94,6 +96,11 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
         recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
                      f"device {loaded.device}")
+        architecture = loaded.architecture()
+        recorder.log(f"model: {architecture.summary()}")
+        for note in architecture.notes:
+            recorder.log(f"model: {note}")
+        recorder.diagnostic(MODEL_DIAGNOSTIC, architecture.model_dump(mode="json"))
         result = train(trial, data, loaded, recorder, should_stop, checkpointer, resume)
         resume = None
         if result.stopped:
@@ -109,7 +116,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
         break
     if checkpointer is not None and status != JobStatus.CANCELLED:
         checkpointer.discard()
-    metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status)
+    metrics = dict(result.metrics, seed=seed, attempts=attempts, status=status,
+                   architecture=architecture.model_dump(mode="json"))
     if checkpointer is not None and status == JobStatus.CANCELLED:
         # Where a resume starts (a stop inside a round saves there: the resume goes on with that step's round).
         metrics["checkpoint_step"] = checkpointer.saved_step if checkpointer.saves else (resumed_at or None)

@@ -192,7 +192,7 @@ class InfluenceSpec(_Strict):
     tuples_per_update: int = Field(64, ge=1, le=MAX_BATCH, description="probes whose J-gradients are averaged per update")
     lr: float = Field(3e-5, gt=0, le=1.0)
     scope: Scope = Scope.ALL
-    top_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="encoder layers in the 'top' scope (plus pooler and head)")
+    top_layers: int = Field(2, ge=1, le=MAX_LAYERS, description="transformer blocks (from the top) in the 'top' scope, plus what sits between them and the head (final norm, pooler) and the head; ALBERT: its shared layer group")
     update: Literal["scope", "all"] = Field("scope", description=(
         "which parameters an influence update differentiates and moves: 'scope' (the paper's code: the "
         "scope's parameters alone; label steps still train every parameter) or 'all' (every parameter, "

@@ -2,7 +2,8 @@
 the Figure 1 view of one probe at one step, and the probe explorer.
 
 Numbers: GET /api/jobs/{id} (status, progress), /metrics (curves), /cid (CID points),
-/results (behaviour), /influence (Figure 1's A and B scores), /influence/examples (explorer).
+/results (behaviour; its `architecture`: the model's family and pooling, also the "model"
+diagnostic recorded when the model loads), /influence (Figure 1's A and B scores), /influence/examples (explorer).
 While the job runs the page polls every POLL_MS and asks only for points it has not got
 (dashboard.live).
 """
@@ -17,6 +18,7 @@ from dashboard.components import error_box, graph_card, progress_bar, records_ta
 from dashboard.spec_form import format_duration
 from dashboard.tables import behaviour_rows, group_rows, num
 from jobs.contracts.enums import CidPhase, JobStatus
+from jobs.contracts.results import ArchitectureUsed
 
 POLL_MS = 1500
 LOSS_NAMES = ("loss/train", "loss/adversary")
@@ -35,6 +37,7 @@ def layout(job_id: str | None = None, **_query):
     except ApiError as error:
         return html.Div([html.H2(f"Run #{job_id}"), error_box(error.message)])
     job = plain(answer)
+    held["architecture"] = _loaded_architecture(job_id)
     score = (job["spec"].get("diagnostics") or {}).get("score", "cosine")
     cid, loss, acc, j, j_style, behaviour = draw(held)
     finished = job["status"] in live.FINISHED
@@ -90,6 +93,24 @@ def layout(job_id: str | None = None, **_query):
 dash.register_page(__name__, path_template="/run/<job_id>", path="/run/none", name="Run", title="deconfound · run",
                    nav=False, layout=layout)
 
+def _loaded_architecture(job_id: int) -> dict | None:
+    """The "model" diagnostic the job recorded when its model loaded (None before, or for older jobs)."""
+    try:
+        return api().diagnostic(job_id, "model").payload
+    except ApiError:
+        return None
+
+
+def architecture_line(architecture: dict | None) -> str | None:
+    """'model: Llama decoder (llama), pooling: the last real token, 2 blocks' from the recorded payload."""
+    if not architecture:
+        return None
+    try:
+        return f"model: {ArchitectureUsed.model_validate(architecture).summary()}"
+    except ValueError:
+        return None
+
+
 def _summary(job: dict, held: dict) -> list:
     progress = job.get("progress") or {}
     cid = [p for p in held["cid"] if p["value"] is not None]
@@ -104,6 +125,9 @@ def _summary(job: dict, held: dict) -> list:
         facts.append(f"took {format_duration(job['wall_s'])}")
     if job.get("attempt", 0) > 1:
         facts.append(f"attempt {job['attempt']} (points of earlier attempts are gone)")
+    model = architecture_line((held.get("results") or {}).get("architecture") or held.get("architecture"))
+    if model:
+        facts.append(model)
     parts.append(html.Span(" · ".join(facts), className="facts"))
     if job.get("error"):
         parts.append(error_box(f"The job failed: {job['error'].strip().splitlines()[-1]}"))
@@ -131,6 +155,12 @@ def poll(_n, job_id, held):
         return no_update, error_box(error.message), *(no_update,) * (3 + len(FIGURES))
     job = plain(answer)
     finished = job["status"] in live.FINISHED
+    # The model's family and pooling: asked for until the job has recorded it (when its model loads).
+    architecture = (held or {}).get("architecture")
+    if architecture is None and job["status"] not in ("queued", *live.FINISHED):
+        architecture = _loaded_architecture(job_id)
+    if architecture != fresh.get("architecture"):
+        fresh, changed = {**fresh, "architecture": architecture}, True
     # One more poll after the job finished, for points flushed with its end.
     all_in = finished and (held or {}).get("results") is not None
     count = len(fresh["cid"])

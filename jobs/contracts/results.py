@@ -6,7 +6,7 @@ rows (and methods that add their own numbers) carry fields not named here: they 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,6 +51,32 @@ class ParentResults(BaseModel):
     steps: int | None = None
 
 
+class ArchitectureUsed(BaseModel):
+    """The model a job trained, as its family's adapter read it (jobs.families): recorded in the
+    job's log, as its "model" diagnostic when the model loads, and in its results."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model_type: str = Field(description="the config's model_type")
+    family: str = Field(description="the declared family's name, or 'generic' (blocks found by the generic path)")
+    kind: Literal["encoder", "decoder"]
+    pooling: Literal["pooler", "cls", "last"] = Field(
+        description="the pooled output the classifier reads: the encoder's pooler, the first ([CLS]) token's "
+                    "state, or the last non-padding token's (decoders)")
+    blocks: int = Field(description="transformer blocks found (0: none found, scope 'top' is refused)")
+    after_blocks: list[str] = Field(default_factory=list, description="what sits between the blocks and the head "
+                                                                      "(final norm, pooler): in scope 'top'")
+    notes: list[str] = Field(default_factory=list, description="what loading changed (a pad token given)")
+
+    def summary(self) -> str:
+        """One line: 'Llama decoder (llama), pooling: the last real token, 2 blocks'."""
+        pooling = {"pooler": "the pooler output", "cls": "the first token ([CLS])",
+                   "last": "the last real token"}[self.pooling]
+        generic = " via the generic path" if self.family == "generic" else ""
+        return (f"{self.family} {self.kind} ({self.model_type}){generic}, pooling: {pooling}, "
+                f"{self.blocks} block{'s' if self.blocks != 1 else ''}")
+
+
 class JobResults(BaseModel):
     """The engine's final numbers of a job: per split, CID, and how the run ended."""
 
@@ -76,6 +102,7 @@ class JobResults(BaseModel):
     cid_after: float | None = None
     parent: ParentResults | None = None
     neurontune: dict[str, Any] | None = Field(None, description="NeuronTune's findings (also its diagnostics)")
+    architecture: ArchitectureUsed | None = Field(None, description="the model's family, kind and pooling")
 
     def split(self, name: str) -> SplitMetrics | None:
         """A split's metrics by name, also one a method added beyond SPLITS."""

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from jobs.models import Encoded
+from jobs.models import Encoded, trim
 
 
 @dataclass
@@ -32,12 +32,13 @@ class Examples:
         return self.input_ids.device
 
     def take(self, index) -> Examples:
-        """Rows `index` (an int, a list, an array or a tensor), trimmed to their longest sequence."""
+        """Rows `index` (an int, a list, an array or a tensor), trimmed to their longest sequence
+        (padded left or right)."""
         index = torch.as_tensor(np.atleast_1d(np.asarray(index, dtype=np.int64)), device=self.device)
         ids, mask = self.input_ids[index], self.attention_mask[index]
         # Trimming matters: one example at a time then runs on its own length, as in the paper.
-        length = max(int(mask.sum(1).max()), 1) if len(index) else ids.shape[1]
-        return Examples(ids[:, :length], mask[:, :length], self.labels[index])
+        ids, mask = trim(ids, mask)
+        return Examples(ids, mask, self.labels[index])
 
     def to(self, device) -> Examples:
         return Examples(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))

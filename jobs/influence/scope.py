@@ -1,8 +1,12 @@
-"""Which parameters an influence score is defined over.
+"""Which parameters an influence score is defined over (the same meaning for every family).
 
 all:  every trainable parameter, word embeddings included (the paper's definition).
-top:  the top `top_layers` transformer layers, the pooler and the classifier head: a cheaper
-      score that ignores what the lower layers and the embeddings learned.
+top:  the blocks that run the top `top_layers` depths, whatever sits between them and the head
+      (a final norm, a pooler) and the classifier head: a cheaper score that ignores what the
+      lower layers and the embeddings learned. The family's layout (jobs.families) says where
+      the blocks are; a model whose blocks cannot be found is refused (ValueError with the
+      reason), never quietly given the head alone. ALBERT shares its layer across depth: its top
+      blocks are its shared layer group, differentiated through every depth it runs at.
 head: the classifier head only (the cheapest; close to section 4.1's embedding score).
 """
 from __future__ import annotations
@@ -24,5 +28,5 @@ def scope_parameters(model: Classifier, scope: str = "all", top_layers: int = 2)
         return named
     if scope == "head":
         return [(n, p) for n, p in named if n.startswith("head.")]
-    top = tuple(prefix + "." for prefix in model.layer_names()[-top_layers:])
-    return [(n, p) for n, p in named if n.startswith(top) or ".pooler." in n or n.startswith("head.")]
+    top = tuple(prefix + "." for prefix in model.top_prefixes(top_layers))
+    return [(n, p) for n, p in named if n.startswith(top)]

@@ -15,6 +15,7 @@ from backend.store.recorder import StoreRecorder
 from jobs.data import load_dataset
 from jobs.data.rules import parse_rule
 from jobs.methods.neurontune import DIAGNOSTIC_NAMES
+from jobs.runner import MODEL_DIAGNOSTIC
 
 from .conftest import TINY_JOB, make_settings, wait_for, worker_log
 
@@ -102,7 +103,7 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
 
         # The diagnostics, in the store and back over the API.
         diagnostics = client.get(f"/api/jobs/{nt}/diagnostics").json()
-        assert diagnostics["names"] == list(DIAGNOSTIC_NAMES)
+        assert diagnostics["names"] == [MODEL_DIAGNOSTIC, *DIAGNOSTIC_NAMES]  # the model's, when it loaded
         items = diagnostics["items"]
         scores, zeroed = items["neurontune.scores"], items["neurontune.zeroed"]
         hidden = scores["hidden_size"]
@@ -156,6 +157,6 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
         db = Database(settings.database_url)
         with db.session() as session:  # the rows themselves: one per name, of the finished attempt
             rows = session.execute(select(Diagnostic.name, Diagnostic.attempt).where(Diagnostic.job_id == nt)).all()
-            assert sorted(rows) == sorted((name, 1) for name in DIAGNOSTIC_NAMES)
+            assert sorted(rows) == sorted((name, 1) for name in (MODEL_DIAGNOSTIC, *DIAGNOSTIC_NAMES))
             assert session.get(Job, follow_up["id"]).method == "influence-tuning"
         db.dispose()
