@@ -5,11 +5,12 @@ from jobs.influence.examples import Examples
 from jobs.influence.loss import influence_gap, influence_loss, influence_loss_reference_hvp
 from jobs.influence.scope import SCOPES, scope_parameters
 from jobs.influence.scores import KINDS, eval_mode, example_gradient, example_loss, pairwise_scores
+from jobs.spec import MODEL_SCOPES  # the scopes of every model; SCOPES adds "lora" (adapters)
 
 __all__ = [
     "CIDResult", "ProbeCID", "ab_groups", "cid_from_scores", "cid_pool", "measure_cid",
     "Examples",
     "influence_gap", "influence_loss", "influence_loss_reference_hvp",
-    "SCOPES", "scope_parameters",
+    "MODEL_SCOPES", "SCOPES", "scope_parameters",
     "KINDS", "eval_mode", "example_gradient", "example_loss", "pairwise_scores",
 ]
