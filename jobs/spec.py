@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -304,6 +304,12 @@ def parse_lora(text: str) -> dict[str, Any]:
     return out
 
 
+def _part_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a spec part: TrainSpec, or LoraSpec of `LoraSpec | None`; None for a value."""
+    members = get_args(annotation) or (annotation,)
+    return next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None)
+
+
 def _model_default_lr(data: Any) -> Any:
     """With model 'tiny' and no train.lr given (by the user or a preset), TINY_LR: the pretrained
     default leaves a random model at chance."""
@@ -352,9 +358,8 @@ class JobSpec(_Strict):
         before it existed ran its influence updates on every parameter, so it goes on so ("all")."""
         if isinstance(data.get("influence"), dict) and "update" not in data["influence"]:
             data = {**data, "influence": {**data["influence"], "update": "all"}}
-        parts = {name: field.annotation.model_construct(**data[name]) for name, field in cls.model_fields.items()
-                 if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
-                 and issubclass(field.annotation, BaseModel)}
+        parts = {name: part.model_construct(**data[name]) for name, field in cls.model_fields.items()
+                 if isinstance(data.get(name), dict) and (part := _part_model(field.annotation)) is not None}
         return cls.model_construct(**{**data, **parts})
 
     # Where the submitted spec named an uploaded dataset, for the service's "no such upload" message.

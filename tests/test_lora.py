@@ -54,6 +54,8 @@ def test_the_flag_and_the_spec():
     spec = JobSpec.model_validate({"model": "tiny", "lora": parse_lora("r=8,alpha=16,targets=q,v"),
                                    "influence": {"scope": "lora"}})
     assert spec.lora == LoraSpec(r=8, alpha=16, targets=["q", "v"]) and spec.influence.scope == "lora"
+    assert JobSpec.stored(spec.model_dump()).lora == spec.lora          # as a worker reads a stored spec
+    assert JobSpec.stored(JobSpec().model_dump()).lora is None
     assert LoraSpec(targets="q v+intermediate.dense").targets == ["q", "v", "intermediate.dense"]
     for bad in ({"r": 0}, {"r": 4096}, {"alpha": 0}, {"dropout": 1.0}, {"targets": []}, {"targets": "q;v"},
                 {"targets": "q,q"}, {"rank": 8}):
