@@ -12,7 +12,6 @@ import torch
 from pydantic import ValidationError
 
 from jobs.influence import Examples, influence_loss, pairwise_scores, scope_parameters
-from jobs.influence.fast import fast_gradient_scores
 from jobs.influence.fast.sites import scope_sites
 from jobs.lora import ADAPTER_FILE, TARGETS, add_lora, is_adapter, lora_of, resolve_targets
 from jobs.models import encode, load_model
@@ -28,19 +27,38 @@ TEXTS = ["positive . the cat sat on the mat", "positive . a dog ran home",
 LABELS = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
 PROBES, A_ROWS, B_ROWS = [0, 2], [1, 1, 2, 0, 1, 5], [3, 4, 7, 6, 9, 8]
 EXACT = 1e-9
+# Llama (Qwen, Mistral, Phi alike) normalises (RMSNorm) and takes its attention softmax in float32
+# even in a float64 model, so its "float64" gradients carry float32 rounding: the fast and the
+# per-example paths agree to about 5e-7 of the largest entry there, and no finite difference of J
+# is finer than that. Its texts are of one length (8 tokens): padded, the float32 reductions also
+# round differently in a batch than in a row alone.
+FLOAT32_FLOOR = 1e-5
+EVEN_TEXTS = ["positive the cat sat on mat", "positive a dog ran home fast", "positive big red car stopped there",
+              "negative a tree stood very tall", "negative sun and moon rose late", "positive green road went far away",
+              "negative small blue boat sailed on", "negative rain fell all night long",
+              "positive birds sing in tall trees", "negative cold wind blew from north"]
 
 
-@pytest.fixture(scope="module")
-def llama_dir(tmp_path_factory):
-    """A tiny Llama saved as checkpoints ship it (no pad token); given eos as pad here unless the
-    loader already does so."""
-    path = tiny_family_dir("llama", tmp_path_factory.mktemp("families"))
+def family_dir(family: str, root) -> str:
+    """A tiny decoder saved as checkpoints ship it (no pad token); given eos as pad here unless
+    the loader already does so."""
+    path = tiny_family_dir(family, root)
     if load_model(str(path), device="cpu").tokenizer.pad_token is None:
         from transformers import AutoTokenizer
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         tokenizer.pad_token = tokenizer.eos_token
         tokenizer.save_pretrained(str(path))
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def families_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("families")
+
+
+@pytest.fixture(scope="module")
+def llama_dir(families_root):
+    return family_dir("llama", families_root)
 
 
 # --- the spec, the flag ------------------------------------------------------------------------
@@ -93,7 +111,7 @@ def test_short_targets_take_each_familys_names(llama_dir, tmp_path):
     assert resolve_targets(llama.encoder, ["q", "v"]) == [
         f"layers.{i}.self_attn.{m}" for i in range(2) for m in ("q_proj", "v_proj")]
     assert resolve_targets(llama.encoder, ["up_proj"]) == [f"layers.{i}.mlp.up_proj" for i in range(2)]
-    gpt2 = load_model(str(tiny_family_dir("gpt2", tmp_path)), device="cpu").model
+    gpt2 = load_model(family_dir("gpt2", tmp_path), device="cpu").model
     with pytest.raises(ValueError, match="fused .c_attn.: use target qkv"):
         resolve_targets(gpt2.encoder, ["q"])
     assert resolve_targets(gpt2.encoder, ["qkv"]) == [f"h.{i}.attn.c_attn" for i in range(2)]
@@ -123,7 +141,7 @@ def test_the_base_is_frozen_and_starts_unchanged():
 
 # --- the fast engine on the adapters, float64 --------------------------------------------------
 
-def jittered_lora(name: str, targets: list[str]):
+def jittered_lora(name: str, targets: list[str], texts: list[str] = TEXTS):
     """(model, Examples): `name` with adapters, float64, eval mode, every weight (lora_B included,
     which starts at 0) jittered so that no gradient is degenerate."""
     loaded = load_model(name, device="cpu", dtype=torch.float64)
@@ -133,20 +151,27 @@ def jittered_lora(name: str, targets: list[str]):
         for p in loaded.model.parameters():
             p.add_(0.2 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
     loaded.model.eval()
-    return loaded.model, Examples.from_encoded(encode(loaded.tokenizer, TEXTS, 32), LABELS)
+    return loaded.model, Examples.from_encoded(encode(loaded.tokenizer, texts, 32), LABELS)
 
 
-@pytest.fixture(scope="module", params=["tiny", "llama"])
-def lora64(request, llama_dir):
-    name = "tiny" if request.param == "tiny" else llama_dir
-    model, examples = jittered_lora(name, ["q", "v", "o"])
+# family: (adapter targets, texts, tolerance). GPT-2's fused c_attn is a Conv1D (PEFT's fan_in_fan_out).
+CASES = {"tiny": (["q", "v", "o"], TEXTS, EXACT), "gpt2": (["qkv", "o"], TEXTS, EXACT),
+         "llama": (["q", "v", "o"], EVEN_TEXTS, FLOAT32_FLOOR)}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def lora64(request, families_root):
+    """(model, examples, tolerance) of a case of CASES."""
+    targets, texts, tolerance = CASES[request.param]
+    name = "tiny" if request.param == "tiny" else family_dir(request.param, families_root)
+    model, examples = jittered_lora(name, targets, texts)
     with torch.no_grad():
         pooled = model.pooled(examples.input_ids, examples.attention_mask)
     if torch.allclose(pooled, pooled[:1].expand_as(pooled), rtol=1e-12, atol=1e-12):
         # A decoder pooled at position 0 sees the first token alone: every example's gradient is
         # the same up to its label, and J and dJ/dtheta are rounding noise (issue 18 item 2).
         pytest.skip("this loader pools a decoder at its first token: the comparison would be vacuous")
-    return model, examples
+    return model, examples, tolerance
 
 
 def relative_close(fast: torch.Tensor, reference: torch.Tensor, rel: float) -> None:
@@ -165,7 +190,8 @@ def loss_and_gradient(model, examples, **kwargs) -> tuple[float, torch.Tensor]:
 
 
 def test_the_adapters_are_linear_sites(lora64):
-    model, _ = lora64
+    """So the default paths below are the fast engine's, not its per-example fallback."""
+    model, _, _ = lora64
     params = [p for _, p in scope_parameters(model, "lora")]
     sites = scope_sites(model, params)
     assert sites is not None and {s.kind for s in sites} == {"linear"}
@@ -174,23 +200,20 @@ def test_the_adapters_are_linear_sites(lora64):
 
 @pytest.mark.parametrize("kind", ["cosine", "dot"])
 def test_fast_scores_over_the_adapters_equal_the_reference(lora64, kind):
-    model, examples = lora64
+    model, examples, tolerance = lora64
     probes = examples.take([0, 3, 8])
     reference = pairwise_scores(model, probes, examples, kind=kind, scope="lora", reference=True)
-    params = [p for _, p in scope_parameters(model, "lora")]
-    fast = fast_gradient_scores(model, probes, examples, kind, params, batch_size=3)
-    assert fast is not None
-    relative_close(fast, reference, EXACT)
+    relative_close(pairwise_scores(model, probes, examples, kind=kind, scope="lora"), reference, tolerance)
 
 
 @pytest.mark.parametrize("scope", ["lora", "head"])
 @pytest.mark.parametrize("kind", ["cosine", "dot"])
 def test_fast_loss_and_its_gradient_over_the_adapters_equal_the_reference(lora64, kind, scope):
-    model, examples = lora64
+    model, examples, tolerance = lora64
     fast_value, fast_grad = loss_and_gradient(model, examples, kind=kind, scope=scope)
     slow_value, slow_grad = loss_and_gradient(model, examples, kind=kind, scope=scope, reference=True)
-    assert fast_value == pytest.approx(slow_value, rel=EXACT)
-    relative_close(fast_grad, slow_grad, EXACT)
+    assert fast_value == pytest.approx(slow_value, rel=tolerance)
+    relative_close(fast_grad, slow_grad, tolerance)
     assert fast_grad.abs().max() > 0
 
 
@@ -198,7 +221,9 @@ def test_the_loss_gradient_over_the_adapters_matches_finite_differences(lora64):
     """Independent of both paths: a central difference of J along a random direction of the
     trainable parameters, Richardson-extrapolated (float64; J is steep along it: the plain central
     difference is off by 1e-6 relative at step 1e-5, the extrapolation by about 1e-11)."""
-    model, examples = lora64
+    model, examples, tolerance = lora64
+    if tolerance != EXACT:
+        pytest.skip("float32 inside the model: J's rounding swamps any finite difference")
     value, grad = loss_and_gradient(model, examples, kind="cosine", scope="lora")
     trainable = [p for p in model.parameters() if p.requires_grad]
     direction = [torch.randn(p.shape, generator=torch.Generator().manual_seed(i), dtype=p.dtype)
@@ -309,3 +334,18 @@ def test_neurontune_tunes_a_saved_lora_model_and_a_changed_base_is_refused(tmp_p
     spec_path.write_text(spec_path.read_text().replace('"seed": 3', '"seed": 4'))  # another random base
     with pytest.raises(ValueError, match="not those the adapters were trained on"):
         load_saved_model(tmp_path / "parent", device="cpu")
+
+
+def test_a_stopped_lora_job_resumes_to_the_unstopped_numbers(tmp_path):
+    """The checkpoint holds the adapters (and the frozen base): an influence-tuning LoRA job stopped
+    after label step 6 resumes to the numbers of one never stopped."""
+    job = lora_job("tiny", "influence-tuning")
+    oracle = run(job, MemoryRecorder())
+    recorder = MemoryRecorder()
+    first = run(job, recorder, lambda: any(step >= 6 for step, _, _ in recorder.progresses),
+                checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert first.status == "cancelled"
+    second = run(job, recorder, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
+    assert any(line.startswith("resumed from the checkpoint after step") for line in recorder.logs)
+    for key in ("test", "dev", "train", "cid", "steps"):
+        assert second.metrics[key] == oracle.metrics[key], key
