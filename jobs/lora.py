@@ -48,6 +48,7 @@ FUSED = TARGETS["qkv"]
 # What a saved LoRA model keeps beside model.pt: the LoraSpec, the adapted modules, the base check.
 ADAPTER_FILE = "lora.json"
 BASE_CHECK_RTOL = 1e-6
+CHECK_CHUNK = 1 << 22
 
 
 def _linear_modules(encoder: nn.Module) -> list[str]:
@@ -136,10 +137,16 @@ def describe_lora(model: nn.Module, modules: list[str]) -> str:
 def base_check(model: nn.Module) -> dict[str, float | int]:
     """A checksum of the frozen parameters: their count and the float64 sums of their values and
     squares, to tell a reload on another base from one on the same."""
-    frozen = [p for n, p in model.named_parameters() if not p.requires_grad]
-    return {"parameters": sum(p.numel() for p in frozen),
-            "sum": float(sum(p.detach().double().sum() for p in frozen)),
-            "sum_squares": float(sum(p.detach().double().square().sum() for p in frozen))}
+    total, squares, count = 0.0, 0.0, 0
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            continue
+        count += p.numel()
+        for chunk in p.detach().reshape(-1).split(CHECK_CHUNK):  # float64 copies of a chunk at a time
+            chunk = chunk.double()
+            total += float(chunk.sum())
+            squares += float(chunk.square().sum())
+    return {"parameters": count, "sum": total, "sum_squares": squares}
 
 
 def adapter_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -168,8 +175,8 @@ def load_adapter_state(model: nn.Module, state: dict[str, torch.Tensor], directo
     adapter and head tensor must be there and nothing else, and the base must be the one the
     adapters were trained on (the base check, to a relative BASE_CHECK_RTOL)."""
     result = model.load_state_dict(state, strict=False)
-    missing = [n for n in result.missing_keys if n in dict(model.named_parameters())
-               and model.get_parameter(n).requires_grad]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    missing = [n for n in result.missing_keys if n in trainable]
     if missing or result.unexpected_keys:
         raise ValueError(f"{directory}: the saved adapters do not fit the model: missing {missing[:5]}, "
                          f"unexpected {result.unexpected_keys[:5]}")

@@ -314,6 +314,23 @@ def test_a_lora_job_trains_the_adapters_and_head_alone_and_reloads(model, method
     torch.testing.assert_close(logits_of(again), logits_of(saved), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("model", ["tiny", "llama"])
+def test_the_saved_adapters_give_the_trained_models_logits(model, llama_dir, tmp_path):
+    from jobs.data import load_dataset
+    from jobs.methods import train
+    from jobs.saved_model import save_model
+
+    job = lora_job("tiny" if model == "tiny" else llama_dir, "finetune")
+    data = load_dataset(job.dataset)
+    loaded = load_model(job.model, num_labels=data.num_labels, device="cpu", seed=job.seed)
+    add_lora(loaded.model, job.lora)
+    train(job, data, loaded, MemoryRecorder())
+    save_model(loaded, job, tmp_path)
+    saved, _ = load_saved_model(tmp_path, device="cpu")
+    torch.testing.assert_close(logits_of(saved, data.test.texts), logits_of(loaded, data.test.texts),
+                               rtol=0, atol=0)
+
+
 def test_neurontune_tunes_a_saved_lora_model_and_a_changed_base_is_refused(tmp_path):
     parent = run(lora_job("tiny", "finetune"), MemoryRecorder(), artifact_dir=tmp_path / "parent")
     assert parent.status in ("succeeded", "collapsed")
