@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from jobs.contracts.enums import METHODS, TRAINED_STATUSES, JobStatus
+from jobs.contracts.enums import METHODS, SCOPES, TRAINED_STATUSES, JobStatus
 from jobs.presets import SCALES, merge_fragments, scale_spec
 from jobs.spec import DEFAULT_MODEL, TINY_LR
 
@@ -44,7 +44,7 @@ def _set_dotted(spec: dict, dotted: str, value: Any) -> None:
 def spec_from_args(args: argparse.Namespace):
     """JobSpec from CLI flags: a base spec file, then the named flags, then --set overrides."""
     from jobs.contracts.fragments import dataset_by_name
-    from jobs.spec import JobSpec
+    from jobs.spec import JobSpec, parse_lora
 
     raw: dict[str, Any] = json.loads(Path(args.spec).read_text()) if args.spec else {}
     raw["dataset"] = dataset_by_name(raw.get("dataset", {}))  # a spec file may say "dataset": "msgs"
@@ -59,6 +59,8 @@ def spec_from_args(args: argparse.Namespace):
             _set_dotted(raw, dotted, value)
     if getattr(args, "reference", False):
         raw["reference"] = True
+    if getattr(args, "lora", None) is not None:
+        raw["lora"] = parse_lora(args.lora)
     for item in args.set or []:
         key, _, value = item.partition("=")
         if not _:
@@ -97,11 +99,15 @@ def _add_spec_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N label steps")
     p.add_argument("--epochs", type=float)
-    p.add_argument("--scope", choices=["all", "top", "head"], help="parameters influence tuning's score is taken over")
+    p.add_argument("--scope", choices=list(SCOPES), help="parameters influence tuning's score is taken over "
+                                                         "(lora: the LoRA adapters')")
     p.add_argument("--update", choices=["scope", "all"], help="parameters an influence update moves: the scope's "
                                                               "(default, the paper's code) or all")
     p.add_argument("--cid-every", dest="cid_every", type=int, help="label steps between live CID points")
-    p.add_argument("--cid-scope", dest="cid_scope", choices=["all", "top", "head"])
+    p.add_argument("--cid-scope", dest="cid_scope", choices=list(SCOPES))
+    p.add_argument("--lora", nargs="?", const="", metavar="r=8,alpha=16,targets=q,v",
+                   help="train LoRA adapters (PEFT) on the frozen encoder, with the head; targets q, k, v, o, "
+                        "qkv or module-name suffixes; alone: r=8, alpha=16, targets q,v")
     p.add_argument("--retry-collapsed", dest="retry_collapsed", type=int)
     p.add_argument("--reference", action="store_true", help="slow reference influence paths (debugging)")
     p.add_argument("--spec", help="a JSON job spec to start from")

@@ -58,6 +58,7 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
     """
     from jobs.checkpoint import Checkpointer
     from jobs.data import load_dataset
+    from jobs.lora import add_lora, describe_lora
     from jobs.methods import train
     from jobs.methods.loop import total_label_steps
     from jobs.methods.no_confound import control_splits
@@ -94,6 +95,8 @@ def run(spec: JobSpec, recorder: Recorder, should_stop: Callable[[], bool] = lam
                 checkpointer.discard()  # a new trial: an older trial's state must not be resumed
         recorder.progress(0, 0, None, phase=f"loading model {spec.model}")
         loaded = load_model(spec.model, num_labels=data.num_labels, device=spec.device, seed=seed, dtype=dtype)
+        if spec.lora is not None:
+            recorder.log(describe_lora(loaded.model, add_lora(loaded.model, spec.lora)))
         recorder.log(f"attempt {attempts}: {spec.method} on {data.name} with {spec.model}, seed {seed}, "
                      f"device {loaded.device}")
         architecture = loaded.architecture()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -65,7 +65,12 @@ MAX_PATH = 255    # a file name, a model name, a path under the data directory (
 MAX_RULE = 1000   # confound_rule: 'token:WORD' or 'regex:PATTERN'
 MAX_DEVICE = 32
 MAX_OPTIONS = 50
+MAX_LORA_RANK = 1024
+MAX_LORA_ALPHA = 1e4
+MAX_LORA_TARGETS = 32
 MAX_OPTION_DEPTH = 8
+# LoraSpec.targets: a module name or a dotted suffix of one.
+LORA_TARGET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -253,6 +258,61 @@ def _constructed(model: type[M], data: dict[str, Any]) -> M:
     return model.model_construct(**{**data, **members})
 
 
+class LoraSpec(_Strict):
+    """PEFT LoRA adapters on the encoder (jobs/lora.py): the base model frozen, the adapters and
+    the classifier head trained. Influence scope "lora" is the adapters' parameters."""
+
+    r: int = Field(8, ge=1, le=MAX_LORA_RANK, description="rank of each adapter")
+    alpha: float = Field(16, gt=0, le=MAX_LORA_ALPHA, description="scaling: an adapter adds (alpha / r) B A x")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the adapters' input while training "
+                                                        "(influence is always taken in eval mode, without it)")
+    targets: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=LORA_TARGET_PATTERN)]] = Field(
+        default_factory=lambda: ["q", "v"], min_length=1, max_length=MAX_LORA_TARGETS, description=(
+            "modules that get an adapter: q, k, v, o (the attention projections under each family's own "
+            "names: query/value in BERT, q_proj/v_proj in Llama and Qwen...), qkv (a fused projection: "
+            "GPT-2's c_attn, ModernBERT's Wqkv), or any module-name suffix (e.g. intermediate.dense). "
+            "A string is split at commas, spaces and '+': \"q,v\""))
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _split_targets(cls, value: Any) -> Any:
+        """"q,v" (the CLI's and the form's spelling) is ["q", "v"]."""
+        return [t for t in re.split(r"[\s,+]+", value) if t] if isinstance(value, str) else value
+
+    @field_validator("targets")
+    @classmethod
+    def _distinct_targets(cls, targets: list[str]) -> list[str]:
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"a LoRA target is repeated: {', '.join(targets)}")
+        return targets
+
+
+def parse_lora(text: str) -> dict[str, Any]:
+    """`--lora r=8,alpha=16,targets=q,v` -> {"r": "8", "alpha": "16", "targets": ["q", "v"]}
+    (LoraSpec converts the numbers). A part without '=' continues the list of the key before it;
+    an empty text: the defaults."""
+    out: dict[str, Any] = {}
+    key = None
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if sep:
+            key = name.strip()
+            if key in out:
+                raise ValueError(f"--lora: '{key}' given twice")
+            out[key] = [value.strip()] if key == "targets" else value.strip()
+        elif key == "targets":
+            out[key].append(part)
+        else:
+            raise ValueError(f"--lora expects KEY=VALUE parts (r, alpha, dropout, targets), got '{part}'")
+    return out
+
+
+def _part_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a spec part: TrainSpec, or LoraSpec of `LoraSpec | None`; None for a value."""
+    members = get_args(annotation) or (annotation,)
+    return next((m for m in members if isinstance(m, type) and issubclass(m, BaseModel)), None)
+
+
 def _model_default_lr(data: Any) -> Any:
     """With model 'tiny' and no train.lr given (by the user or a preset), TINY_LR: the pretrained
     default leaves a random model at chance."""
@@ -287,6 +347,9 @@ class JobSpec(_Strict):
     adversarial: AdversarialSpec = Field(default_factory=AdversarialSpec)
     neurontune: NeuronTuneSpec = Field(default_factory=NeuronTuneSpec)
     diagnostics: DiagnosticsSpec = Field(default_factory=DiagnosticsSpec)
+    lora: LoraSpec | None = Field(None, description=(
+        "train LoRA adapters on the frozen encoder (with the classifier head) instead of every weight; "
+        "null: full finetuning"))
     retry_collapsed: int = Field(0, ge=0, le=10, description="retries with the next seed when training collapses to chance")
     reference: bool = Field(False, description="use the slow reference influence paths (debugging)")
 
@@ -298,9 +361,8 @@ class JobSpec(_Strict):
         before it existed ran its influence updates on every parameter, so it goes on so ("all")."""
         if isinstance(data.get("influence"), dict) and "update" not in data["influence"]:
             data = {**data, "influence": {**data["influence"], "update": "all"}}
-        parts = {name: _constructed(field.annotation, data[name]) for name, field in cls.model_fields.items()
-                 if isinstance(data.get(name), dict) and isinstance(field.annotation, type)
-                 and issubclass(field.annotation, BaseModel)}
+        parts = {name: _constructed(part, data[name]) for name, field in cls.model_fields.items()
+                 if isinstance(data.get(name), dict) and (part := _part_model(field.annotation)) is not None}
         return _constructed(cls, {**data, **parts})
 
     # Where the submitted spec named an uploaded dataset, for the service's "no such upload" message.
@@ -375,6 +437,16 @@ class JobSpec(_Strict):
             raise ValueError("embedding tuning with influence.scope 'head' and influence.update 'scope' would "
                              "move nothing (the pooled-output score does not depend on the head): use scope "
                              "'top' or 'all', or influence.update 'all'")
+        return self
+
+    @model_validator(mode="after")
+    def _check_lora_scope(self) -> JobSpec:
+        """Scope "lora" needs adapters: the spec's own, or (NeuronTune) those of the saved parent."""
+        from_parent = self.method == "neurontune" and self.neurontune.parent_artifact
+        for name, part in (("influence", self.influence), ("diagnostics", self.diagnostics)):
+            if part.scope == "lora" and self.lora is None and not from_parent:
+                raise ValueError(f"{name}.scope 'lora' is the LoRA adapters' parameters, and the spec has "
+                                 "none: set lora (e.g. --lora r=8,alpha=16,targets=q,v) or another scope")
         return self
 
     @field_validator("device")

@@ -10,7 +10,7 @@ from torch import nn
 import jobs.influence.fast.loss as fast_loss
 import jobs.influence.fast.scores as fast_scores
 from jobs.influence import (
-    SCOPES,
+    MODEL_SCOPES,
     Examples,
     influence_gap,
     influence_loss,
@@ -73,7 +73,7 @@ def tuples(examples: Examples):
 
 def test_every_scope_of_the_classifier_has_a_fast_rule(tiny64):
     model, _ = tiny64
-    for scope in SCOPES:
+    for scope in MODEL_SCOPES:
         sites = scope_sites(model, params_of(model, scope))
         assert sites is not None
         assert {id(p) for s in sites for p in s.params()} == {id(p) for p in params_of(model, scope)}
@@ -118,7 +118,7 @@ def test_length_buckets_cover_every_row_once_and_trade_padding_against_batches()
 
 # --- scores and CID ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 @pytest.mark.parametrize("kind", ["cosine", "dot"])
 def test_fast_scores_equal_the_reference(tiny64, kind, scope):
     model, examples = tiny64
@@ -170,7 +170,7 @@ def test_a_padding_id_inside_an_example_has_no_gradient_row(tiny64, kind):
     relative_close(fast, reference, 1e-6)
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 def test_fast_cid_equals_the_reference(tiny64, scope):
     model, examples = tiny64
     probes, pool = np.array([0, 3, 5, 9]), np.arange(len(examples))
@@ -184,7 +184,7 @@ def test_fast_cid_equals_the_reference(tiny64, scope):
 
 # --- the influence loss ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 @pytest.mark.parametrize("kind", ["cosine", "dot", "embedding"])
 def test_fast_loss_and_its_gradient_equal_the_reference(tiny64, kind, scope):
     model, examples = tiny64
@@ -239,7 +239,7 @@ def minilm():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 def test_minilm_float32_scores_and_loss_gradient_within_1e4(minilm, scope):
     models, examples = minilm
     model = models[torch.float32]

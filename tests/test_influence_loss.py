@@ -7,7 +7,7 @@ import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from jobs.influence import (
-    SCOPES,
+    MODEL_SCOPES,
     Examples,
     influence_gap,
     influence_loss,
@@ -71,7 +71,7 @@ def word_rows_direction(model, examples: Examples, generator) -> torch.Tensor:
     return direction / direction.norm()
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 @pytest.mark.parametrize("kind", ["cosine", "embedding", "dot"])
 def test_loss_gradient_matches_finite_differences(tiny64, kind, scope):
     model, examples = tiny64
@@ -86,7 +86,7 @@ def test_loss_gradient_matches_finite_differences(tiny64, kind, scope):
         assert abs(numeric - analytic) <= 1e-5 * abs(analytic), (numeric, analytic)
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 def test_double_backward_equals_the_papers_hessian_vector_formula(tiny64, scope):
     model, examples = tiny64
     probe, a, b = tuple_of(examples)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from jobs.influence import (
     KINDS,
-    SCOPES,
+    MODEL_SCOPES,
     example_gradient,
     pairwise_scores,
     scope_parameters,
@@ -41,7 +41,7 @@ def test_examples_take_trims_to_longest_row_and_keeps_labels(tiny64):
 
 def test_scope_parameters_select_the_documented_blocks(tiny64):
     model, _ = tiny64
-    names = {scope: [n for n, _ in scope_parameters(model, scope, top_layers=1)] for scope in SCOPES}
+    names = {scope: [n for n, _ in scope_parameters(model, scope, top_layers=1)] for scope in MODEL_SCOPES}
     assert names["all"] == [n for n, _ in model.named_parameters()]
     assert "encoder.embeddings.word_embeddings.weight" in names["all"]
     assert names["head"] == ["head.weight", "head.bias"]
@@ -75,7 +75,7 @@ def test_vocabulary_gradient_keeps_only_the_word_rows_in_use(tiny64):
         example_gradient(model, one, params, vocabulary=token_vocabulary(examples.take(3)))
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 @pytest.mark.parametrize("kind", KINDS)
 def test_fast_path_matches_reference_loop(tiny64, kind, scope):
     model, examples = tiny64
@@ -91,7 +91,7 @@ def test_fast_path_matches_reference_loop(tiny64, kind, scope):
         assert (fast[:, [1, 2, 4, 5]] < 1 - 1e-6).all()
 
 
-@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("scope", MODEL_SCOPES)
 def test_dot_is_cosine_times_both_gradient_norms(tiny64, scope):
     model, examples = tiny64
     probes = examples.take([1, 2])

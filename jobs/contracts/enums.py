@@ -84,14 +84,18 @@ ROUND_METHODS = (MethodName.INFLUENCE_TUNING, MethodName.EMBEDDING_TUNING)
 
 class Scope(StrEnum):
     """The parameters an influence score (and an influence update) is taken over (jobs.influence.scope):
-    every parameter, the top encoder layers with the pooler and head, or the head alone."""
+    every parameter, the top transformer blocks with what sits above them (final norm, pooler) and
+    the head, the head alone, or the LoRA adapters' parameters (a spec with `lora` only)."""
 
     ALL = "all"
     TOP = "top"
     HEAD = "head"
+    LORA = "lora"
 
 
 SCOPES = tuple(Scope)
+# Every model has these three; "lora" needs a spec with `lora`.
+MODEL_SCOPES = (Scope.ALL, Scope.TOP, Scope.HEAD)
 
 
 class ExperimentKind(StrEnum):

@@ -8,12 +8,14 @@ top:  the blocks that run the top `top_layers` depths, whatever sits between the
       reason), never quietly given the head alone. ALBERT shares its layer across depth: its top
       blocks are its shared layer group, differentiated through every depth it runs at.
 head: the classifier head only (the cheapest; close to section 4.1's embedding score).
+lora: the LoRA adapters' parameters (jobs/lora.py); a model without adapters is refused.
 """
 from __future__ import annotations
 
 from torch import nn
 
 from jobs.contracts.enums import SCOPES
+from jobs.lora import lora_scope
 from jobs.models import Classifier
 
 
@@ -21,6 +23,8 @@ def scope_parameters(model: Classifier, scope: str = "all", top_layers: int = 2)
     """(name, parameter) pairs of `scope`, in the model's parameter order; frozen ones left out."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope '{scope}'; valid: {', '.join(SCOPES)}")
+    if scope == "lora":
+        return lora_scope(model)
     if top_layers < 1:
         raise ValueError(f"top_layers must be at least 1, got {top_layers}")
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

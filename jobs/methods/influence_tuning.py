@@ -180,7 +180,8 @@ class InfluenceTuning(Method):
             return GUESSED_EMBEDDING_UPDATE_COST
         settings = run.spec.influence
         layers = len(run.model.layer_names()) or 1
-        share = {"all": 1.0, "top": min(settings.top_layers / layers, 1.0), "head": 0.0}[settings.scope]
+        # lora: the adapters sit in every layer (as q, v do), so the double backward runs through all of them
+        share = {"all": 1.0, "top": min(settings.top_layers / layers, 1.0), "head": 0.0, "lora": 1.0}[settings.scope]
         return (1 + 7 * share) / 3
 
     def work_plan(self, run: Run) -> dict[int, Units]:

@@ -36,6 +36,7 @@ from jobs.data.stats import confound_pairing
 from jobs.discovery import Suggestion, suggest_confounds
 from jobs.evaluate import evaluate_split, is_collapsed
 from jobs.influence import Examples
+from jobs.lora import lora_of
 from jobs.methods.finetune import Finetune
 from jobs.methods.live_cid import LiveCID
 from jobs.methods.loop import TrainResult, run_method
@@ -310,6 +311,9 @@ def load_parent(spec: JobSpec, loaded: LoadedModel, num_labels: int) -> None:
     if parent_spec.model != spec.model:
         raise ValueError(f"the parent was trained from model '{parent_spec.model}', the spec names "
                          f"'{spec.model}': set model to '{parent_spec.model}'")
+    if spec.lora is not None and lora_of(parent.model) != spec.lora:
+        raise ValueError(f"the spec's lora ({spec.lora}) is not the parent's ({lora_of(parent.model)}): leave "
+                         "lora unset, the parent's adapters come with it")
     if parent.model.head.bias.shape[0] != num_labels:
         raise ValueError(f"the parent has {parent.model.head.bias.shape[0]} labels, the dataset {num_labels}")
     loaded.model, loaded.tokenizer = parent.model, parent.tokenizer

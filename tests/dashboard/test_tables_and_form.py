@@ -120,6 +120,15 @@ def test_build_spec_sends_only_what_was_typed_and_parses_numbers():
                       "train.max_steps": "must be a whole number", "train.lr": "not a number"}
 
 
+def test_any_lora_field_asks_for_lora_adapters():
+    spec, errors = spec_form.build_spec("textlen", None, "tiny", "finetune", None, 1, None,
+                                        {"lora.r": "4", "lora.targets": "q v o"})
+    assert errors == {} and spec["lora"] == {"r": 4, "targets": "q v o"}
+    assert "lora" not in spec_form.build_spec("textlen", None, "tiny", "finetune", None, 1, None, {})[0]
+    lists, errors = spec_form.sweep_lists({"lora.r": "4, 8", "lora.targets": "q v, q k v o"})
+    assert errors == {} and lists == {"lora.r": [4, 8], "lora.targets": ["q v", "q k v o"]}
+
+
 def test_seeds():
     assert spec_form.parse_seeds("2021, 2022 2023") == ([2021, 2022, 2023], None)
     assert spec_form.parse_seeds("") == ([2021], None)
