@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from jobs.data.dataset import ConfoundedDataset, Split
-from jobs.influence import Examples, influence_loss
+from jobs.influence import Examples, InfluenceArguments, influence_loss
 from jobs.methods import METHOD_DESCRIPTIONS, train
 from jobs.methods.adversarial import reverse_gradient
 from jobs.methods.finetune import Finetune
@@ -171,11 +171,11 @@ def test_influence_updates_decrease_j_on_their_tuples(kind):
 
     def j_now() -> float:
         return float(influence_loss(model, examples.take(probes), examples.take(a.reshape(-1)),
-                                    examples.take(b.reshape(-1)), **scope).detach())
+                                    examples.take(b.reshape(-1)), InfluenceArguments(**scope)).detach())
 
     before = j_now()
     optimizer = make_optimizer(model.named_parameters(), "adamw", lr=1e-3)
-    reported = [influence_update(model, optimizer, examples, probes, a, b, **scope) for _ in range(4)]
+    reported = [influence_update(model, optimizer, examples, probes, a, b, InfluenceArguments(**scope)) for _ in range(4)]
     after = j_now()
     assert before > 1e-9
     assert reported[0] == pytest.approx(before, rel=1e-4)  # the J reported is the mean J before the step
