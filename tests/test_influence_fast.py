@@ -264,3 +264,46 @@ def test_minilm_float32_scores_and_loss_gradient_within_1e4(minilm, scope):
                                                 reference=True)
     assert fast_value == pytest.approx(exact_value, rel=1e-4)
     relative_close(fast_grad.double(), exact_grad, 1e-4)
+
+
+# --- tied weights ---------------------------------------------------------------------------------
+
+def test_a_weight_tied_across_two_modules_is_one_site_and_exact(tiny64):
+    """Layer 1's intermediate Linear takes layer 0's weight (its bias stays its own): the weight's
+    gradient is the sum over both modules' tokens, cross terms included."""
+    import copy
+
+    model, examples = tiny64
+    model = copy.deepcopy(model)
+    layers = model.encoder.encoder.layer
+    layers[1].intermediate.dense.weight = layers[0].intermediate.dense.weight
+    plan = plan_of(model, "all", examples)
+    tied = [s for s in plan.sites if len(s.modules) == 2]
+    assert len(tied) == 1 and tied[0].weight and not tied[0].bias
+    assert sum(s.bias and not s.weight for s in plan.sites) == 2        # the two biases, each its own
+    probes = examples.take([0, 3, 8])
+    for kind in ("cosine", "dot"):
+        reference = pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, reference=True))
+        relative_close(pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind)), reference, 1e-9)
+    fast_value, fast_grad = loss_and_gradient(model, *tuples(examples))
+    slow_value, slow_grad = loss_and_gradient(model, *tuples(examples), reference=True)
+    assert fast_value == pytest.approx(slow_value, rel=1e-9)
+    relative_close(fast_grad, slow_grad, 1e-9)
+
+
+def test_a_weight_also_read_outside_its_module_is_refused(tiny64):
+    """The head's weight used a second time by plain arithmetic (as a tied output projection
+    would be): its factors no longer add up to its gradient, so the plan says so."""
+    import copy
+
+    model, examples = tiny64
+    model = copy.deepcopy(model)
+    forward = model.forward
+
+    def with_extra_use(input_ids, attention_mask):
+        logits, pooled = forward(input_ids, attention_mask)
+        return logits + pooled @ model.head.weight.T, pooled
+
+    model.forward = with_extra_use
+    with pytest.raises(NoFastRule, match="head"):
+        plan_of(model, "all", examples)

@@ -34,11 +34,11 @@ class EnginePath(BaseModel):
     def fallback(self) -> bool:
         return self.path == "loop"
 
-    def message(self, what: str = "influence") -> str:
+    def message(self, what: str = "influence engine") -> str:
         """One log line: a warning for a fallback."""
         if self.fallback:
-            return f"warning: {what}: the fast influence engine fell back to the per-example loop: {self.reason}"
-        return f"{what}: influence engine path {self.path}: {self.reason}"
+            return f"warning: {what}: the fast engine fell back to the per-example loop: {self.reason}"
+        return f"{what}: {self.path}: {self.reason}"
 
 
 PathSink = Callable[[EnginePath], None]

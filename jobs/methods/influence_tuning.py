@@ -138,7 +138,7 @@ class InfluenceTuning(Method):
         self.round_seconds: list[float] = []   # wall time of each whole round, CID before and after included
         self.round: RoundState | None = None   # the round under way (between label steps: None)
         self.round_optimizer: torch.optim.Optimizer | None = None  # its optimiser, once made
-        self.engine_path = EnginePathLog(run.recorder, "update")  # the path of the updates, in the job
+        self.engine_path: EnginePathLog | None = None  # the path of the updates, in the job (first round)
         return []
 
     def state_dict(self) -> dict:
@@ -231,6 +231,8 @@ class InfluenceTuning(Method):
             optimizer.load_state_dict(state.optimizer)
             state.optimizer = None
         self.round_optimizer = optimizer
+        if self.engine_path is None:
+            self.engine_path = EnginePathLog(run.recorder, "update")
         model.eval()
         total_updates = self.updates_per_round(run)
         try:

@@ -161,8 +161,7 @@ def _normalise(x: Tensor, form: str, eps: float, compute: torch.dtype) -> Tensor
     return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
-def _norm_output(site: Site, x: Tensor, form: str, one_plus: bool, compute: torch.dtype) -> Tensor:
-    m = site.module
+def _norm_output(site: Site, m: nn.Module, x: Tensor, form: str, one_plus: bool, compute: torch.dtype) -> Tensor:
     xhat = _normalise(x, form, site.eps, compute)
     out = xhat.to(compute) * ((1 + m.weight.to(compute)) if one_plus else m.weight.to(compute))
     if getattr(m, "bias", None) is not None:
@@ -170,9 +169,8 @@ def _norm_output(site: Site, x: Tensor, form: str, one_plus: bool, compute: torc
     return out
 
 
-def _rule_output(site: Site, x: Tensor) -> list[tuple[tuple, Tensor]]:
-    """What the site's module should output for input x, under each form its rule allows."""
-    m = site.module
+def _rule_output(site: Site, m: nn.Module, x: Tensor) -> list[tuple[tuple, Tensor]]:
+    """What the site's module m should output for input x, under each form its rule allows."""
     if site.kind == "linear":
         if site.transposed:
             out = x @ m.weight
@@ -181,11 +179,11 @@ def _rule_output(site: Site, x: Tensor) -> list[tuple[tuple, Tensor]]:
     if site.kind == "embedding":
         return [((), F.embedding(x, m.weight, m.padding_idx) * site.scale)]
     computes = dict.fromkeys([x.dtype, torch.float32])
-    return [((form, compute), _norm_output(site, x, form, one_plus, compute))
+    return [((form, compute), _norm_output(site, m, x, form, one_plus, compute))
             for form in NORM_FORMS for one_plus in (False, True) for compute in computes]
 
 
-def _verify(site: Site, inputs: tuple, output) -> None:
+def _verify(site: Site, module: nn.Module, inputs: tuple, output) -> None:
     """Check (and for a norm, find: layer or RMS, w or 1 + w, the dtype it normalises in) the
     rule on one recorded call, the closest form within rounding; NoFastRule if none fits."""
     cls = type(site.module).__name__
@@ -195,7 +193,7 @@ def _verify(site: Site, inputs: tuple, output) -> None:
     tol = float(torch.finfo(output.dtype).eps) ** 0.5 * 10 if output.is_floating_point() else 0.0
     scale = max(float(output.detach().abs().max()) if output.numel() else 0.0, 1.0)
     fits = [(float((expected.to(output.dtype) - output).abs().max()) if output.numel() else 0.0, form)
-            for form, expected in _rule_output(site, x) if expected.shape == output.shape]
+            for form, expected in _rule_output(site, module, x) if expected.shape == output.shape]
     error, form = min(fits, key=lambda f: f[0], default=(float("inf"), ()))
     if error > tol * scale:
         raise NoFastRule(f"module {site.name} of type {cls} does not compute what its {site.kind} rule assumes")
@@ -208,48 +206,60 @@ def _verify(site: Site, inputs: tuple, output) -> None:
 # --- the plan ------------------------------------------------------------------------------------
 
 def _static_sites(model: nn.Module, params: list[nn.Parameter]) -> list[Site]:
-    """Sites by module structure; modules sharing a parameter joined into one site."""
+    """Sites by module structure. Modules that share a weight (tied weights) make one site for
+    it, whose gradient is the sum over all their calls; their own biases, if not shared too, are
+    sites of their own. A weight tied across rules (an Embedding's and a Linear's) has none."""
     wanted = {id(p) for p in params}
-    sites: list[Site] = []
-    owner: dict[int, Site] = {}          # parameter id -> the site holding it
-    covered = set()
+    modules: list[tuple[str, nn.Module, Site]] = []
+    owners: dict[int, list[int]] = {}            # parameter id -> indices into modules
     for name, module in model.named_modules():
         own = {k: p for k, p in module.named_parameters(recurse=False) if id(p) in wanted}
         if not own:
             continue
-        site = _rule(name, module, own)
-        shared = {owner[id(p)] for p in own.values() if id(p) in owner}
-        if shared:
-            (first,) = shared if len(shared) == 1 else (None,)
-            same = first is not None and first.kind == site.kind and first.transposed == site.transposed and all(
-                (getattr(first.module, k, None) is p) for k, p in own.items()) and (
-                {k for k in ("weight", "bias") if getattr(first, k)} == set(own))
-            if not same:
-                other = ", ".join(s.name for s in shared if s is not None)
-                raise NoFastRule(f"module {name} ({type(module).__name__}) shares parameters with {other} "
-                                 "under another rule or only in part")
-            first.modules.append(module)
-            first.name = f"{first.name}+{name}"
+        modules.append((name, module, _rule(name, module, own)))
+        for p in own.values():
+            owners.setdefault(id(p), []).append(len(modules) - 1)
+    if set(owners) != wanted:
+        raise NoFastRule(f"{len(wanted - set(owners))} scope parameters belong to no module")
+    sites, done = [], set()
+    for index, (name, module, site) in enumerate(modules):
+        if index in done:
             continue
-        sites.append(site)
-        owner.update({id(p): site for p in own.values()})
-        covered |= {id(p) for p in own.values()}
-    missing = wanted - covered
-    if missing:
-        raise NoFastRule(f"{len(missing)} scope parameters belong to no module")
+        group = owners[id(module.weight)] if site.weight else [index]
+        rules = {(modules[i][2].kind, modules[i][2].transposed) for i in group}
+        if len(rules) > 1 or any(modules[i][1].weight is not module.weight for i in group):
+            raise NoFastRule(f"the weight of {name} ({type(module).__name__}) is tied to "
+                             f"{', '.join(modules[i][0] for i in group if i != index)} under another rule")
+        biases = {id(modules[i][1].bias) if modules[i][2].bias else None for i in group}
+        shared_bias = len(biases) == 1 and (len(group) == 1 or None not in biases)
+        if len(group) == 1 or shared_bias:
+            site.modules = [modules[i][1] for i in group]
+            site.name = "+".join(modules[i][0] for i in group)
+            sites.append(site)
+        else:                   # the tied weight, then each module's own bias
+            sites.append(Site("+".join(modules[i][0] for i in group), [modules[i][1] for i in group], site.kind,
+                              True, False, eps=site.eps, scale=site.scale, transposed=site.transposed))
+            sites.extend(Site(modules[i][0], [modules[i][1]], site.kind, False, True, eps=site.eps,
+                              scale=site.scale, transposed=site.transposed) for i in group if modules[i][2].bias)
+        done.update(group)
     return sites
 
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _unique_modules(sites: list[Site]) -> list[nn.Module]:
+    """Each module of the sites once (a module with a tied weight and its own bias is in two)."""
+    return list({id(m): m for s in sites if s.kind != "dense" for m in s.modules}.values())
+
+
 def _record_calls(model: nn.Module, sites: list[Site], input_ids: Tensor, attention_mask: Tensor):
     seen: dict[int, list] = {id(m): [] for s in sites for m in s.modules}
 
     def hook(module, inputs, output):
-        seen[id(module)].append((inputs, output))
+        seen[id(module)].append((module, inputs, output))
 
-    handles = [m.register_forward_hook(hook) for s in sites for m in s.modules]
+    handles = [m.register_forward_hook(hook) for m in _unique_modules(sites)]
     try:
         with torch.no_grad():
             model(input_ids, attention_mask)
@@ -291,8 +301,8 @@ def plan_sites(model: nn.Module, params: list[nn.Parameter], input_ids: Tensor, 
             kept.append(site)
             continue
         follows = []
-        for (inputs, out1), (_, out2) in zip(first, second, strict=True):
-            _verify(site, inputs, out1)
+        for (module, inputs, out1), (_, _, out2) in zip(first, second, strict=True):
+            _verify(site, module, inputs, out1)
             if out1.shape[:1] == (1,) and out2.shape[:1] == (2,) and out1.shape[1:] == out2.shape[1:]:
                 follows.append(True)
             elif out1.shape == out2.shape and site.kind == "embedding" and out1.dim() >= 2 and out1.shape[0] == 1:
@@ -403,7 +413,7 @@ def _capture(model: nn.Module, plan: Plan, input_ids: Tensor, attention_mask: Te
         seen[id(module)].append((inputs[0], output))
         return output
 
-    handles = [m.register_forward_hook(hook) for s in plan.sites if s.kind != "dense" for m in s.modules]
+    handles = [m.register_forward_hook(hook) for m in _unique_modules(plan.sites)]
     try:
         with torch.enable_grad():
             logits, _ = model(input_ids, attention_mask)
