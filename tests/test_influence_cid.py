@@ -9,6 +9,7 @@ from scipy import stats
 
 from jobs.influence import (
     Examples,
+    InfluenceArguments,
     ab_groups,
     cid_from_scores,
     cid_pool,
@@ -139,8 +140,8 @@ def confounded_tiny():
 def test_measure_cid_equals_cid_of_the_reference_scores(confounded_tiny):
     model, train, labels, confounds = confounded_tiny
     probes, pool = np.array([0, 1, 2]), cid_pool(labels, confounds, per_group=3, seed=0)
-    measured = measure_cid(model, train, labels, confounds, probes, pool, kind="cosine", scope="top")
-    scores = pairwise_scores(model, train.take(probes), train.take(pool), scope="top", reference=True)
+    measured = measure_cid(model, train, labels, confounds, probes, pool, InfluenceArguments(kind="cosine", scope="top"))
+    scores = pairwise_scores(model, train.take(probes), train.take(pool), InfluenceArguments(scope="top", reference=True))
     expected = cid_from_scores(scores.numpy(), probes, pool, labels, confounds)
     assert measured.value == pytest.approx(expected.value, rel=1e-4, abs=1e-6)
     assert [p.a_index for p in measured.per_probe] == [p.a_index for p in expected.per_probe]

@@ -9,6 +9,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from jobs.influence import (
     MODEL_SCOPES,
     Examples,
+    InfluenceArguments,
     influence_gap,
     influence_loss,
     influence_loss_reference_hvp,
@@ -37,7 +38,7 @@ def tuple_of(examples: Examples):
 def loss_gradient(model, *args, **kwargs) -> torch.Tensor:
     """dJ/dtheta by J.backward(), flattened over all parameters: [D]."""
     model.zero_grad(set_to_none=True)
-    influence_loss(model, *args, **kwargs).backward()
+    influence_loss(model, *args, InfluenceArguments(**kwargs)).backward()
     grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
                       for p in model.parameters()])
     model.zero_grad(set_to_none=True)
@@ -52,7 +53,7 @@ def central_difference(model, direction: torch.Tensor, *args, **kwargs) -> float
     try:
         for sign in (1, -1):
             vector_to_parameters(theta + sign * EPS * direction, params)
-            values.append(influence_loss(model, *args, **kwargs).item())
+            values.append(influence_loss(model, *args, InfluenceArguments(**kwargs)).item())
     finally:
         vector_to_parameters(theta, params)
     return (values[0] - values[1]) / (2 * EPS)
@@ -101,23 +102,23 @@ def test_loss_is_the_squared_gap_of_the_pairwise_scores(tiny64, kind):
     model, examples = tiny64
     probes = examples.take([0, 5])                  # k=2: A rows [2i, 2i+1] belong to probe i
     a_rows, b_rows = [1, 2, 2, 1], [3, 4, 6, 3]
-    scores = pairwise_scores(model, probes, examples, kind=kind, scope="top", top_layers=1, reference=True)
+    scores = pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, scope="top", top_layers=1, reference=True))
     gaps = torch.stack([scores[i, a_rows[2 * i:2 * i + 2]].mean() - scores[i, b_rows[2 * i:2 * i + 2]].mean()
                         for i in range(2)])
     a, b = examples.take(a_rows), examples.take(b_rows)
-    gap = influence_gap(model, probes, a, b, kind=kind, scope="top", top_layers=1)
+    gap = influence_gap(model, probes, a, b, InfluenceArguments(kind=kind, scope="top", top_layers=1))
     torch.testing.assert_close(gap.detach(), gaps)
-    torch.testing.assert_close(influence_loss(model, probes, a, b, kind=kind, scope="top", top_layers=1).detach(),
+    torch.testing.assert_close(influence_loss(model, probes, a, b, InfluenceArguments(kind=kind, scope="top", top_layers=1)).detach(),
                                gaps.pow(2).mean())
 
 
 def test_loss_runs_without_dropout_and_restores_the_mode(tiny64):
     model, examples = tiny64
     probe, a, b = tuple_of(examples)
-    in_eval = influence_loss(model, probe, a, b, scope="head").item()
+    in_eval = influence_loss(model, probe, a, b, InfluenceArguments(scope="head")).item()
     model.train()
     try:
-        loss = influence_loss(model, probe, a, b, scope="head")
+        loss = influence_loss(model, probe, a, b, InfluenceArguments(scope="head"))
         assert model.training
         assert loss.item() == in_eval
         loss.backward()  # the graph stays usable after the mode is restored

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from jobs.influence import (
     KINDS,
     MODEL_SCOPES,
+    InfluenceArguments,
     example_gradient,
     pairwise_scores,
     scope_parameters,
@@ -80,8 +81,8 @@ def test_vocabulary_gradient_keeps_only_the_word_rows_in_use(tiny64):
 def test_fast_path_matches_reference_loop(tiny64, kind, scope):
     model, examples = tiny64
     probes = examples.take([0, 3])
-    fast = pairwise_scores(model, probes, examples, kind=kind, scope=scope, top_layers=1)
-    slow = pairwise_scores(model, probes, examples, kind=kind, scope=scope, top_layers=1, reference=True)
+    fast = pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, scope=scope, top_layers=1))
+    slow = pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, scope=scope, top_layers=1, reference=True))
     assert fast.shape == (2, len(examples))
     torch.testing.assert_close(fast, slow, rtol=1e-6, atol=1e-6 * float(slow.abs().max()))
     if kind != "dot":
@@ -95,8 +96,8 @@ def test_fast_path_matches_reference_loop(tiny64, kind, scope):
 def test_dot_is_cosine_times_both_gradient_norms(tiny64, scope):
     model, examples = tiny64
     probes = examples.take([1, 2])
-    cosine = pairwise_scores(model, probes, examples, kind="cosine", scope=scope)
-    dot = pairwise_scores(model, probes, examples, kind="dot", scope=scope)
+    cosine = pairwise_scores(model, probes, examples, InfluenceArguments(kind="cosine", scope=scope))
+    dot = pairwise_scores(model, probes, examples, InfluenceArguments(kind="dot", scope=scope))
     params = [p for _, p in scope_parameters(model, scope)]
     norms = torch.stack([example_gradient(model, examples.take(n), params).norm() for n in range(len(examples))])
     torch.testing.assert_close(dot, cosine * norms[[1, 2], None] * norms[None], rtol=1e-10, atol=0)
@@ -106,7 +107,7 @@ def test_head_score_is_the_augmented_pooled_cosine(tiny64):
     """Section 4.1's identity: the head's gradient for an example is c (p - onehot) [h, 1] with
     c < 0, so for two labels the head cosine is +-cos([h_1, 1], [h_2, 1]), + for equal labels."""
     model, examples = tiny64
-    scores = pairwise_scores(model, examples, examples, kind="cosine", scope="head")
+    scores = pairwise_scores(model, examples, examples, InfluenceArguments(kind="cosine", scope="head"))
     with torch.no_grad():
         pooled = model.pooled(examples.input_ids, examples.attention_mask)
     augmented = F.normalize(torch.cat([pooled, torch.ones(len(pooled), 1, dtype=pooled.dtype)], 1), dim=1)
@@ -117,12 +118,12 @@ def test_head_score_is_the_augmented_pooled_cosine(tiny64):
 def test_scoring_runs_without_dropout_restores_mode_and_leaves_no_grad(tiny64):
     model, examples = tiny64
     probes = examples.take([0])
-    in_eval = {kind: pairwise_scores(model, probes, examples, kind=kind) for kind in KINDS}
+    in_eval = {kind: pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind)) for kind in KINDS}
     model.train()
     try:
         # were dropout on, the train-mode scores would differ from the eval-mode ones
         for kind in KINDS:
-            torch.testing.assert_close(pairwise_scores(model, probes, examples, kind=kind), in_eval[kind],
+            torch.testing.assert_close(pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind)), in_eval[kind],
                                        rtol=0, atol=0)
             assert model.training
         assert all(p.grad is None for p in model.parameters())
@@ -133,4 +134,4 @@ def test_scoring_runs_without_dropout_restores_mode_and_leaves_no_grad(tiny64):
 def test_unknown_kind_is_refused(tiny64):
     model, examples = tiny64
     with pytest.raises(ValueError, match="unknown influence score"):
-        pairwise_scores(model, examples.take([0]), examples, kind="tracin")
+        pairwise_scores(model, examples.take([0]), examples, InfluenceArguments(kind="tracin"))

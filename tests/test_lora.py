@@ -11,7 +11,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from jobs.influence import Examples, influence_loss, pairwise_scores, scope_parameters
+from jobs.influence import Examples, InfluenceArguments, influence_loss, pairwise_scores, scope_parameters
 from jobs.influence.fast.sites import scope_sites
 from jobs.lora import ADAPTER_FILE, TARGETS, add_lora, is_adapter, lora_of, resolve_targets
 from jobs.models import encode, load_model
@@ -180,7 +180,8 @@ def relative_close(fast: torch.Tensor, reference: torch.Tensor, rel: float) -> N
 
 def loss_and_gradient(model, examples, **kwargs) -> tuple[float, torch.Tensor]:
     model.zero_grad(set_to_none=True)
-    j = influence_loss(model, examples.take(PROBES), examples.take(A_ROWS), examples.take(B_ROWS), **kwargs)
+    j = influence_loss(model, examples.take(PROBES), examples.take(A_ROWS), examples.take(B_ROWS),
+                       InfluenceArguments(**kwargs))
     j.backward()
     trainable = [p for p in model.parameters() if p.requires_grad]
     grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in trainable])
@@ -202,8 +203,9 @@ def test_the_adapters_are_linear_sites(lora64):
 def test_fast_scores_over_the_adapters_equal_the_reference(lora64, kind):
     model, examples, tolerance = lora64
     probes = examples.take([0, 3, 8])
-    reference = pairwise_scores(model, probes, examples, kind=kind, scope="lora", reference=True)
-    relative_close(pairwise_scores(model, probes, examples, kind=kind, scope="lora"), reference, tolerance)
+    reference = pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, scope="lora", reference=True))
+    relative_close(pairwise_scores(model, probes, examples, InfluenceArguments(kind=kind, scope="lora")), reference,
+                   tolerance)
 
 
 @pytest.mark.parametrize("scope", ["lora", "head"])
@@ -236,7 +238,7 @@ def test_the_loss_gradient_over_the_adapters_matches_finite_differences(lora64):
                 p.add_(shift * d)
         try:
             return float(influence_loss(model, examples.take(PROBES), examples.take(A_ROWS),
-                                        examples.take(B_ROWS), kind="cosine", scope="lora").detach())
+                                        examples.take(B_ROWS), InfluenceArguments(kind="cosine", scope="lora")).detach())
         finally:
             with torch.no_grad():
                 for p, d in zip(trainable, direction, strict=True):

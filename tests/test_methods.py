@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from jobs.data.dataset import ConfoundedDataset, Split
-from jobs.influence import Examples, influence_loss
+from jobs.influence import Examples, InfluenceArguments, influence_loss
 from jobs.methods import METHOD_DESCRIPTIONS, train
 from jobs.methods.adversarial import reverse_gradient
 from jobs.methods.finetune import Finetune
@@ -91,6 +91,19 @@ def test_every_method_runs_end_to_end(method):
     assert len(recorder.influences) == 2 * len(recorder.cids)  # histogram_probes lists per point
     assert [(li.step, li.phase) for li in recorder.influences] == [
         (c["step"], c["phase"]) for c in recorder.cids for _ in range(2)]  # lists carry their CID's phase
+    # the influence engine's path is in the job: a diagnostic and a log line per use and change
+    # (tiny: fast; NeuronTune's masked head has no fast rule: its final CID says so, a warning)
+    uses = ["cid", "update"] if rounds else ["cid"]
+    assert {name for name in recorder.diagnostics if name.startswith("influence.engine.")} == {
+        f"influence.engine.{use}" for use in uses}
+    for use in uses:
+        path = recorder.diagnostics[f"influence.engine.{use}"]["path"]
+        if method == "neurontune":
+            assert path == "loop" and "MaskedHead" in recorder.diagnostics["influence.engine.cid"]["reason"]
+            assert sum(line.startswith("warning: influence engine (cid): ") for line in recorder.logs) == 1
+            continue
+        assert path == ("embedding" if use == "update" and method == "embedding-tuning" else "fast")
+        assert sum(line.startswith(f"influence engine ({use}): {path}: ") for line in recorder.logs) == 1
     if rounds:
         assert (3, "pre-round") in phases and (3, "post-round") in phases and (3, "live") not in phases
         assert len(recorder.series("loss/influence")) == 2  # 4 probes, 2 per update
@@ -171,11 +184,11 @@ def test_influence_updates_decrease_j_on_their_tuples(kind):
 
     def j_now() -> float:
         return float(influence_loss(model, examples.take(probes), examples.take(a.reshape(-1)),
-                                    examples.take(b.reshape(-1)), **scope).detach())
+                                    examples.take(b.reshape(-1)), InfluenceArguments(**scope)).detach())
 
     before = j_now()
     optimizer = make_optimizer(model.named_parameters(), "adamw", lr=1e-3)
-    reported = [influence_update(model, optimizer, examples, probes, a, b, **scope) for _ in range(4)]
+    reported = [influence_update(model, optimizer, examples, probes, a, b, InfluenceArguments(**scope)) for _ in range(4)]
     after = j_now()
     assert before > 1e-9
     assert reported[0] == pytest.approx(before, rel=1e-4)  # the J reported is the mean J before the step

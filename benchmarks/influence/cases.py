@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from benchmarks.influence.measure import measure
 from benchmarks.influence.workload import Workload, sample_tuples
-from jobs.influence import eval_mode, pairwise_scores, scope_parameters
+from jobs.influence import InfluenceArguments, eval_mode, pairwise_scores, scope_parameters
 from jobs.influence.scores import _gradient_scores
 from jobs.influence.update import accumulate_influence_gradient
 
@@ -82,8 +82,7 @@ def update(model, work: Workload, device, per_example: float, kind: str, num_pro
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        j = accumulate_influence_gradient(model, probes, a, b, kind=kind, scope="all",
-                                          examples_per_call=examples_per_call, reference=reference)
+        j = accumulate_influence_gradient(model, probes, a, b, InfluenceArguments(kind=kind, scope="all", examples_per_call=examples_per_call, reference=reference))
         optimizer.step()
         return j
 
@@ -115,7 +114,7 @@ def r2(model, name, work, device, per_example, num_train=1500, num_probes=40, lo
     example (its probe gradients, a fixed cost, are timed apart and left out)."""
     model.eval()
     probes, train = work.train.take(np.arange(num_probes)), work.train.take(np.arange(num_train))
-    m = measure(lambda: pairwise_scores(model, probes, train, kind="cosine", scope="all"), device)
+    m = measure(lambda: pairwise_scores(model, probes, train, InfluenceArguments(kind="cosine", scope="all")), device)
     rows = [Row(name, "R2 CID scores", m.seconds, num_train * per_example, m.seconds / (num_train * per_example),
                 1.5, m.peak_mb, f"{num_probes} probes x {num_train} training examples, all parameters")]
     if loop_train:

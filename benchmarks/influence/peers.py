@@ -28,7 +28,7 @@ from torch import nn
 from benchmarks.influence.cases import Row
 from benchmarks.influence.measure import measure
 from benchmarks.influence.workload import Workload
-from jobs.influence import eval_mode, pairwise_scores
+from jobs.influence import InfluenceArguments, eval_mode, pairwise_scores
 from jobs.influence.fast import fast_gradient_scores
 from jobs.influence.fast.batching import by_length
 
@@ -106,7 +106,7 @@ def dattri(model, name, work: Workload, device, num_train=300, num_probes=40, ba
     label = f"R3 vs dattri TracIn cosine ({num_probes} x {num_train}, all)"
     probes, train = work.train.take(np.arange(num_probes)), work.train.take(np.arange(num_train))
     model.eval()
-    ours = measure(lambda: pairwise_scores(model, probes, train, kind="cosine", scope="all"), device)
+    ours = measure(lambda: pairwise_scores(model, probes, train, InfluenceArguments(kind="cosine", scope="all")), device)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "dattri.json")
         command = [sys.executable, "-m", "benchmarks.influence.dattri_peer", "--model", name, "--train",

@@ -20,6 +20,8 @@ import numpy as np
 from scipy import stats
 from torch import nn
 
+from jobs.influence.arguments import InfluenceArguments
+from jobs.influence.engine import PathSink
 from jobs.influence.examples import Examples
 from jobs.influence.scores import ProgressSink, pairwise_scores
 
@@ -117,13 +119,13 @@ def cid_pool(labels: np.ndarray, confounds: np.ndarray, per_group: int, seed: in
 
 
 def measure_cid(model: nn.Module, train: Examples, labels: np.ndarray, confounds: np.ndarray,
-                probe_index: np.ndarray, pool_index: np.ndarray, kind: str = "cosine", scope: str = "all",
-                top_layers: int = 2, reference: bool = False, progress: ProgressSink | None = None) -> CIDResult:
-    """The model's CID now: scores of the pool on the probes, split into A and B per probe.
+                probe_index: np.ndarray, pool_index: np.ndarray, args: InfluenceArguments | None = None,
+                progress: ProgressSink | None = None, on_path: PathSink | None = None) -> CIDResult:
+    """The model's CID now: scores (args) of the pool on the probes, split into A and B per probe.
 
     train: the whole training set tokenised (rows are training indices); probe_index and
     pool_index index into it. Costs P + len(pool) backward passes (kind "embedding": forwards).
-    progress: told of the pool examples scored (pairwise_scores)."""
-    scores = pairwise_scores(model, train.take(probe_index), train.take(pool_index), kind=kind,
-                             scope=scope, top_layers=top_layers, reference=reference, progress=progress or False)
+    progress: told of the pool examples scored; on_path: of the engine's path (pairwise_scores)."""
+    scores = pairwise_scores(model, train.take(probe_index), train.take(pool_index), args,
+                             progress=progress or False, on_path=on_path)
     return cid_from_scores(scores.double().numpy(), probe_index, pool_index, labels, confounds)

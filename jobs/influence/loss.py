@@ -19,11 +19,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from jobs.influence.arguments import InfluenceArguments
+from jobs.influence.engine import PathSink, choose_path, report
 from jobs.influence.examples import Examples
 from jobs.influence.fast.loss import fast_influence_gap
 from jobs.influence.scope import scope_parameters
 from jobs.influence.scores import (
-    KINDS,
     eval_mode,
     example_gradient,
     example_loss,
@@ -32,30 +33,32 @@ from jobs.influence.scores import (
 )
 
 
-def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, kind: str = "cosine",
-                  scope: str = "all", top_layers: int = 2, reference: bool = False) -> Tensor:
+def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples,
+                  args: InfluenceArguments | None = None, on_path: PathSink | None = None) -> Tensor:
     """gap_i = mean I(A_i, p_i) - mean I(B_i, p_i) for each probe: shape [P], differentiable.
 
     probes: P examples; a and b: P*k examples each, rows [i*k:(i+1)*k] belonging to probe i.
-    The scores are taken in eval mode (no dropout); the model's mode is restored after.
+    The scores (args.kind over args.scope) are taken in eval mode (no dropout); the model's mode
+    is restored after.
 
     The default path (jobs.influence.fast.loss) runs all distinct examples in one batched
     forward and backward and forms the needed gradient dot products from per-token factors;
-    reference=True (or a scope parameter without a fast rule) runs the per-example loop below,
-    one create_graph backward per example, kept as the fast path's oracle."""
+    args.reference (or a scope parameter without an exact fast rule, which is reported) runs the
+    per-example loop below, one create_graph backward per example, kept as the fast path's
+    oracle. The path taken goes to on_path (jobs.influence.engine.EnginePath)."""
+    args = args or InfluenceArguments()
     num_probes = len(probes)
     k = len(a) // max(num_probes, 1)
     if num_probes == 0 or k == 0 or len(a) != num_probes * k or len(b) != num_probes * k:
         raise ValueError(f"need P probes and P*k A and B examples each; got {num_probes} probes, "
                          f"{len(a)} A and {len(b)} B examples")
-    if kind not in KINDS:
-        raise ValueError(f"unknown influence score '{kind}'; valid: {', '.join(KINDS)}")
-    params = [p for _, p in scope_parameters(model, scope, top_layers)]
+    kind = args.kind
+    params = [p for _, p in scope_parameters(model, args.scope, args.top_layers)]
     with eval_mode(model):
-        if not reference:
-            gap = fast_influence_gap(model, probes, a, b, kind, params)
-            if gap is not None:
-                return gap
+        plan, path = choose_path(model, args, params, probes)
+        report(on_path, path)
+        if path.path != "reference" and (plan is not None or kind == "embedding"):
+            return fast_influence_gap(model, probes, a, b, kind, plan)
         if kind == "embedding":
             def represent(ex: Examples) -> Tensor:  # [len(ex), hidden]
                 return model.pooled(ex.input_ids, ex.attention_mask)
@@ -71,15 +74,16 @@ def influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, 
         return similarity(a_rep, probe_rep, kind).mean(1) - similarity(b_rep, probe_rep, kind).mean(1)
 
 
-def influence_loss(model: nn.Module, probes: Examples, a: Examples, b: Examples, kind: str = "cosine",
-                   scope: str = "all", top_layers: int = 2, reference: bool = False) -> Tensor:
+def influence_loss(model: nn.Module, probes: Examples, a: Examples, b: Examples,
+                   args: InfluenceArguments | None = None, on_path: PathSink | None = None) -> Tensor:
     """J = mean over probes of gap_i ** 2, a scalar differentiable w.r.t. ALL model parameters.
 
-    kind "cosine"/"dot": scores over the `scope` gradients (second order: J.backward() runs one
-    double backward); kind "embedding": cosine of pooled outputs (first order; scope ignored).
-    Computed in eval mode; call J.backward() (in any mode) for dJ/dtheta. reference=True takes
-    the per-example loop instead of the batched fast path (debugging; same value and gradient)."""
-    return influence_gap(model, probes, a, b, kind, scope, top_layers, reference).pow(2).mean()
+    args.kind "cosine"/"dot": scores over the args.scope gradients (second order: J.backward()
+    runs one double backward); "embedding": cosine of pooled outputs (first order; scope
+    ignored). Computed in eval mode; call J.backward() (in any mode) for dJ/dtheta.
+    args.reference takes the per-example loop instead of the batched fast path (debugging; same
+    value and gradient)."""
+    return influence_gap(model, probes, a, b, args, on_path).pow(2).mean()
 
 
 def influence_loss_reference_hvp(model: nn.Module, probe: Examples, a: Examples, b: Examples,

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jobs.influence.arguments import InfluenceArguments
+from jobs.influence.engine import PathSink, choose_path, report
 from jobs.influence.examples import Examples
 from jobs.influence.scope import scope_parameters
 from jobs.spec import SCORES
@@ -54,33 +56,22 @@ def example_gradient(model: nn.Module, ex: Examples, params: list[nn.Parameter],
     influence loss); without it the result is detached. Never touches any `.grad`.
 
     vocabulary: sorted token ids [U] covering every example that will be compared. When given
-    and the word-embedding matrix is in `params`, its [V, H] block is replaced by the [U, H] rows
-    of those tokens: the other rows are zero for all these examples, so dot products and norms
-    are unchanged while the vector shrinks (MiniLM: 11.7M of 22.7M numbers are word embeddings)."""
+    and the word-embedding matrix is in `params`, only its [U, H] rows of those tokens are kept:
+    the other rows are zero for all these examples, so dot products and norms are unchanged while
+    the vector shrinks (MiniLM: 11.7M of 22.7M numbers are word embeddings). The rows are taken
+    from autograd's own gradient of the matrix, so whatever the module does with its rows (Gemma
+    scales them) the gradient stays exact."""
+    grads = list(torch.autograd.grad(example_loss(model, ex), params, create_graph=create_graph,
+                                     allow_unused=True, materialize_grads=True))
     embedding = _word_embedding(model) if vocabulary is not None else None
-    if embedding is None or not any(p is embedding.weight for p in params):
-        grads = torch.autograd.grad(example_loss(model, ex), params, create_graph=create_graph,
-                                    allow_unused=True, materialize_grads=True)
-    else:
-        looked_up = []
-        handle = embedding.register_forward_hook(lambda module, inputs, output: looked_up.append(output))
-        try:
-            loss = example_loss(model, ex)
-        finally:
-            handle.remove()
-        if len(looked_up) != 1:
-            raise RuntimeError(f"the word embedding ran {len(looked_up)} times in one forward pass; expected once")
-        # dL/dW[v] is the sum of dL/d(looked-up row) over the positions holding token v.
-        inputs = [looked_up[0] if p is embedding.weight else p for p in params]
-        grads = list(torch.autograd.grad(loss, inputs, create_graph=create_graph, allow_unused=True,
-                                         materialize_grads=True))
-        ids = ex.input_ids.reshape(-1)
-        rows = torch.searchsorted(vocabulary, ids).clamp_max(len(vocabulary) - 1)
-        if not torch.equal(vocabulary[rows], ids):
-            raise ValueError("the vocabulary misses some of the example's tokens")
-        slot = next(i for i, p in enumerate(params) if p is embedding.weight)
-        per_position = grads[slot].reshape(len(ids), -1)                       # [T, H]
-        grads[slot] = per_position.new_zeros(len(vocabulary), per_position.shape[1]).index_add(0, rows, per_position)
+    if embedding is not None:
+        for slot, p in enumerate(params):
+            if p is embedding.weight:
+                ids = ex.input_ids.reshape(-1)
+                rows = torch.searchsorted(vocabulary, ids).clamp_max(len(vocabulary) - 1)
+                if not torch.equal(vocabulary[rows], ids):
+                    raise ValueError("the vocabulary misses some of the example's tokens")
+                grads[slot] = grads[slot].index_select(0, vocabulary)
     flat = torch.cat([g.reshape(-1) for g in grads])
     return flat if create_graph else flat.detach()
 
@@ -102,40 +93,39 @@ def similarity(x: Tensor, y: Tensor, kind: str) -> Tensor:
     return dot / norms.clamp_min(torch.finfo(norms.dtype).tiny)
 
 
-def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, kind: str = "cosine",
-                    scope: str = "all", top_layers: int = 2, reference: bool = False,
-                    progress: bool | ProgressSink = False) -> Tensor:
+def pairwise_scores(model: nn.Module, probes: Examples, train: Examples, args: InfluenceArguments | None = None,
+                    progress: bool | ProgressSink = False, on_path: PathSink | None = None) -> Tensor:
     """Influence of every training example on every probe: a [P, N] tensor on the CPU.
 
-    scores[i, n] = I(train[n], probes[i]). Dtype follows the model. The model is in eval mode
-    during the computation and gets its previous mode back after.
+    scores[i, n] = I(train[n], probes[i]) of args.kind over args.scope. Dtype follows the model.
+    The model is in eval mode during the computation and gets its previous mode back after.
 
     The default path (jobs.influence.fast.scores) takes every example's gradient factors from
-    batched backwards, builds each training gradient once and multiplies it by all the probe
-    gradients at once; word embeddings only on the rows of the probes' tokens. Where a scope
-    parameter has no fast rule it falls back to _gradient_scores: each probe's gradient once
-    ([P, D] kept), then one backward per training example. kind "embedding" runs batched
-    forwards only. reference=True is the plain per-pair loop with dense gradients, kept as the
-    fast paths' oracle. progress=True shows a tqdm bar over the training examples; a ProgressSink
-    is told instead (the live CID's progress reports)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown influence score '{kind}'; valid: {', '.join(KINDS)}")
-    params = [p for _, p in scope_parameters(model, scope, top_layers)]
+    batched backwards and forms all probe-example dot products from them. Where a scope parameter
+    has no exact fast rule it falls back to _gradient_scores (each probe's gradient once, [P, D]
+    kept, then one backward per training example) and says why. kind "embedding" runs batched
+    forwards only. args.reference is the plain per-pair loop with dense gradients, kept as the
+    fast paths' oracle. The path taken goes to on_path (jobs.influence.engine.EnginePath).
+    progress=True shows a tqdm bar over the training examples; a ProgressSink is told instead
+    (the live CID's progress reports)."""
+    args = args or InfluenceArguments()
+    params = [p for _, p in scope_parameters(model, args.scope, args.top_layers)]
     with eval_mode(model):
-        if reference:
-            return _reference_scores(model, probes, train, kind, params)
-        if kind == "embedding":
+        plan, path = choose_path(model, args, params, probes)
+        report(on_path, path)
+        if path.path == "reference":
+            return _reference_scores(model, probes, train, args.kind, params)
+        if path.path == "embedding":
             return _embedding_scores(model, probes, train)
-        from jobs.influence.fast.scores import fast_gradient_scores  # the fast engine builds on this module
+        if plan is None:
+            return _gradient_scores(model, probes, train, args.kind, params, progress)
+        from jobs.influence.fast.scores import fast_gradient_scores
 
         bar = _maybe_progress(len(train), progress, "influence")
         try:
-            scores = fast_gradient_scores(model, probes, train, kind, params, progress=bar)
+            return fast_gradient_scores(model, probes, train, args.kind, plan, args.batch_size, progress=bar)
         finally:
             bar.close()
-        if scores is not None:
-            return scores
-        return _gradient_scores(model, probes, train, kind, params, progress)
 
 
 def _gradient_scores(model, probes: Examples, train: Examples, kind: str, params,

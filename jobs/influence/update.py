@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from jobs.influence.arguments import InfluenceArguments
+from jobs.influence.engine import PathSink
 from jobs.influence.examples import Examples
 from jobs.influence.fast.batching import distinct, stack
 from jobs.influence.loss import influence_loss  # the public entry point, fast path by default
@@ -32,25 +34,25 @@ def pack_by_overlap(members: list[set[int]], per_call: int) -> list[list[int]]:
 
 
 def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Examples, b: Examples,
-                                  kind: str = "cosine", scope: str = "all", top_layers: int = 2,
-                                  examples_per_call: int = 96, reference: bool = False,
-                                  inputs: list[nn.Parameter] | None = None) -> float:
+                                  args: InfluenceArguments | None = None,
+                                  inputs: list[nn.Parameter] | None = None, on_path: PathSink | None = None) -> float:
     """Add dJ/dtheta of the mean J over the P tuples to every parameter's .grad (given `inputs`:
     to theirs alone, and the backward differentiates nothing else); return that J.
 
-    probes [P], a and b [P*k] as for influence_loss. Calls hold about examples_per_call
-    examples (probe + 2k each; at least one tuple), grouped so shared examples share a call."""
+    probes [P], a and b [P*k] as for influence_loss. Calls hold about args.per_call() examples
+    (probe + 2k each; at least one tuple), grouped so shared examples share a call. on_path is
+    told the engine's path of each call."""
+    args = args or InfluenceArguments()
     num_probes, k = len(probes), len(a) // len(probes)
     _, inverse = distinct(stack(probes, a, b))
     ids = inverse.cpu().tolist()
     members = [{ids[i], *ids[num_probes + i * k:num_probes + (i + 1) * k],
                 *ids[num_probes * (k + 1) + i * k:num_probes * (k + 1) + (i + 1) * k]} for i in range(num_probes)]
     mean_j = 0.0
-    for group in pack_by_overlap(members, max(1, examples_per_call // (2 * k + 1))):
+    for group in pack_by_overlap(members, max(1, args.per_call() // (2 * k + 1))):
         rows = torch.as_tensor(group)
         slots = (rows[:, None] * k + torch.arange(k)).reshape(-1)
-        j = influence_loss(model, probes.take(rows), a.take(slots), b.take(slots), kind=kind, scope=scope,
-                           top_layers=top_layers, reference=reference)
+        j = influence_loss(model, probes.take(rows), a.take(slots), b.take(slots), args, on_path)
         share = len(group) / num_probes
         (j * share).backward(inputs=inputs)
         mean_j += float(j.detach()) * share

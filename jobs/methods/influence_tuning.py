@@ -27,8 +27,10 @@ import numpy as np
 import torch
 
 from jobs.contracts.enums import CidPhase, MethodName
-from jobs.influence import Examples, ab_groups, scope_parameters
+from jobs.influence import Examples, InfluenceArguments, ab_groups, scope_parameters
+from jobs.influence.engine import PathSink
 from jobs.influence.update import accumulate_influence_gradient
+from jobs.methods.engine_path import EnginePathLog
 from jobs.methods.loop import Method, Run
 from jobs.methods.optim import clip_gradients, make_optimizer, reset_moments
 from jobs.methods.run_progress import Cost, Units, Work, typical_seconds
@@ -42,9 +44,6 @@ from jobs.rounds import is_round_step, round_steps
 # benchmarks/influence: about 0.4-0.5). Timed updates replace the guess.
 GUESSED_EMBEDDING_UPDATE_COST = 0.5
 
-# Examples (probes + A + B) per influence_loss call: the gradient score keeps a differentiable
-# full gradient per example, so memory grows with this; the pooled-output score is light.
-EXAMPLES_PER_CALL = {"cosine": 96, "dot": 96, "embedding": 1024}
 
 
 def sample_tuples(probes: np.ndarray, labels: np.ndarray, confounds: np.ndarray, allowed: np.ndarray, k: int,
@@ -78,21 +77,23 @@ def updated_parameters(model, scope: str = "all", top_layers: int = 2,
 
 
 def influence_update(model, optimizer: torch.optim.Optimizer, train: Examples, probes: np.ndarray, a: np.ndarray,
-                     b: np.ndarray, kind: str = "cosine", scope: str = "all", top_layers: int = 2,
-                     grad_clip: float | None = 1.0, reference: bool = False, update: str = "scope") -> float:
-    """One influence-optimiser step on the mean gradient of J over the P given tuples.
+                     b: np.ndarray, args: InfluenceArguments | None = None, grad_clip: float | None = 1.0,
+                     update: str = "scope", on_path: PathSink | None = None) -> float:
+    """One influence-optimiser step on the mean gradient of J (args: kind, scope, path) over the
+    P given tuples.
 
     train: the training set (rows = indices); probes [P], a and b [P, k] index it. The gradient
     is accumulated in memory-bounded calls that group tuples sharing examples (see
-    jobs.influence.update); reference=True uses the slow per-example path (debugging).
+    jobs.influence.update); args.reference uses the slow per-example path (debugging).
     update "scope": dJ/dtheta is taken for the scope's parameters alone (the others get no
     gradient, so no optimiser moves them); "all": for every parameter.
     Returns J (the mean over the P probes, before the step)."""
+    args = args or InfluenceArguments()
     optimizer.zero_grad(set_to_none=True)
-    inputs = None if update == "all" else [p for _, p in updated_parameters(model, scope, top_layers, update)]
-    mean_j = accumulate_influence_gradient(
-        model, train.take(probes), train.take(a.reshape(-1)), train.take(b.reshape(-1)), kind=kind, scope=scope,
-        top_layers=top_layers, examples_per_call=EXAMPLES_PER_CALL[kind], reference=reference, inputs=inputs)
+    inputs = None if update == "all" else [p for _, p in updated_parameters(model, args.scope, args.top_layers,
+                                                                           update)]
+    mean_j = accumulate_influence_gradient(model, train.take(probes), train.take(a.reshape(-1)),
+                                           train.take(b.reshape(-1)), args, inputs=inputs, on_path=on_path)
     clip_gradients(optimizer, grad_clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -138,6 +139,7 @@ class InfluenceTuning(Method):
         self.round_seconds: list[float] = []   # wall time of each whole round, CID before and after included
         self.round: RoundState | None = None   # the round under way (between label steps: None)
         self.round_optimizer: torch.optim.Optimizer | None = None  # its optimiser, once made
+        self.engine_path: EnginePathLog | None = None  # the path of the updates, in the job (first round)
         return []
 
     def state_dict(self) -> dict:
@@ -231,6 +233,8 @@ class InfluenceTuning(Method):
             optimizer.load_state_dict(state.optimizer)
             state.optimizer = None
         self.round_optimizer = optimizer
+        if self.engine_path is None:
+            self.engine_path = EnginePathLog(run.recorder, "update")
         model.eval()
         total_updates = self.updates_per_round(run)
         try:
@@ -250,9 +254,10 @@ class InfluenceTuning(Method):
                 if len(kept) == 0:
                     continue
                 update_start = time.perf_counter()
-                j = influence_update(model, optimizer, run.train, kept, a, b, self.kind, settings.scope,
-                                     settings.top_layers, run.spec.train.grad_clip, run.spec.reference,
-                                     settings.update)
+                args = InfluenceArguments(kind=self.kind, scope=settings.scope, top_layers=settings.top_layers,
+                                          reference=run.spec.reference)
+                j = influence_update(model, optimizer, run.train, kept, a, b, args, run.spec.train.grad_clip,
+                                     settings.update, on_path=self.engine_path)
                 self.update_seconds.append(time.perf_counter() - update_start)
                 self.updates += 1
                 state.losses.append(j)

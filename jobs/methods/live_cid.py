@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from jobs.contracts.cid import CidExtra, CidPoint
-from jobs.influence import Examples, cid_pool, measure_cid
+from jobs.influence import Examples, InfluenceArguments, cid_pool, measure_cid
+from jobs.methods.engine_path import EnginePathLog
 from jobs.methods.run_progress import RunProgress, Work
 from jobs.recorder import InfluenceLists, Recorder
 from jobs.spec import JobSpec
@@ -56,6 +57,7 @@ class LiveCID:
         self.pool_index = cid_pool(self.labels, self.confounds, per_group=diagnostics.sample, seed=spec.seed,
                                    allowed=allowed)
         self.latest: float | None = None
+        self.engine_path = EnginePathLog(recorder, "cid")  # the path of the scores, in the job
         self.progress: RunProgress | None = None  # set by the loop: phase and ETA reports
 
     def measure(self, model, step: int, phase: str, record_as: str | None = None) -> float:
@@ -69,9 +71,10 @@ class LiveCID:
             lengths = self.train.attention_mask.sum(1).cpu().numpy()
             pool_progress = _PoolProgress(self.progress, words, int(lengths[self.probe_index].sum()),
                                           lengths[self.pool_index])
+        args = InfluenceArguments(kind=diagnostics.score, scope=diagnostics.scope,
+                                  top_layers=diagnostics.top_layers, reference=self.spec.reference)
         result = measure_cid(model, self.train, self.labels, self.confounds, self.probe_index, self.pool_index,
-                             kind=diagnostics.score, scope=diagnostics.scope, top_layers=diagnostics.top_layers,
-                             reference=self.spec.reference, progress=pool_progress)
+                             args, progress=pool_progress, on_path=self.engine_path)
         if self.progress is not None:
             self.progress.finish(Work.CID, step)
         phase = record_as or phase

@@ -24,10 +24,13 @@ from jobs.influence.fast.sites import Factors
 
 
 def per_example(f: Factors) -> list[Tensor]:
-    """Linear or LayerNorm site: each example's gradient of every in-scope parameter, flattened:
-    [B, n_weight] and/or [B, n_bias] (kept apart: joining them would copy the big one)."""
+    """Linear, norm or dense site: each example's gradient of every in-scope parameter, flattened:
+    [B, n_weight] and/or [B, n_bias] (kept apart: joining them would copy the big one). A Conv1D's
+    comes out transposed, which changes no dot product."""
     if f.site.kind == "embedding":
         raise ValueError("embedding gradients are sparse; use embedding_rows / star_dots")
+    if f.site.kind == "dense":
+        return [f.g.reshape(f.g.shape[0], -1)]
     parts = []
     if f.site.weight:
         if f.site.kind == "linear":

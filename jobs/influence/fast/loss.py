@@ -19,19 +19,19 @@ from torch import Tensor, nn
 from jobs.influence.examples import Examples
 from jobs.influence.fast.batching import distinct, length_buckets, stack
 from jobs.influence.fast.kernels import self_dots, star_dots
-from jobs.influence.fast.sites import capture_joined, scope_sites
+from jobs.influence.fast.sites import Plan, capture_joined
 
 # What one more batch costs, in multiply-adds: about 10 ms of Python and kernel launches.
 BATCH_OVERHEAD_MACS = 5e8
 
 
 def fast_influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examples, kind: str,
-                       params: list[nn.Parameter]) -> Tensor | None:
+                       plan: Plan | None) -> Tensor:
     """gap_i = mean_j I(a_ij, p_i) - mean_j I(b_ij, p_i): shape [P], differentiable w.r.t. every
     parameter. a and b: P*k rows each, rows [i*k:(i+1)*k] belonging to probe i.
 
-    None when a parameter of `params` has no fast rule (the caller then takes the loop). The
-    caller checks the shapes and sets eval mode."""
+    plan: the sites of the scope (jobs.influence.engine.choose_path); None for kind "embedding".
+    The caller checks the shapes and sets eval mode."""
     num_probes = len(probes)
     k = len(a) // num_probes
     unique, inverse = distinct(stack(probes, a, b))
@@ -51,10 +51,7 @@ def fast_influence_gap(model: nn.Module, probes: Examples, a: Examples, b: Examp
         x, y = rep[partners], rep[centre][:, None]
         norms = x.norm(dim=2) * y.norm(dim=2)
         return _gap((x * y).sum(2) / norms.clamp_min(torch.finfo(norms.dtype).tiny), k)
-    sites = scope_sites(model, params)
-    if sites is None:
-        return None
-    factors = capture_joined(model, sites, [(x.input_ids, x.attention_mask, x.labels) for x in batches],
+    factors = capture_joined(model, plan, [(x.input_ids, x.attention_mask, x.labels) for x in batches],
                              create_graph=True)
     scores = sum(star_dots(f, centre, partners) for f in factors)               # [P, 2k]
     if kind == "cosine":

@@ -37,7 +37,7 @@ from jobs.influence.fast.blocks import (
     token_self_dots,
 )
 from jobs.influence.fast.kernels import per_example, self_dots, squared_norms
-from jobs.influence.fast.sites import Factors, Site, capture, scope_sites
+from jobs.influence.fast.sites import Factors, Plan, capture
 
 # How many times more multiply-adds the factored form may take and still be chosen: large
 # products run several times faster than many small ones that each write a whole gradient.
@@ -45,8 +45,9 @@ FACTORED_EFFICIENCY = {"cpu": 3.0, "cuda": 1.5}
 
 
 def _vectors(f: Factors) -> list[Tensor]:
-    """The per-example parts that are dotted as vectors: LayerNorm weight and bias, biases."""
-    if f.site.kind == "layernorm":
+    """The per-example parts that are dotted as vectors: norm weights and biases, biases, and
+    parameters read outside any module (dense)."""
+    if f.site.kind in ("norm", "dense"):
         return per_example(f)
     return [f.g.sum(1)] if f.site.kind == "linear" and f.site.bias else []
 
@@ -57,7 +58,8 @@ class ProbeSide:
     linear sites), plus bias/LayerNorm vectors. sq_norms [P]: the probes' squared gradient
     norms (None unless norms)."""
 
-    def __init__(self, model: nn.Module, sites: list[Site], probes: Examples, batch_size: int, norms: bool = True):
+    def __init__(self, model: nn.Module, plan: Plan, probes: Examples, batch_size: int, norms: bool = True):
+        sites = plan.sites
         self.num = len(probes)
         dtype = next(model.parameters()).dtype
         device = probes.device
@@ -65,7 +67,7 @@ class ProbeSide:
         captured = []
         for index in by_length(probes, batch_size):
             batch = probes.take(index.cpu().numpy())
-            factors = capture(model, sites, batch.input_ids, batch.attention_mask, batch.labels)
+            factors = capture(model, plan, batch.input_ids, batch.attention_mask, batch.labels)
             if norms:
                 for f in factors:
                     self.sq_norms[index] += self_dots(f)
@@ -84,7 +86,7 @@ class ProbeSide:
             first = pieces[0][1]
             factored = weight and (site.kind == "embedding" or self._factored_pays(
                 first, mean_tokens, efficiency, readers[input_key(first.x)]))
-            at_tokens = factored and first.real is not None
+            at_tokens = factored and first.aligned
             if at_tokens:
                 token_sites.append(i)
             self.rows.append(self._token_rows(pieces) if factored and not at_tokens else None)
@@ -168,22 +170,19 @@ class ProbeSide:
 
 
 @torch.no_grad()
-def fast_gradient_scores(model: nn.Module, probes: Examples, train: Examples, kind: str,
-                         params: list[nn.Parameter], batch_size: int = 32, progress=None) -> Tensor | None:
-    """scores [P, N] (on the CPU) of kind "cosine" or "dot" over `params`; None when some
-    parameter has no fast rule (scope_sites), so the caller can take the per-example loop.
+def fast_gradient_scores(model: nn.Module, probes: Examples, train: Examples, kind: str, plan: Plan,
+                         batch_size: int = 32, progress=None) -> Tensor:
+    """scores [P, N] (on the CPU) of kind "cosine" or "dot" over the plan's sites
+    (jobs.influence.engine.choose_path makes the plan, or says why there is none).
 
     The caller sets eval mode. progress: an object with update(n) (per training example), or None."""
-    sites = scope_sites(model, params)
-    if sites is None:
-        return None
     cosine = kind == "cosine"
-    probe_side = ProbeSide(model, sites, probes, batch_size, norms=cosine)      # "dot" needs no norms
+    probe_side = ProbeSide(model, plan, probes, batch_size, norms=cosine)      # "dot" needs no norms
     scores = torch.empty(len(probes), len(train), dtype=next(model.parameters()).dtype)
     probe_norms = probe_side.sq_norms.sqrt() if cosine else None
     for index in by_length(train, batch_size):
         batch = train.take(index.cpu().numpy())
-        dots, sq_norms = probe_side.dots(capture(model, sites, batch.input_ids, batch.attention_mask,
+        dots, sq_norms = probe_side.dots(capture(model, plan, batch.input_ids, batch.attention_mask,
                                                  batch.labels))
         if cosine:
             norms = probe_norms[:, None] * sq_norms.sqrt()[None]
