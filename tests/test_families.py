@@ -44,14 +44,6 @@ EXPECTED = {
     "phi": ("Phi", "decoder", "last", ("final_layernorm",), "layers"),
 }
 REPRESENTATIVE = ["llama", "gpt2", "modernbert"]
-# The fast influence engine cannot yet serve these with a second-order score over their blocks
-# (issue 18 item 1/5, the fast engine's part): ALBERT runs its shared layer at every depth
-# ("module ... ran 2 times in one forward"), DeBERTa's relative attention breaks its batched rule.
-FAST_PATH_PENDING = {
-    "albert": "issue 18 (fast engine): ALBERT's shared layer runs at every depth ('ran 2 times in one forward')",
-    "deberta-v2": "issue 18 (fast engine): DeBERTa-v2's relative attention ('Expected size for first two "
-                  "dimensions of batch2 tensor')",
-}
 
 
 @pytest.fixture(scope="module")
@@ -247,21 +239,13 @@ def check_run(spec: JobSpec, family: str) -> None:
         assert len(recorder.series("loss/influence")) == 1 and math.isfinite(recorder.series("loss/influence")[0][1])
 
 
-@pytest.mark.parametrize("method", ["finetune", "influence-tuning"])
+@pytest.mark.parametrize(("method", "scope"), [("finetune", "top"), ("influence-tuning", "top"),
+                                              ("influence-tuning", "all")])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_family_runs_finetune_and_influence_tuning(family, method, root):
-    # Where the fast engine cannot serve `top` yet, the head: the run end to end still works.
-    scope = "head" if family in FAST_PATH_PENDING else "top"
+def test_every_family_runs_finetune_and_influence_tuning(family, method, scope, root):
+    """ALBERT (a layer shared across depth) and DeBERTa (position projections shared by the batch)
+    included: the influence engine serves both exactly (tests/test_influence_families.py)."""
     check_run(small_job(str(tiny_family_dir(family, root)), method, scope), family)
-
-
-@pytest.mark.parametrize("family", sorted(FAST_PATH_PENDING))
-def test_influence_tuning_over_the_top_blocks_of_albert_and_deberta(family, root):
-    spec = small_job(str(tiny_family_dir(family, root)), "influence-tuning", "top")
-    try:
-        check_run(spec, family)
-    except RuntimeError as error:
-        pytest.xfail(f"{FAST_PATH_PENDING[family]}: {str(error).splitlines()[0][:120]}")
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m not in ("finetune", "influence-tuning")])
