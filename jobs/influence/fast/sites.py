@@ -192,7 +192,7 @@ def _verify(site: Site, module: nn.Module, inputs: tuple, output) -> None:
     x = inputs[0]
     tol = float(torch.finfo(output.dtype).eps) ** 0.5 * 10 if output.is_floating_point() else 0.0
     scale = max(float(output.detach().abs().max()) if output.numel() else 0.0, 1.0)
-    fits = [(float((expected.to(output.dtype) - output).abs().max()) if output.numel() else 0.0, form)
+    fits = [(float((expected.to(output.dtype) - output).detach().abs().max()) if output.numel() else 0.0, form)
             for form, expected in _rule_output(site, module, x) if expected.shape == output.shape]
     error, form = min(fits, key=lambda f: f[0], default=(float("inf"), ()))
     if error > tol * scale:
