@@ -38,6 +38,8 @@ def layout(job_id: str | None = None, **_query):
         return html.Div([html.H2(f"Run #{job_id}"), error_box(error.message)])
     job = plain(answer)
     held["architecture"] = _loaded_architecture(job_id)
+    held["engines"] = _engine_paths(job_id) if job["status"] != "queued" else None
+    held["engines_final"] = job["status"] in live.FINISHED
     score = (job["spec"].get("diagnostics") or {}).get("score", "cosine")
     cid, loss, acc, j, j_style, behaviour = draw(held)
     finished = job["status"] in live.FINISHED
@@ -101,6 +103,33 @@ def _loaded_architecture(job_id: int) -> dict | None:
         return None
 
 
+# The influence engine's path per use, recorded by the job (jobs/methods/engine_path.py).
+ENGINE_DIAGNOSTICS = {"CID": "influence.engine.cid", "update": "influence.engine.update"}
+
+
+def _engine_paths(job_id: int) -> dict:
+    """{use: {"path", "reason"}} for the uses the job has recorded so far."""
+    found = {}
+    for use, name in ENGINE_DIAGNOSTICS.items():
+        try:
+            found[use] = api().diagnostic(job_id, name).payload
+        except ApiError:
+            pass
+    return found
+
+
+def engine_line(paths: dict | None) -> str | None:
+    """'influence engine: CID fast, update one example per forward (why)'; the reason is given
+    wherever the engine did not take its batched path."""
+    if not paths:
+        return None
+    named = {"fast": "fast", "fast-per-example": "fast, one example per forward", "loop": "per-example loop",
+             "reference": "reference loop", "embedding": "pooled outputs"}
+    parts = [f"{use} {named.get(p['path'], p['path'])}" + ("" if p["path"] in ("fast", "embedding") else
+                                                            f" ({p['reason']})") for use, p in paths.items()]
+    return "influence engine: " + ", ".join(parts)
+
+
 def architecture_line(architecture: dict | None) -> str | None:
     """'model: Llama decoder (llama), pooling: the last real token, 2 blocks' from the recorded payload."""
     if not architecture:
@@ -128,7 +157,14 @@ def _summary(job: dict, held: dict) -> list:
     model = architecture_line((held.get("results") or {}).get("architecture") or held.get("architecture"))
     if model:
         facts.append(model)
-    parts.append(html.Span(" · ".join(facts), className="facts"))
+    engines = held.get("engines")
+    if engine_line(engines):
+        facts.append(engine_line(engines))
+    parts.append(html.Span(" · ".join(facts), className="facts", id="run-facts"))
+    if any(p["path"] == "loop" for p in (engines or {}).values()):
+        parts.append(html.Div("The fast influence engine could not serve this model, so influence was computed "
+                              "with the slow per-example loop (same numbers). The reason is in the log.",
+                              className="note", id="run-engine-warning"))
     if job.get("error"):
         parts.append(error_box(f"The job failed: {job['error'].strip().splitlines()[-1]}"))
     if job["status"] == JobStatus.COLLAPSED:
@@ -161,6 +197,12 @@ def poll(_n, job_id, held):
         architecture = _loaded_architecture(job_id)
     if architecture != fresh.get("architecture"):
         fresh, changed = {**fresh, "architecture": architecture}, True
+    # Which way influence was computed: asked for while running, and once more when it ends.
+    engines, final = (held or {}).get("engines"), (held or {}).get("engines_final", False)
+    if job["status"] != "queued" and not final:
+        engines, final = _engine_paths(job_id), finished
+    changed = changed or engines != (held or {}).get("engines")
+    fresh = {**fresh, "engines": engines, "engines_final": final}
     # One more poll after the job finished, for points flushed with its end.
     all_in = finished and (held or {}).get("results") is not None
     count = len(fresh["cid"])

@@ -147,6 +147,8 @@ def test_run_page_shows_cid_rounds_behaviour_figure_one_and_the_explorer(browser
     assert "test" in text_of(browser, "#run-behaviour-table")
     # The model's family and the pooling it used (the job's "model" diagnostic and results.architecture).
     assert "model: BERT encoder (bert), pooling: the pooler output, 2 blocks" in text_of(browser, "#run-summary")
+    # Which way influence was computed (the job's "influence.engine.*" diagnostics): never silent.
+    assert "influence engine: CID fast, update fast" in text_of(browser, "#run-summary")
     assert "bounded in [−1, 1]" in text_of(browser, ".semantics") and "CID near 0" in text_of(browser, ".semantics")
     assert "influence-optimiser update" in browser.execute_script(
         "return document.querySelector('#run-j-graph .js-plotly-plot').layout.xaxis.title.text")
