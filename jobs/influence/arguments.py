@@ -22,9 +22,11 @@ EXAMPLES_PER_CALL = {"cosine": 96, "dot": 96, "embedding": 1024}
 class InfluenceArguments(BaseModel):
     """kind: "cosine" (the paper's), "dot" (TracIn's product) or "embedding" (pooled-output
     cosine, section 4.1; scope unused). scope: "all", "top" (the top `top_layers` blocks and what
-    sits above them), "head" or "lora" (the adapters of a LoRA model). reference: take the plain per-example loop instead of the fast
-    engine (same numbers, slow; the oracle). batch_size: examples per batched forward of the score
-    matrix; examples_per_call: examples per influence-loss call of an update (None: by kind)."""
+    sits above them), "head" or "lora" (the adapters of a LoRA model). reference: take the plain
+    per-example loop instead of the fast engine (same numbers, slow; the oracle). batch_size:
+    examples per batched forward of the score matrix; examples_per_call: examples per
+    influence-loss call of an update (None: the gradient scores' from the memory free,
+    jobs.influence.chunking; the embedding score's by kind)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,5 +45,10 @@ class InfluenceArguments(BaseModel):
         return kind
 
     def per_call(self) -> int:
-        """Examples per influence-loss call: as set, else by kind."""
+        """Examples per influence-loss call: as set, else by kind (the gradient scores' ceiling)."""
         return self.examples_per_call or EXAMPLES_PER_CALL[self.kind]
+
+    def chooses_from_memory(self) -> bool:
+        """Whether an update sizes its calls from the memory free (examples_per_call not set, a
+        gradient score): jobs.influence.chunking."""
+        return self.examples_per_call is None and self.kind != "embedding" and not self.reference

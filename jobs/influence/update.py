@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from jobs.influence.arguments import InfluenceArguments
+from jobs.influence.chunking import auto_examples_per_call
 from jobs.influence.engine import PathSink
 from jobs.influence.examples import Examples
 from jobs.influence.fast.batching import distinct, stack
@@ -40,7 +41,8 @@ def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Example
     to theirs alone, and the backward differentiates nothing else); return that J.
 
     probes [P], a and b [P*k] as for influence_loss. Calls hold about args.per_call() examples
-    (probe + 2k each; at least one tuple), grouped so shared examples share a call. on_path is
+    (probe + 2k each; at least one tuple; unless set, as many as fit the memory free, at most that:
+    jobs.influence.chunking), grouped so shared examples share a call. on_path is
     told the engine's path of each call."""
     args = args or InfluenceArguments()
     num_probes, k = len(probes), len(a) // len(probes)
@@ -48,8 +50,12 @@ def accumulate_influence_gradient(model: nn.Module, probes: Examples, a: Example
     ids = inverse.cpu().tolist()
     members = [{ids[i], *ids[num_probes + i * k:num_probes + (i + 1) * k],
                 *ids[num_probes * (k + 1) + i * k:num_probes * (k + 1) + (i + 1) * k]} for i in range(num_probes)]
+    per_call = args.per_call()
+    if args.chooses_from_memory():
+        tokens = int(max(int(x.attention_mask.sum(1).max()) for x in (probes, a, b)))
+        per_call = auto_examples_per_call(model, tokens, 2 * k + 1, next(model.parameters()).device)
     mean_j = 0.0
-    for group in pack_by_overlap(members, max(1, args.per_call() // (2 * k + 1))):
+    for group in pack_by_overlap(members, max(1, per_call // (2 * k + 1))):
         rows = torch.as_tensor(group)
         slots = (rows[:, None] * k + torch.arange(k)).reshape(-1)
         j = influence_loss(model, probes.take(rows), a.take(slots), b.take(slots), args, on_path)
