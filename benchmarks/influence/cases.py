@@ -73,7 +73,7 @@ def _tuples(work: Workload, num_probes: int, k: int, seed: int):
 
 
 def update(model, work: Workload, device, per_example: float, kind: str, num_probes: int, k: int,
-           examples_per_call: int, seed: int = 1, reference: bool = False):
+           examples_per_call: int | None, seed: int = 1, reference: bool = False, scope: str = "all"):
     """One influence-optimiser step (AdamW) over num_probes tuples, on a copy of the model:
     (seconds, peak MiB, distinct examples, ratio)."""
     model = copy.deepcopy(model).eval()
@@ -82,7 +82,8 @@ def update(model, work: Workload, device, per_example: float, kind: str, num_pro
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        j = accumulate_influence_gradient(model, probes, a, b, InfluenceArguments(kind=kind, scope="all", examples_per_call=examples_per_call, reference=reference))
+        args = InfluenceArguments(kind=kind, scope=scope, examples_per_call=examples_per_call, reference=reference)
+        j = accumulate_influence_gradient(model, probes, a, b, args)
         optimizer.step()
         return j
 
@@ -90,11 +91,16 @@ def update(model, work: Workload, device, per_example: float, kind: str, num_pro
     return m.seconds, m.peak_mb, distinct, m.seconds / (distinct * per_example)
 
 
-def r1(model, name, work, device, per_example, num_probes=64, k=5, examples_per_call=96) -> list[Row]:
+def r1(model, name, work, device, per_example, num_probes=64, k=5, examples_per_call: int | None = 96,
+       scope: str = "all", with_loop: bool = True) -> list[Row]:
+    """examples_per_call None: sized from the memory free (jobs.influence.chunking)."""
     seconds, peak, distinct, ratio = update(model, work, device, per_example, "cosine", num_probes, k,
-                                            examples_per_call)
+                                            examples_per_call, scope=scope)
+    per_call = "sized from free memory" if examples_per_call is None else f"<= {examples_per_call} per call"
     rows = [Row(name, "R1 influence-tuning update", seconds, distinct * per_example, ratio, 4.0, peak,
-                f"{num_probes} tuples k={k}, {distinct} distinct examples, <= {examples_per_call} per call")]
+                f"{num_probes} tuples k={k}, {distinct} distinct examples, {per_call}, scope {scope}")]
+    if not with_loop:
+        return rows
     # the previous default, one create_graph backward per example, on one tuple
     seconds, peak, distinct, ratio = update(model, work, device, per_example, "cosine", 1, k, 2 * k + 1,
                                             reference=True)
@@ -109,14 +115,15 @@ def r4(model, name, work, device, per_example, num_probes=64, k=5) -> list[Row]:
                 f"{num_probes} tuples k={k}, {distinct} distinct examples")]
 
 
-def r2(model, name, work, device, per_example, num_train=1500, num_probes=40, loop_train=0) -> list[Row]:
+def r2(model, name, work, device, per_example, num_train=1500, num_probes=40, loop_train=0,
+       scope: str = "all") -> list[Row]:
     """CID's score matrix; with loop_train > 0 also the previous default's cost per training
     example (its probe gradients, a fixed cost, are timed apart and left out)."""
     model.eval()
     probes, train = work.train.take(np.arange(num_probes)), work.train.take(np.arange(num_train))
-    m = measure(lambda: pairwise_scores(model, probes, train, InfluenceArguments(kind="cosine", scope="all")), device)
+    m = measure(lambda: pairwise_scores(model, probes, train, InfluenceArguments(kind="cosine", scope=scope)), device)
     rows = [Row(name, "R2 CID scores", m.seconds, num_train * per_example, m.seconds / (num_train * per_example),
-                1.5, m.peak_mb, f"{num_probes} probes x {num_train} training examples, all parameters")]
+                1.5, m.peak_mb, f"{num_probes} probes x {num_train} training examples, scope {scope}")]
     if loop_train:
         params = [p for _, p in scope_parameters(model, "all")]
         with eval_mode(model):

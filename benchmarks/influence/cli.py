@@ -7,11 +7,14 @@ import math
 import os
 import platform
 import sys
+from pathlib import Path
 
 import torch
 
 from benchmarks.influence import cases, peers
 from benchmarks.influence.cases import Row
+from benchmarks.influence.families import relative_table, run_family
+from benchmarks.influence.family_shapes import SHAPES
 from benchmarks.influence.workload import textlen_like
 from jobs.models import load_model, resolve_device
 
@@ -77,6 +80,11 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--examples-per-call", type=int, default=96,
                         help="R1: examples per batched influence-loss call (memory bound)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--families", nargs="*", metavar="SHAPE", default=None,
+                        help="R1, R2, R4 per model family on random models of real shapes instead of --models: "
+                             f"{', '.join(SHAPES)} (no names: all), each ratio beside bert-base's")
+    parser.add_argument("--cache", default=str(Path.home() / ".cache" / "deconfound" / "bench-shapes"),
+                        help="where --families saves its random models (several GB; built once)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -94,12 +102,21 @@ def main(argv: list[str] | None = None) -> list[Row]:
           f"{platform.processor() or platform.machine()}; ratios = ours / baseline, same run", flush=True)
     print(HEADER, flush=True)
     rows = []
-    for name in args.models:
-        rows += run_model(name, device, sizes, args.examples_per_call, only,
-                          log=lambda line: print(line, flush=True))
+    if args.families is not None:
+        unknown = sorted(set(args.families) - set(SHAPES))
+        if unknown:
+            parser.error(f"--families: unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
+        for name in args.families or list(SHAPES):
+            rows += run_family(name, device, Path(args.cache), log=lambda line: print(line, flush=True))
+    else:
+        for name in args.models:
+            rows += run_model(name, device, sizes, args.examples_per_call, only,
+                              log=lambda line: print(line, flush=True))
     print("\n" + HEADER)
     for row in rows:
         print(format_row(row))
+    if args.families is not None:
+        print("\n" + relative_table(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"command": " ".join(["python -m benchmarks.influence", *(argv or sys.argv[1:])]),
