@@ -15,6 +15,7 @@ from backend.services.experiments import (
     estimated_seconds,
     expand_request,
     experiment_progress,
+    table_rows,
 )
 from backend.services.jobs import checked_spec, new_job
 from backend.services.lineage import artifact_parent
@@ -22,7 +23,7 @@ from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
-from jobs.contracts.api import ExperimentIn, ExperimentOut, ReproduceIn, ReproducePreview
+from jobs.contracts.api import ExperimentIn, ExperimentOut, ReproduceIn, ReproducePreview, TableOut, TableRow
 from jobs.contracts.enums import ExperimentKind, JobStatus
 from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
@@ -41,6 +42,11 @@ def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
                          status_counts=counts, progress=progress)
+
+
+def list_experiments(session: Session) -> list[ExperimentOut]:
+    """Every experiment, newest first, with its progress."""
+    return [experiment_out(session, e) for e in session.scalars(select(Experiment).order_by(Experiment.id.desc()))]
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -90,6 +96,14 @@ def job_rows(session: Session, experiment_id: int) -> list[dict]:
     jobs = session.scalars(select(Job).where(Job.experiment_id == experiment_id)).all()
     return [{"dataset": j.dataset, "method": j.method, "params": j.params, "status": j.status, "spec": j.spec,
              "metrics": results_of(j.metrics)} for j in jobs]
+
+
+def table(session: Session, experiment_id: int) -> TableOut:
+    """Table 2 of the experiment (table_rows over its jobs) and its selected rows."""
+    experiment = get_experiment(session, experiment_id)
+    rows = [TableRow(**row) for row in table_rows(job_rows(session, experiment_id))]
+    return TableOut(experiment_id=experiment_id, kind=experiment_kind(experiment), rows=rows,
+                    selected_rows=[row for row in rows if row.selected])
 
 
 def cid_rows(session: Session, experiment_id: int) -> list[dict]:
