@@ -10,6 +10,7 @@ from backend.services.uploads import SUFFIXES
 from backend.settings import Settings
 from jobs.contracts.api import ModelsOut, UploadOut
 from jobs.contracts.catalogue import DatasetsOut, MethodInfo, MethodsOut, PresetsOut
+from jobs.contracts.datasets import UploadColumns
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
 
@@ -34,8 +35,8 @@ def upload_dataset(file: UploadFile = File(..., description=f"a {', '.join(SUFFI
                    settings: Settings = Depends(get_settings)) -> UploadOut:
     """Upload a custom CSV or JSONL dataset. It is checked with the engine's loader before it is
     kept; then use it in a job as dataset {"name": "custom", "path": "upload:<id>"}."""
-    columns = {"text_column": text_column, "label_column": label_column,
-               "confound_column": confound_column or None, "confound_rule": confound_rule or None}
+    columns = UploadColumns(text_column=text_column, label_column=label_column,
+                            confound_column=confound_column or None, confound_rule=confound_rule or None)
     return uploads.create_upload(session, settings, file.filename, file.file, columns)
 
 

@@ -14,6 +14,7 @@ from backend.store.paths import absolute_spec, hub_reachable
 from backend.store.recorder import jsonable
 from jobs.contracts.api import ModelsOut
 from jobs.contracts.catalogue import BuiltinDataset, PresetsOut
+from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.enums import METHODS, MethodName
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.model_catalogue import catalogue as model_catalogue
@@ -21,17 +22,17 @@ from jobs.presets import PRESET_NAMES, PRESETS
 
 
 @cache
-def builtin_dataset_stats(name: str) -> dict[str, Any]:
-    """Table 1 for a built-in dataset at its default options (or the error that prevents it)."""
+def builtin_dataset_stats(name: str) -> tuple[DatasetStats | None, str | None]:
+    """Table 1 for a built-in dataset at its default options (NaN as None), or the error that prevents it."""
     try:
-        return {"stats": dataset_stats(load_dataset({"name": name})), "error": None}
+        return DatasetStats.model_validate(jsonable(dataset_stats(load_dataset({"name": name})).model_dump())), None
     except (DataError, OSError, ValueError) as error:
-        return {"stats": None, "error": str(error)}
+        return None, str(error)
 
 
 def builtin_datasets() -> list[BuiltinDataset]:
-    return [BuiltinDataset(name=name, description=description, **jsonable(builtin_dataset_stats(name)))
-            for name, description in BUILTIN_DATASETS.items()]
+    return [BuiltinDataset(name=name, description=description, stats=stats, error=error)
+            for name, description in BUILTIN_DATASETS.items() for stats, error in [builtin_dataset_stats(name)]]
 
 
 def method_descriptions() -> dict[MethodName, str]:

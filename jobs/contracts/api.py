@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.datasets import DatasetStats, UploadColumns
 from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName
 from jobs.contracts.fragments import dataset_by_name, merge_fragments
 from jobs.contracts.influence import InfluenceSnapshot
@@ -175,8 +176,8 @@ class UploadOut(BaseModel):
     name: str
     path: str = Field(description="use as dataset.path with dataset.name 'custom'")
     size_bytes: int
-    columns: dict[str, Any]
-    stats: dict[str, Any]
+    columns: UploadColumns
+    stats: DatasetStats = Field(description="Table 1 of the file (jobs.data.stats.dataset_stats)")
     created_at: UtcTime
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from jobs.contracts.api import UploadOut
+from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.enums import JobStatus, MethodName
 
 
@@ -21,7 +22,7 @@ class BuiltinDataset(BaseModel):
     name: str
     description: str
     builtin: bool = True
-    stats: dict[str, Any] | None = Field(description="Table 1 at the default options (jobs.data.stats."
+    stats: DatasetStats | None = Field(description="Table 1 at the default options (jobs.data.stats."
                                                      "dataset_stats); None: it cannot be loaded (error)")
     error: str | None
 
