@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.diagnostics import JsonObject
 from jobs.contracts.enums import CID_PHASES
 from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.results import JobResults
@@ -67,7 +68,7 @@ class Recorder(Protocol):
     def log(self, message: str) -> None:
         """A human-readable event line (round started, trial collapsed...)."""
 
-    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+    def diagnostic(self, name: str, payload: JsonObject) -> None:
         """A method's structured findings under `name` (e.g. NeuronTune's "neurontune.scores"):
         a JSON-ready dict, recorded once per name and run (a later one with the same name wins)."""
 

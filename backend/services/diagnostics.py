@@ -21,7 +21,9 @@ from backend.store.db import Database
 from backend.store.models import Diagnostic, Job
 from backend.store.paths import absolute_spec
 from jobs.contracts.api import ChainOut, DiagnosticOut, DiagnosticsOut, JobOut, TuneRequest
+from jobs.contracts.diagnostics import NeuronTuneSuggestions, RankedSuggestion
 from jobs.contracts.enums import MethodName
+from jobs.contracts.results import results_of
 from jobs.data import DataError, load_dataset
 from jobs.presets import preset_for
 
@@ -69,12 +71,14 @@ def chain(session: Session, job_id: int) -> ChainOut:
                     compare=compare)
 
 
-def suggestions_of(session: Session, job: Job) -> list[dict[str, Any]]:
+def suggestions_of(session: Session, job: Job) -> list[RankedSuggestion]:
     """The job's ranked suggested confounds: its diagnostic, or (older runs) its final metrics."""
     row = latest_diagnostics(session, job).get(SUGGESTIONS)
     if row is not None:
-        return list(row.payload.get("suggestions") or [])
-    return list(((job.metrics or {}).get("neurontune") or {}).get("suggestions") or [])
+        return NeuronTuneSuggestions.model_validate(row.payload).suggestions
+    results = results_of(job.metrics)
+    found = results.neurontune.suggestions if results is not None and results.neurontune is not None else []
+    return [RankedSuggestion(rank=rank, **s.model_dump()) for rank, s in enumerate(found, start=1)]
 
 
 def follow_up_spec(base: dict[str, Any], rule: str, request: TuneRequest) -> dict[str, Any]:
@@ -120,10 +124,10 @@ def tune_with_suggestion(session: Session, db: Database, settings: Settings, job
         raise NotFound(f"no suggestion {rank}; job {job_id} has suggestions 1 to {len(suggestions)}")
     suggestion = suggestions[rank - 1]
     parent = session.get(Job, job.parent_job_id) if job.parent_job_id is not None else None
-    spec = checked_spec(follow_up_spec((parent or job).spec, suggestion["rule"], request), settings, session)
-    _check_loads(spec.model_dump(mode="json"), settings.data_dir, rank, suggestion["rule"])
-    keep = ("ngram", "kind", "rule", "effect", "lower", "support", "class_name")
-    follow_up = new_job(spec, params={"suggestion": {"rank": rank, **{k: suggestion.get(k) for k in keep}}},
+    spec = checked_spec(follow_up_spec((parent or job).spec, suggestion.rule, request), settings, session)
+    _check_loads(spec.model_dump(mode="json"), settings.data_dir, rank, suggestion.rule)
+    keep = {"ngram", "kind", "rule", "effect", "lower", "support", "class_name"}
+    follow_up = new_job(spec, params={"suggestion": {"rank": rank, **suggestion.model_dump(include=keep)}},
                         parent_job_id=job.id)
     session.rollback()  # done reading; the write takes the lock from its start (SQLite's snapshot may be stale)
     with db.writing() as writer:

@@ -33,6 +33,7 @@ from backend.store.models import (
 )
 from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
+from jobs.contracts.diagnostics import JsonObject
 from jobs.contracts.enums import CID_PHASES, JobStatus
 from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists
@@ -129,7 +130,7 @@ class StoreRecorder:
     def log(self, message: str) -> None:
         self._logs.append((utcnow(), str(message)))
 
-    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+    def diagnostic(self, name: str, payload: JsonObject) -> None:
         if not isinstance(payload, dict):
             raise TypeError(f"diagnostic '{name}': the payload must be a dict, got {type(payload).__name__}")
         self._diagnostics.append((utcnow(), str(name), jsonable(payload)))

@@ -16,6 +16,7 @@ from pydantic import (
 
 from jobs.contracts.cid import CidPoint
 from jobs.contracts.datasets import DatasetStats, UploadColumns
+from jobs.contracts.diagnostics import JsonObject
 from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName
 from jobs.contracts.fragments import dataset_by_name, merge_fragments
 from jobs.contracts.influence import InfluenceSnapshot
@@ -283,14 +284,15 @@ class DiagnosticOut(BaseModel):
     attempt: int
     name: str
     created_at: datetime
-    payload: dict[str, Any]
+    payload: JsonObject = Field(description="what the method recorded; NeuronTune's are declared in "
+                                            "jobs.contracts.diagnostics (NEURONTUNE_PAYLOADS)")
 
 
 class DiagnosticsOut(BaseModel):
     job_id: int
     attempt: int
     names: list[str] = Field(description="recorded names, in recording order")
-    items: dict[str, dict[str, Any]] = Field(description="name -> payload (the newest of each name)")
+    items: dict[str, JsonObject] = Field(description="name -> payload (the newest of each name)")
 
 
 class ChainOut(BaseModel):

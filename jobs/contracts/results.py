@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs.contracts.diagnostics import NeuronTuneFindings
 from jobs.contracts.enums import JobStatus
 
 SPLITS = ("train", "dev", "test", "control_test")
@@ -75,7 +76,7 @@ class JobResults(BaseModel):
     cid_before: float | None = None
     cid_after: float | None = None
     parent: ParentResults | None = None
-    neurontune: dict[str, Any] | None = Field(None, description="NeuronTune's findings (also its diagnostics)")
+    neurontune: NeuronTuneFindings | None = Field(None, description="NeuronTune's findings (also its diagnostics)")
 
     def split(self, name: str) -> SplitMetrics | None:
         """A split's metrics by name, also one a method added beyond SPLITS."""
