@@ -86,8 +86,8 @@ def list_protocols() -> list[ProtocolOut]:
 @router.get("/scales", response_model=list[ScaleOut])
 def list_scales() -> list[ScaleOut]:
     """The scales a reproduction runs at (model, seeds, estimated minutes per job)."""
-    return [ScaleOut(name=name, description=scale["description"], model=scale["model"], seeds=scale["seeds"],
-                     minutes=scale["minutes"]) for name, scale in SCALES.items()]
+    return [ScaleOut(name=name, description=scale.description, model=scale.model, seeds=scale.seeds,
+                     minutes=scale.minutes) for name, scale in SCALES.items()]
 
 
 @router.get("", response_model=list[ExperimentOut])

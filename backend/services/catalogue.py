@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
 
 from backend.store.paths import absolute_spec, hub_reachable
 from backend.store.recorder import jsonable
@@ -16,6 +15,7 @@ from jobs.contracts.api import ModelsOut
 from jobs.contracts.catalogue import BuiltinDataset, PresetsOut
 from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.enums import METHODS, MethodName
+from jobs.contracts.json_value import JsonObject
 from jobs.data import BUILTIN_DATASETS, ConfoundedDataset, DataError, dataset_stats, load_dataset
 from jobs.model_catalogue import catalogue as model_catalogue
 from jobs.presets import PRESET_NAMES, PRESETS
@@ -61,13 +61,13 @@ def _load_cached(key: str) -> ConfoundedDataset:
     return load_dataset(json.loads(key))
 
 
-def load_job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset:
+def load_job_dataset(spec: JsonObject, data_dir: Path) -> ConfoundedDataset:
     """The dataset a stored job spec names; DataError, OSError or ValueError when it cannot be loaded."""
     dataset_spec = absolute_spec(spec, data_dir, model_is_path=False)["dataset"]
     return _load_cached(json.dumps(dataset_spec, sort_keys=True))
 
 
-def job_dataset(spec: dict[str, Any], data_dir: Path) -> ConfoundedDataset | None:
+def job_dataset(spec: JsonObject, data_dir: Path) -> ConfoundedDataset | None:
     """The dataset a stored job spec names (None if it cannot be loaded any more)."""
     try:
         return load_job_dataset(spec, data_dir)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +22,7 @@ from backend.store.paths import absolute_spec
 from jobs.contracts.api import ChainOut, DiagnosticOut, DiagnosticsOut, JobOut, TuneRequest
 from jobs.contracts.diagnostics import NeuronTuneSuggestions, RankedSuggestion
 from jobs.contracts.enums import MethodName
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.results import results_of
 from jobs.data import DataError, load_dataset
 from jobs.presets import preset_for
@@ -81,7 +81,7 @@ def suggestions_of(session: Session, job: Job) -> list[RankedSuggestion]:
     return [RankedSuggestion(rank=rank, **s.model_dump()) for rank, s in enumerate(found, start=1)]
 
 
-def follow_up_spec(base: dict[str, Any], rule: str, request: TuneRequest) -> dict[str, Any]:
+def follow_up_spec(base: JsonObject, rule: str, request: TuneRequest) -> JsonObject:
     """`base` (a stored spec) as an influence-tuning job whose dataset confound is `rule`; model,
     seed and dataset otherwise the same. A preset that covers influence tuning fills its section."""
     raw = copy.deepcopy(base)
@@ -101,7 +101,7 @@ def follow_up_spec(base: dict[str, Any], rule: str, request: TuneRequest) -> dic
     return raw
 
 
-def _check_loads(spec_json: dict[str, Any], data_dir: Path, rank: int, rule: str) -> None:
+def _check_loads(spec_json: JsonObject, data_dir: Path, rank: int, rule: str) -> None:
     """A rule that leaves a label without its B group would only fail on the worker: refuse it here."""
     try:
         load_dataset(absolute_spec(spec_json, data_dir, model_is_path=False)["dataset"])

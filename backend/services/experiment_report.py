@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from jobs.contracts.api import CidTrajectoryRow, TableRow
 from jobs.contracts.enums import ExperimentKind
+from jobs.contracts.json_value import JsonObject
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS
 from jobs.text_table import text_table
 
@@ -36,7 +37,7 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _params(params: dict[str, Any]) -> str:
+def _params(params: JsonObject) -> str:
     return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
                      for key, value in sorted(params.items())) or "-"
 

@@ -32,6 +32,7 @@ from jobs.contracts.enums import (
     JobStatus,
     MethodName,
 )
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.results import JobResults
 from jobs.presets import SCALES
 from jobs.spec import spelled_out
@@ -44,7 +45,7 @@ class GridTooLarge(Rejected):
     pass
 
 
-def _set_dotted(spec: dict[str, Any], dotted: str, value: Any) -> None:
+def _set_dotted(spec: JsonObject, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     node = spec
     for key in parents:
@@ -54,8 +55,8 @@ def _set_dotted(spec: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = copy.deepcopy(value)
 
 
-def expand_grid(base: dict[str, Any], methods: list[str], seeds: list[int], datasets: list[str | dict[str, Any]],
-                grid: dict[str, list[Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def expand_grid(base: JsonObject, methods: list[str], seeds: list[int], datasets: list[str | JsonObject],
+                grid: dict[str, list[Any]]) -> list[tuple[JsonObject, JsonObject]]:
     """(raw spec, grid point) for every combination; the grid point names the hyperparameters."""
     keys = sorted(grid)
     count = max(len(datasets), 1) * len(methods) * len(seeds) * math.prod(len(grid[k]) for k in keys)
@@ -97,7 +98,7 @@ def grid_size(methods: list[str], seeds: list[int], datasets: list, grid: dict[s
     return max(len(datasets), 1) * len(methods) * len(seeds) * math.prod(len(v) for v in grid.values())
 
 
-def expand_parts(parts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def expand_parts(parts: list[JsonObject]) -> list[tuple[JsonObject, JsonObject]]:
     """expand_grid over several grids, each {"base", "methods", "seeds", "datasets", "grid"}, in
     order; at most MAX_JOBS in all."""
     count = sum(grid_size(p["methods"], p["seeds"], p["datasets"], p["grid"]) for p in parts)
@@ -106,7 +107,7 @@ def expand_parts(parts: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict
     return [pair for p in parts for pair in expand_grid(p["base"], p["methods"], p["seeds"], p["datasets"], p["grid"])]
 
 
-def expand_request(parts: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def expand_request(parts: list[JsonObject], kind: str) -> list[tuple[JsonObject, JsonObject]]:
     """The jobs of an experiment in queue order. A reproduction runs seed by seed (every method of
     a seed before the next seed, Table 3's access-rate runs last), so a partial run already
     gives whole rows of Table 2."""
@@ -127,9 +128,9 @@ class TableJob:
 
     dataset: str
     method: str
-    params: dict[str, Any]  # its grid point
+    params: JsonObject  # its grid point
     status: JobStatus
-    spec: dict[str, Any]  # the stored spec: its dataset's access rate
+    spec: JsonObject  # the stored spec: its dataset's access rate
     metrics: JobResults | None = None
 
 
@@ -158,13 +159,13 @@ class JobState:
     eta_s: float | None = None
     id: int | None = None
     seed: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: JsonObject = field(default_factory=dict)
     step: int | None = None
     total: int | None = None
     phase: str | None = None
 
 
-def access_rate(spec: dict[str, Any] | None, params: dict[str, Any] | None) -> float:
+def access_rate(spec: JsonObject | None, params: JsonObject | None) -> float:
     """A job's confound access rate (Table 3): its spec's, else its grid point's, else 1."""
     dataset = (spec or {}).get("dataset")
     value = dataset.get("access_rate") if isinstance(dataset, dict) else None
@@ -184,7 +185,7 @@ def _split_values(results: list[JobResults], split: str, key: str) -> list[float
             and (v := _number(getattr(found, key, None))) is not None]
 
 
-def _row(dataset: str, method: str, params: dict[str, Any], members: list[TableJob]) -> tuple[TableRow, list[float]]:
+def _row(dataset: str, method: str, params: JsonObject, members: list[TableJob]) -> tuple[TableRow, list[float]]:
     """A row of Table 2 (p_vs_finetune and selected still to be set) and its test accuracies."""
     results = _succeeded_results(members)
     tests = [t for r in results if (t := r.test) is not None and _number(t.acc) is not None]
@@ -270,7 +271,7 @@ def cid_trajectories(points: list[RunCidPoint]) -> list[CidTrajectoryRow]:
                                                             key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 9)))]
 
 
-def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:
+def estimated_seconds(grid: JsonObject | None) -> dict[str, float]:
     """Seconds per job by method that a reproduction's scale guesses (CPU_SCALE["minutes"]), for
     the ETA before any job of a method has finished; {} for other experiments."""
     grid = grid or {}
@@ -278,7 +279,7 @@ def estimated_seconds(grid: dict[str, Any] | None) -> dict[str, float]:
     if grid.get("kind") != ExperimentKind.REPRODUCE or scale is None:
         return {}
     prefix = f"{grid.get('protocol')}/"
-    return {key.removeprefix(prefix): minutes * 60.0 for key, minutes in scale["minutes"].items()
+    return {key.removeprefix(prefix): minutes * 60.0 for key, minutes in scale.minutes.items()
             if key.startswith(prefix)}
 
 

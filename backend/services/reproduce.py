@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 from pydantic import ValidationError
@@ -47,6 +47,7 @@ from backend.store.paths import hub_reachable
 from client import ApiClient, ApiError
 from jobs.contracts.api import CidTrajectoryRow, ExperimentIn, ExperimentProgress, JobOut, TableRow
 from jobs.contracts.enums import UNFINISHED_STATUSES, ExperimentKind, JobStatus
+from jobs.contracts.json_value import JsonObject
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -57,7 +58,7 @@ class ExperimentError(RuntimeError):
     """One line saying what is wrong (a name taken by another request, a job the store refuses...)."""
 
 
-def _same_request(stored: dict[str, Any], request: ExperimentIn) -> bool:
+def _same_request(stored: JsonObject, request: ExperimentIn) -> bool:
     return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.settings()))
 
 

@@ -33,8 +33,8 @@ from backend.store.models import (
 )
 from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
-from jobs.contracts.diagnostics import JsonObject
 from jobs.contracts.enums import CID_PHASES, JobStatus
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists
 

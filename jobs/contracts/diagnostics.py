@@ -8,9 +8,9 @@ with `neurontune_payload`). Every field has a default or is optional, so older r
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-JsonObject = dict[str, JsonValue]  # a payload any method may record: JSON, nothing more is promised
+from jobs.contracts.json_value import JsonObject  # a payload any method may record: JSON, nothing more
 
 
 class _Payload(BaseModel):

@@ -208,7 +208,7 @@ def test_estimated_seconds_come_from_the_reproduction_scale():
     grid = reproduce_request("textlen", "cpu").model_dump(mode="json")
     estimates = estimated_seconds(grid)
     assert set(estimates) == set(PROTOCOL_METHODS["textlen"])
-    assert estimates["finetune"] == SCALES["cpu"]["minutes"]["textlen/finetune"] * 60
+    assert estimates["finetune"] == SCALES["cpu"].minutes["textlen/finetune"] * 60
     assert estimated_seconds(reproduce_request("textlen", "tiny").model_dump(mode="json")) == {}
     assert estimated_seconds({"kind": "sweep"}) == {}
 
@@ -259,7 +259,7 @@ def test_preview_counts_what_reproduce_would_queue(client, db):
     assert preview["jobs"] == 5 * 2 + 2 * 2 and preview["seeds"] == [1, 2]
     assert preview["jobs_by_method"] == {"finetune": 2, "adversarial": 2, "influence-tuning": 4,
                                          "embedding-tuning": 4, "no-confound": 2}
-    minutes = SCALES["cpu"]["minutes"]
+    minutes = SCALES["cpu"].minutes
     assert preview["estimated_s"] == pytest.approx(60 * sum(minutes[f"textlen/{m}"] * n
                                                             for m, n in preview["jobs_by_method"].items()))
     assert client.post("/api/experiments/reproduce/preview",
