@@ -137,7 +137,7 @@ class StoreRecorder:
 
     # --- checkpoints: which rows a resumed attempt keeps ---------------------------------------
 
-    def checkpoint(self, step: int) -> dict[str, Any]:
+    def checkpoint(self, step: int) -> JsonObject:
         """Flush (errors propagate: no checkpoint then), then mark the newest row of each training
         table: every row of this job up to that id belongs to the checkpointed state."""
         self.flush()
@@ -146,7 +146,7 @@ class StoreRecorder:
                    for table in TRAINING_TABLES}
         return {"step": int(step), "ids": {name: value for name, value in ids.items() if value is not None}}
 
-    def begin(self, resumed_from: dict[str, Any] | None) -> None:
+    def begin(self, resumed_from: JsonObject | None) -> None:
         """This attempt starts. Rows of earlier attempts are deleted, except, when it resumes from
         a checkpoint, the rows its mark covers: they become this attempt's (ids only grow, so the
         rows an earlier attempt wrote after its checkpoint have larger ids and go)."""
