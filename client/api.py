@@ -49,6 +49,7 @@ from jobs.contracts.api import (
     UploadOut,
 )
 from jobs.contracts.catalogue import DatasetsOut, HealthOut, MethodsOut, PresetsOut
+from jobs.contracts.json_value import JsonObject
 from jobs.spec import JobSpec
 
 TIMEOUT_S = 30.0
@@ -114,7 +115,7 @@ def field_errors(detail: list[Any]) -> dict[str, str]:
     return fields
 
 
-def _body(body: BaseModel | dict[str, Any] | None) -> Any:
+def _body(body: BaseModel | JsonObject | None) -> Any:
     if isinstance(body, JobSpec):  # what the caller set: a preset fills in the rest on the server, as for a dict
         return body.model_dump(mode="json", exclude_unset=True)
     if isinstance(body, BaseModel):
@@ -174,7 +175,7 @@ class ApiClient:
                            method, path) from None
 
     @staticmethod
-    def _params(**params) -> dict[str, Any]:
+    def _params(**params) -> JsonObject:
         return {k: v for k, v in params.items() if v is not None and v != ""}
 
     # Service and catalogue
@@ -213,10 +214,10 @@ class ApiClient:
     def job(self, job_id: int) -> JobOut:
         return self._get(JobOut, "GET", f"/api/jobs/{job_id}")
 
-    def submit(self, spec: JobSpec | dict[str, Any]) -> JobOut:
+    def submit(self, spec: JobSpec | JsonObject) -> JobOut:
         return self._get(JobOut, "POST", "/api/jobs", json=_body(spec))
 
-    def estimate(self, spec: JobSpec | dict[str, Any]) -> Estimate:
+    def estimate(self, spec: JobSpec | JsonObject) -> Estimate:
         """Validate a spec as a submission would, and count its cost; queues nothing."""
         return self._get(Estimate, "POST", "/api/jobs/estimate", json=_body(spec))
 
@@ -272,12 +273,12 @@ class ApiClient:
         """The finetune parent, NeuronTune job and follow-ups around a job; `compare` lists them."""
         return self._get(ChainOut, "GET", f"/api/jobs/{job_id}/chain")
 
-    def tune_suggestion(self, job_id: int, rank: int, changes: TuneRequest | dict[str, Any] | None = None) -> JobOut:
+    def tune_suggestion(self, job_id: int, rank: int, changes: TuneRequest | JsonObject | None = None) -> JobOut:
         """Queue influence tuning with a NeuronTune job's suggestion `rank` (from 1) as confound."""
         return self._get(JobOut, "POST", f"/api/jobs/{job_id}/suggestions/{rank}/tune", json=_body(changes) or {})
 
     # Experiments
-    def create_experiment(self, body: ExperimentIn | dict[str, Any]) -> ExperimentOut:
+    def create_experiment(self, body: ExperimentIn | JsonObject) -> ExperimentOut:
         return self._get(ExperimentOut, "POST", "/api/experiments", json=_body(body))
 
     def experiments(self) -> list[ExperimentOut]:
@@ -295,11 +296,11 @@ class ApiClient:
         """Figure 3 as numbers: each method's mean CID over its succeeded runs per step and phase."""
         return self._get(CidTrajectoriesOut, "GET", f"/api/experiments/{experiment_id}/cid")
 
-    def reproduce(self, body: ReproduceIn | dict[str, Any]) -> ExperimentOut:
+    def reproduce(self, body: ReproduceIn | JsonObject) -> ExperimentOut:
         """Queue the paper's protocol on one dataset as one experiment (kind "reproduce")."""
         return self._get(ExperimentOut, "POST", "/api/experiments/reproduce", json=_body(body))
 
-    def preview_reproduction(self, body: ReproduceIn | dict[str, Any]) -> ReproducePreview:
+    def preview_reproduction(self, body: ReproduceIn | JsonObject) -> ReproducePreview:
         """What reproduce(body) would queue: job count by method and the scale's estimated wall seconds."""
         return self._get(ReproducePreview, "POST", "/api/experiments/reproduce/preview", json=_body(body))
 

@@ -20,6 +20,14 @@ from dashboard import figures
 from dashboard.client import ApiError, api
 from dashboard.components import error_box, graph_config, records_table
 from dashboard.tables import num, pct
+from jobs.contracts.diagnostics import (
+    NeuronTuneBeforeAfter,
+    NeuronTuneCandidates,
+    NeuronTuneScores,
+    NeuronTuneSuggestions,
+    NeuronTuneZeroed,
+    RankedSuggestion,
+)
 from jobs.contracts.enums import UNFINISHED_STATUSES, MethodName
 
 POLL_MS = 2000
@@ -57,9 +65,12 @@ def section(job: dict) -> html.Div | None:
 
 
 def content(job_id: int, found: dict) -> list:
-    """The section's body from the job's diagnostics (name -> payload)."""
-    scores, zeroed = found["neurontune.scores"], found["neurontune.zeroed"]
-    suggestions = found["neurontune.suggestions"]["suggestions"]
+    """The section's body from the job's diagnostics (name -> payload, read as their models)."""
+    scores = NeuronTuneScores.model_validate(found["neurontune.scores"])
+    zeroed = NeuronTuneZeroed.model_validate(found["neurontune.zeroed"])
+    candidates = NeuronTuneCandidates.model_validate(found["neurontune.candidates"])
+    comparison = NeuronTuneBeforeAfter.model_validate(found["neurontune.before_after"])
+    suggestions = NeuronTuneSuggestions.model_validate(found["neurontune.suggestions"]).suggestions
     return [
         html.Div([
             html.Div(html.Div([dcc.Graph(id="nt-hist-graph", figure=score_figure(scores),
@@ -67,11 +78,11 @@ def content(job_id: int, found: dict) -> list:
                      className="half"),
             html.Div([html.H4("Zeroed neurons"), zeroed_summary(zeroed),
                       html.H5("Lambda candidates"),
-                      records_table(*candidate_rows(found["neurontune.candidates"]), "nt-candidates-table")],
+                      records_table(*candidate_rows(candidates), "nt-candidates-table")],
                      className="half"),
         ], className="row"),
         html.H4("Parent and NeuronTune"),
-        records_table(*before_after_rows(found["neurontune.before_after"]), "nt-before-after-table"),
+        records_table(*before_after_rows(comparison), "nt-before-after-table"),
         html.Div(chain_link(job_id), id="nt-chain"),
         html.H4("Suggested confounds"),
         html.P("n-grams whose presence most raises the biased neurons' activation among one class's dev texts, "
@@ -83,19 +94,19 @@ def content(job_id: int, found: dict) -> list:
     ]
 
 
-def score_figure(scores: dict) -> go.Figure:
+def score_figure(scores: NeuronTuneScores) -> go.Figure:
     """One bar trace per class: how many neurons have each delta, with the selected lambda marked."""
-    histogram = scores.get("histogram") or {}
+    histogram = scores.histogram
     if not histogram:
         return figures.empty_figure("No scores recorded.")
     figure = go.Figure()
     for i, (name, h) in enumerate(histogram.items()):
-        edges = h["edges"]
+        edges = h.edges
         centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        figure.add_trace(go.Bar(x=centres, y=h["counts"], name=f"class {name}", opacity=0.6,
+        figure.add_trace(go.Bar(x=centres, y=h.counts, name=f"class {name}", opacity=0.6,
                                 width=(edges[1] - edges[0]) if len(edges) > 1 else None,
                                 marker_color=figures.RUN_COLORS[i % len(figures.RUN_COLORS)]))
-    lam = scores.get("lambda")
+    lam = scores.lam
     shapes = ([{"type": "line", "xref": "x", "yref": "paper", "x0": lam, "x1": lam, "y0": 0, "y1": 1,
                 "line": {"color": "#c0392b", "dash": "dash", "width": 2}}] if lam is not None else [])
     annotations = ([{"x": lam, "y": 1, "xref": "x", "yref": "paper", "text": f"λ = {lam:g} (selected)",
@@ -109,13 +120,13 @@ def score_figure(scores: dict) -> go.Figure:
     return figure
 
 
-def zeroed_summary(zeroed: dict) -> html.Div:
-    indices = zeroed.get("indices") or []
+def zeroed_summary(zeroed: NeuronTuneZeroed) -> html.Div:
+    indices = zeroed.indices
     shown = ", ".join(map(str, indices[:SHOWN_INDICES])) + (" …" if len(indices) > SHOWN_INDICES else "")
-    per_class = "; ".join(f"{name}: {c['count']}" for name, c in (zeroed.get("per_class") or {}).items())
+    per_class = "; ".join(f"{name}: {c.count}" for name, c in zeroed.per_class.items())
     return html.Div([
-        html.P([html.B(f"{zeroed['count']}", id="nt-zeroed-count"), f" of {zeroed['hidden_size']} neurons zeroed "
-                f"({zeroed.get('sets')}; per class {per_class})."]),
+        html.P([html.B(f"{zeroed.count}", id="nt-zeroed-count"), f" of {zeroed.hidden_size} neurons zeroed "
+                f"({zeroed.sets}; per class {per_class})."]),
         html.P(f"Indices: {shown}" if indices else "No neuron zeroed.", className="note"),
     ])
 
@@ -124,17 +135,17 @@ CANDIDATE_COLUMNS = [("lambda", "λ"), ("zeroed", "zeroed"), ("sfit", "SFit"), (
                      ("selected", "selected")]
 
 
-def candidate_rows(candidates: dict) -> tuple[list, list[dict]]:
-    rows = [{"lambda": f"{c['lambda']:g}", "zeroed": str(c["zeroed"]), "sfit": num(c.get("sfit")),
-             "dev_acc": pct(c.get("dev_acc")), "selected": "✓" if c.get("selected") else ""}
-            for c in candidates.get("candidates") or []]
+def candidate_rows(candidates: NeuronTuneCandidates) -> tuple[list, list[dict]]:
+    rows = [{"lambda": f"{c.lam:g}", "zeroed": str(c.zeroed), "sfit": num(c.sfit),
+             "dev_acc": pct(c.dev_acc), "selected": "✓" if c.selected else ""}
+            for c in candidates.candidates]
     return CANDIDATE_COLUMNS, rows
 
 
 BEFORE_AFTER_COLUMNS = [("what", ""), ("parent", "parent"), ("tuned", "NeuronTune"), ("change", "change")]
 
 
-def before_after_rows(comparison: dict) -> tuple[list, list[dict]]:
+def before_after_rows(comparison: NeuronTuneBeforeAfter) -> tuple[list, list[dict]]:
     """Test accuracy, worst group and each group's accuracy, dev likewise, then CID: parent vs tuned."""
     def row(what, parent, tuned, as_pct=True):
         show = pct if as_pct else num
@@ -144,18 +155,16 @@ def before_after_rows(comparison: dict) -> tuple[list, list[dict]]:
 
     rows = []
     for split in ("test", "dev"):
-        both = comparison["splits"].get(split)
+        both = comparison.splits.get(split)
         if not both:
             continue
-        parent, tuned = both["parent"], both["tuned"]
-        rows.append(row(f"{split} accuracy %", parent.get("acc"), tuned.get("acc")))
-        rows.append(row(f"{split} worst group %", parent.get("worst_group_acc"), tuned.get("worst_group_acc")))
+        parent, tuned = both.parent, both.tuned
+        rows.append(row(f"{split} accuracy %", parent.acc, tuned.acc))
+        rows.append(row(f"{split} worst group %", parent.worst_group_acc, tuned.worst_group_acc))
         if split == "test":
-            for group in parent.get("per_group") or {}:
-                rows.append(row(f"test group {group} %", parent["per_group"].get(group),
-                                (tuned.get("per_group") or {}).get(group)))
-    cid = comparison.get("cid") or {}
-    rows.append(row("CID", cid.get("parent"), cid.get("tuned"), as_pct=False))
+            for group in parent.per_group:
+                rows.append(row(f"test group {group} %", parent.per_group.get(group), tuned.per_group.get(group)))
+    rows.append(row("CID", comparison.cid.parent, comparison.cid.tuned, as_pct=False))
     return BEFORE_AFTER_COLUMNS, rows
 
 
@@ -164,12 +173,12 @@ SUGGESTION_COLUMNS = [("rank", "#"), ("ngram", "n-gram"), ("kind", "kind"), ("cl
                       ("action", "")]
 
 
-def suggestion_rows(suggestions: list[dict]) -> list[dict]:
-    return [{"rank": str(s["rank"]), "ngram": html.Code(s["ngram"]), "kind": s["kind"], "class": s["class_name"],
-             "effect": f"{s['effect']:.2f} ({s['lower']:.2f})", "support": str(s["support"]),
-             "examples": html.Ul([html.Li(text) for text in s.get("examples") or []], className="examples"),
-             "action": html.Button("Tune with this confound", id={"type": "nt-tune", "rank": s["rank"]},
-                                   className="small", title=f"influence tuning with the rule {s['rule']}")}
+def suggestion_rows(suggestions: list[RankedSuggestion]) -> list[dict]:
+    return [{"rank": str(s.rank), "ngram": html.Code(s.ngram), "kind": s.kind, "class": s.class_name,
+             "effect": f"{s.effect:.2f} ({s.lower:.2f})", "support": str(s.support),
+             "examples": html.Ul([html.Li(text) for text in s.examples], className="examples"),
+             "action": html.Button("Tune with this confound", id={"type": "nt-tune", "rank": s.rank},
+                                   className="small", title=f"influence tuning with the rule {s.rule}")}
             for s in suggestions]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from dashboard.client import ApiError
 from jobs.contracts.api import ModelInfo, ModelsOut
 from jobs.contracts.enums import ROUND_METHODS, MethodName
+from jobs.contracts.json_value import JsonObject
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def parse_seeds(text: str | None) -> tuple[list[int], str | None]:
 
 def dataset_spec(choice: str | None, options_json: str | None) -> tuple[dict, str | None]:
     """The dataset part of the spec: a built-in name or "upload:<id>", plus options given as JSON."""
-    spec: dict[str, Any] = {"name": choice or "textlen"}
+    spec: JsonObject = {"name": choice or "textlen"}
     if choice and choice.startswith("upload:"):
         spec = {"name": "custom", "path": choice}
     if options_json and options_json.strip():
@@ -123,13 +124,13 @@ def lookup(spec: dict | None, path: str) -> Any:
 
 def build_spec(dataset: str | None, options_json: str | None, model: str | None, method: str | None,
                preset: str | None, seed: int, device: str | None,
-               values: dict[str, Any]) -> tuple[dict, dict[str, str]]:
+               values: JsonObject) -> tuple[dict, dict[str, str]]:
     """(spec, local errors by field) from the form; fields of other methods are left out."""
     errors: dict[str, str] = {}
     data, error = dataset_spec(dataset, options_json)
     if error:
         errors["dataset.options"] = error
-    spec: dict[str, Any] = {"dataset": data, "method": method or MethodName.FINETUNE.value, "seed": seed}
+    spec: JsonObject = {"dataset": data, "method": method or MethodName.FINETUNE.value, "seed": seed}
     if model:  # none chosen: the service's default model
         spec["model"] = model
     if preset:
@@ -231,7 +232,7 @@ def parse_values(field: FormField, raw: Any) -> tuple[list[Any], str | None]:
     return values, None
 
 
-def sweep_lists(values: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str, str]]:
+def sweep_lists(values: JsonObject) -> tuple[dict[str, list[Any]], dict[str, str]]:
     """(field -> its values, local errors by field) of every filled-in field of the form."""
     lists, errors = {}, {}
     for field in FIELDS:
@@ -243,7 +244,7 @@ def sweep_lists(values: dict[str, Any]) -> tuple[dict[str, list[Any]], dict[str,
     return lists, errors
 
 
-def first_values(lists: dict[str, list[Any]]) -> dict[str, Any]:
+def first_values(lists: dict[str, list[Any]]) -> JsonObject:
     """The first grid point: what the dry run checks and costs."""
     return {path: values[0] for path, values in lists.items()}
 

@@ -12,6 +12,7 @@ from typing import Any
 from dashboard.figures import format_p
 from dashboard.spec_form import format_duration
 from jobs.contracts.catalogue import DatasetsOut
+from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.enums import TRAINED_STATUSES, UNFINISHED_STATUSES, JobStatus, MethodName
 
 SPLITS = ("train", "dev", "test")
@@ -76,10 +77,10 @@ TABLE1_COLUMNS = [("name", "dataset"), ("labels", "labels"), ("confounds", "conf
                   ("pairing", "agrees when"), ("control", "no-confound control"), ("flip", "flip rate"), ("description", "description")]
 
 
-def pairing_text(stats: dict) -> str:
+def pairing_text(stats: DatasetStats) -> str:
     """The pairing the agreement counts as agreeing (stats' agreement_pairing: confound -> label),
     e.g. "“she” → sports, “he” → weather"."""
-    return ", ".join(f"“{confound}” → {label}" for confound, label in (stats.get("agreement_pairing") or {}).items())
+    return ", ".join(f"“{confound}” → {label}" for confound, label in (stats.agreement_pairing or {}).items())
 
 
 def table1_rows(datasets: DatasetsOut) -> tuple[list, list[dict]]:
@@ -93,18 +94,18 @@ def table1_rows(datasets: DatasetsOut) -> tuple[list, list[dict]]:
         if not stats:
             rows.append({"name": name, "description": f"cannot be loaded: {error}"})
             continue
-        splits = stats.get("splits", {})
+        splits = stats.splits
         rows.append({
-            "name": name, "labels": " / ".join(stats.get("label_names", [])),
-            "confounds": " / ".join(f"“{name}”" for name in stats.get("confound_names", [])),
-            **{s: str(splits.get(s, {}).get("size", "")) for s in SPLITS},
-            "agree_train": pct(splits.get("train", {}).get("agreement")),
-            "agree_test": pct(splits.get("test", {}).get("agreement")),
+            "name": name, "labels": " / ".join(stats.label_names),
+            "confounds": " / ".join(f"“{name}”" for name in stats.confound_names),
+            **{s: str(splits[s].size) if s in splits else "" for s in SPLITS},
+            "agree_train": pct(splits["train"].agreement if "train" in splits else None),
+            "agree_test": pct(splits["test"].agreement if "test" in splits else None),
             "pairing": pairing_text(stats),
-            "control": "yes" if stats.get("has_control") else "no",
-            "flip": "yes" if stats.get("has_counterfactual") else "no",
-            "description": " ".join([description or stats.get("description", ""),
-                                     *(f"Warning: {w}." for w in stats.get("warnings") or [])])})
+            "control": "yes" if stats.has_control else "no",
+            "flip": "yes" if stats.has_counterfactual else "no",
+            "description": " ".join([description or stats.description,
+                                     *(f"Warning: {w}." for w in stats.warnings)])})
     return TABLE1_COLUMNS, rows
 
 

@@ -177,7 +177,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         spec = DatasetSpec(name=name, path=args.data_path) if args.data_path else DatasetSpec(name=name)
         stats.append(dataset_stats(load_dataset(spec)))
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps([json.loads(s.model_dump_json()) for s in stats], indent=2))  # NaN as null
     else:
         print_table1(stats)
     return 0

@@ -14,10 +14,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from jobs.contracts.enums import ROUND_METHODS, MethodName
 from jobs.contracts.fragments import merge_fragments
+from jobs.contracts.json_value import JsonObject
 
-PRESETS: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, JsonObject] = {
     "textlen/finetune": {"train": {"epochs": 10, "lr": 2e-5, "batch_size": 64}},
     "textlen/no-confound": {"train": {"epochs": 10, "lr": 2e-5, "batch_size": 64}},
     "textlen/adversarial": {"train": {"epochs": 20, "lr": 5e-5, "batch_size": 64}, "adversarial": {"weight": 0.3}},
@@ -53,7 +56,7 @@ def preset_key(name: str, dataset: str, method: str) -> str:
     return name
 
 
-def preset_for(name: str, dataset: str, method: str) -> dict[str, Any]:
+def preset_for(name: str, dataset: str, method: str) -> JsonObject:
     """The spec fragment of a preset. 'paper' resolves to '<dataset>/<method>'; on a dataset that
     is no built-in, to the resembled built-in's settings less the round interval."""
     key = preset_key(name, dataset, method)
@@ -78,7 +81,7 @@ def preset_used(name: str | None, dataset: str, method: str) -> str | None:
             f"(name another built-in with paper:<dataset>, e.g. paper:msgs)")
 
 
-def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
+def apply_preset(name: str, data: JsonObject) -> JsonObject:
     """Raw spec dict with the preset filled in underneath the user's own values."""
     dataset = data.get("dataset") or {}
     dataset_name = dataset.get("name", "textlen") if isinstance(dataset, dict) else getattr(dataset, "name", "textlen")
@@ -87,11 +90,24 @@ def apply_preset(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- Scales of `deconfound reproduce`: which model, seeds and sizes the whole protocol runs at.
 #
+class Scale(BaseModel):
+    """A reproduction's size: model, seeds and the spec fragments its jobs get."""
+
+    description: str
+    minutes: dict[str, float] = Field(default_factory=dict, description="wall minutes per '<dataset>/<method>' job")
+    model: str
+    seeds: list[int]
+    retry_collapsed: int = 0
+    spec: JsonObject = Field(default_factory=dict)
+    datasets: dict[str, JsonObject] = Field(default_factory=dict)
+    methods: dict[str, JsonObject] = Field(default_factory=dict)
+
+
 # A scale's `spec` lies under every job; `datasets[<name>]` and `methods["<dataset>/<method>"]`
 # are merged over it in that order. The paper preset (above) still fills in whatever a scale
 # leaves out, and a scale's values win over the preset.
 
-CPU_SCALE: dict[str, Any] = {
+CPU_SCALE = Scale.model_validate({
     # Wall minutes per job on this 2-core CPU (minilm), the mean of seeds 2021-2023 measured by
     # `deconfound reproduce textlen --scale cpu` (docs/results.md): finetune 5.9, no-confound 5.7
     # (uncontended; 6.2 with one run beside tests), adversarial 12.2 (480 steps), influence tuning
@@ -127,10 +143,10 @@ CPU_SCALE: dict[str, Any] = {
         "msgs/influence-tuning": {"influence": {"scope": "top", "update": "all", "probes_per_round": 40}},
         "msgs/embedding-tuning": {"influence": {"probes_per_round": 40}},
     },
-}
+})
 
-SCALES: dict[str, dict[str, Any]] = {
-    "paper": {
+SCALES: dict[str, Scale] = {
+    "paper": Scale.model_validate({
         "description": "bert-base-uncased at the paper's sizes and settings, seeds 2021-2025 (a GPU with a hub)",
         "minutes": {},
         "model": "bert-base-uncased",
@@ -139,9 +155,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "spec": {"train": {"max_length": 64}},
         "datasets": {"textlen": {}, "msgs": {}},
         "methods": {},
-    },
+    }),
     "cpu": CPU_SCALE,
-    "tiny": {
+    "tiny": Scale.model_validate({
         # Seconds per job: the random 2-layer model on a few dozen examples (tests, smoke runs).
         "description": "the random 2-layer test model for a few steps on tiny data: checks the plumbing, "
                        "numbers mean nothing",
@@ -158,7 +174,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "datasets": {"textlen": {"dataset": {"options": {"train_size": 64, "dev_size": 32, "test_size": 32}}},
                      "msgs": {"dataset": {"options": {"train_size": 64, "dev_size": 32, "test_size": 32}}}},
         "methods": {},
-    },
+    }),
 }
 
 # The methods of Table 2 per dataset (no-confound needs a confound-free copy: TextLen only).
@@ -176,29 +192,29 @@ OPTIONAL_PROTOCOL_METHODS: dict[str, tuple[MethodName, ...]] = {"custom": (Metho
 ACCESS_RATE_METHODS = ROUND_METHODS
 
 
-def scale_spec(scale: str, dataset: str, method: str | None = None) -> dict[str, Any]:
+def scale_spec(scale: str, dataset: str, method: str | None = None) -> JsonObject:
     """The spec fragment a scale gives a `dataset` job, under which the paper preset fills in the
     rest: model, retry_collapsed, the scale's shared spec and its dataset part, then (given a
     method) the scale's part for that method."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale '{scale}'; valid: {', '.join(SCALES)}")
     chosen = SCALES[scale]
-    if dataset not in chosen["datasets"] and dataset not in RESEMBLED:  # your own data: the shared part only
-        spec = merge_fragments({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
-                       "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
+    if dataset not in chosen.datasets and dataset not in RESEMBLED:  # your own data: the shared part only
+        spec = merge_fragments({"model": chosen.model, "retry_collapsed": chosen.retry_collapsed,
+                                "dataset": {"name": dataset}, "preset": "paper"}, chosen.spec)
         return merge_fragments(spec, scale_method_part(scale, "textlen", method)) if method else spec
-    if dataset not in chosen["datasets"]:
+    if dataset not in chosen.datasets:
         raise ValueError(f"scale '{scale}' has no settings for dataset '{dataset}'; valid: "
-                         f"{', '.join(chosen['datasets'])}")
-    spec = merge_fragments({"model": chosen["model"], "retry_collapsed": chosen["retry_collapsed"],
-                   "dataset": {"name": dataset}, "preset": "paper"}, chosen["spec"])
-    spec = merge_fragments(spec, chosen["datasets"][dataset])
+                         f"{', '.join(chosen.datasets)}")
+    spec = merge_fragments({"model": chosen.model, "retry_collapsed": chosen.retry_collapsed,
+                            "dataset": {"name": dataset}, "preset": "paper"}, chosen.spec)
+    spec = merge_fragments(spec, chosen.datasets[dataset])
     return merge_fragments(spec, scale_method_part(scale, dataset, method)) if method else spec
 
 
-def scale_method_part(scale: str, dataset: str, method: str) -> dict[str, Any]:
+def scale_method_part(scale: str, dataset: str, method: str) -> JsonObject:
     """What a scale sets for one method alone (empty for most)."""
-    return copy.deepcopy(SCALES[scale]["methods"].get(f"{dataset}/{method}", {}))
+    return copy.deepcopy(SCALES[scale].methods.get(f"{dataset}/{method}", {}))
 
 
 # ---- The paper's hyperparameter search spaces (its Appendix A), as sweep grids of dotted

@@ -13,18 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from jobs.contracts.cid import CidPoint
 from jobs.contracts.enums import CID_PHASES
 from jobs.contracts.influence import InfluenceSnapshot
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.results import JobResults
 
 # One probe's A and B scores at a step: Figure 1's two histograms (the contract's name for it).
 InfluenceLists = InfluenceSnapshot
 
 
-def flat_cid(point: CidPoint) -> dict[str, Any]:
+def flat_cid(point: CidPoint) -> JsonObject:
     """A CID point as one flat dict, its extra fields beside the others (a JSONL line; MemoryRecorder.cids);
     a missing value is NaN, as the engine measured it."""
     value = float("nan") if point.value is None else float(point.value)
@@ -67,18 +68,18 @@ class Recorder(Protocol):
     def log(self, message: str) -> None:
         """A human-readable event line (round started, trial collapsed...)."""
 
-    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+    def diagnostic(self, name: str, payload: JsonObject) -> None:
         """A method's structured findings under `name` (e.g. NeuronTune's "neurontune.scores"):
         a JSON-ready dict, recorded once per name and run (a later one with the same name wins)."""
 
     def flush(self) -> None:
         """Write out anything buffered."""
 
-    def checkpoint(self, step: int) -> dict[str, Any]:
+    def checkpoint(self, step: int) -> JsonObject:
         """The run saved its state after label `step` (jobs.checkpoint): flush, and return a
         JSON-ready mark of what was recorded so far, which `begin` of a resumed run gets back."""
 
-    def begin(self, resumed_from: dict[str, Any] | None) -> None:
+    def begin(self, resumed_from: JsonObject | None) -> None:
         """A run (attempt) starts: afresh (None), or resumed from a checkpoint whose mark this is;
         the recorder keeps what was recorded up to the mark and drops the rest."""
 
@@ -107,13 +108,13 @@ class MemoryRecorder(NullRecorder):
     """Keeps everything in lists; what tests read."""
 
     scalars: list[tuple[str, int, float]] = field(default_factory=list)
-    cids: list[dict[str, Any]] = field(default_factory=list)
+    cids: list[JsonObject] = field(default_factory=list)
     influences: list[InfluenceLists] = field(default_factory=list)
     progresses: list[tuple[int, int, float | None]] = field(default_factory=list)
     reports: list[ProgressReport] = field(default_factory=list)  # the same calls, every argument
     results: list[JobResults] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
-    diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diagnostics: dict[str, JsonObject] = field(default_factory=dict)
 
     def scalar(self, name, step, value):
         self.scalars.append((name, int(step), float(value)))
@@ -268,7 +269,7 @@ class TeeRecorder:
 
     def checkpoint(self, step):
         """The recorders' marks in one dict (each keeps to keys of its own)."""
-        merged: dict[str, Any] = {}
+        merged: JsonObject = {}
         for r in self.recorders:
             merged.update(r.checkpoint(step) or {})
         return merged

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.results import SPLITS, JobResults
 from jobs.text_table import text_table
 
@@ -40,12 +41,12 @@ def print_metrics(results: JobResults, title: str = "results", out: TextIO | Non
         print("COLLAPSED: training accuracy at chance; re-run with --retry-collapsed 1", file=out)
 
 
-def print_table1(stats: list[dict[str, Any]], out: TextIO | None = None) -> None:
+def print_table1(stats: list[DatasetStats], out: TextIO | None = None) -> None:
     """The paper's Table 1 for each dataset: split sizes, confound/label agreement and the
     pairing it counts (confound value -> label)."""
     headers = ["dataset", "train", "dev", "test", "agree train", "agree dev", "agree test", "agrees when", "control"]
-    rows = [[s["name"], *(str(s["splits"][k]["size"]) for k in ("train", "dev", "test")),
-             *(_pct(s["splits"][k]["agreement"]) for k in ("train", "dev", "test")),
-             ", ".join(f"{c} -> {y}" for c, y in (s.get("agreement_pairing") or {}).items()),
-             "yes" if s.get("has_control") else "no"] for s in stats]
+    rows = [[s.name, *(str(s.splits[k].size) for k in ("train", "dev", "test")),
+             *(_pct(s.splits[k].agreement) for k in ("train", "dev", "test")),
+             ", ".join(f"{c} -> {y}" for c, y in (s.agreement_pairing or {}).items()),
+             "yes" if s.has_control else "no"] for s in stats]
     print(text_table(headers, rows, "Table 1: dataset statistics", right=headers[1:]), file=out or sys.stdout)

@@ -21,6 +21,7 @@ from pydantic import (
 
 from jobs.contracts.enums import METHODS, MethodName, Scope
 from jobs.contracts.fragments import dataset_by_name
+from jobs.contracts.json_value import JsonObject
 from jobs.presets import PRESET_NAMES, apply_preset, preset_for
 
 SCORES = ("cosine", "dot", "embedding")
@@ -94,13 +95,16 @@ class DatasetSpec(_Strict):
                           "replaces the annotated confound")
     access_rate: float = Field(1.0, gt=0, le=1.0, description="share of train whose confound methods may use (Table 3)")
     seed: int = Field(2021, ge=0, le=MAX_SEED, description="seed of the dataset's own sampling (the paper uses 2021)")
-    options: dict[str, Any] = Field(default_factory=dict, max_length=MAX_OPTIONS,
+    options: JsonObject = Field(default_factory=dict, max_length=MAX_OPTIONS,
                                     description="source-specific parameters, e.g. TextLen sizes")
 
-    @field_validator("options")
+    @field_validator("options", mode="before")
     @classmethod
-    def _finite_options(cls, options: dict[str, Any]) -> dict[str, Any]:
-        """Options are free-form, so allow_inf_nan does not reach them: refuse NaN/Infinity here."""
+    def _finite_options(cls, options: Any) -> Any:
+        """Options are free-form JSON: refuse NaN/Infinity (naming where), too deep a nesting and too
+        long a name or value here, before the JSON type is checked."""
+        if not isinstance(options, dict):
+            return options  # the type check refuses it
         if bad := next(_non_finite(options), None):
             raise ValueError(f"options.{'.'.join(map(str, bad))}: Input should be a finite number")
         for key, value in options.items():
@@ -251,7 +255,7 @@ class DiagnosticsSpec(_Strict):
     histogram_probes: int = Field(4, ge=0, le=MAX_HISTOGRAM_PROBES, description="probes whose A/B lists are kept at each CID point")
 
 
-def _constructed(model: type[M], data: dict[str, Any]) -> M:
+def _constructed(model: type[M], data: JsonObject) -> M:
     """model.model_construct(**data), its enum fields made members as validation makes them."""
     members = {name: field.annotation(data[name]) for name, field in model.model_fields.items()
                if name in data and isinstance(field.annotation, type) and issubclass(field.annotation, Enum)}
@@ -354,7 +358,7 @@ class JobSpec(_Strict):
     reference: bool = Field(False, description="use the slow reference influence paths (debugging)")
 
     @classmethod
-    def stored(cls, data: dict[str, Any]) -> JobSpec:
+    def stored(cls, data: JsonObject) -> JobSpec:
         """A spec that was validated when it was submitted (and stored as its model_dump), rebuilt
         without checking it again: the service validates once, at the API. Missing fields (a spec
         stored by an older version) take their defaults, except influence.update: a spec stored

@@ -97,7 +97,7 @@ def test_reproduce_over_the_api_says_the_clients_line(tmp_path):
         request = ExperimentIn(name="over rest", base=TINY_JOB)
         experiment_id, created = remote.find_or_submit(request)
         assert created and remote.find_or_submit(request) == (experiment_id, False)  # resumed, not submitted again
-        assert [job["status"] for job in remote.jobs(experiment_id)] == ["queued"]
-        assert [row["method"] for row in remote.table(experiment_id)] == ["finetune"]
+        assert [job.status for job in remote.jobs(experiment_id)] == ["queued"]
+        assert [row.method for row in remote.table(experiment_id)] == ["finetune"]
         with pytest.raises(ExperimentError, match=r"^the API answered 404 to GET /api/experiments/999/table: "):
             remote.table(999)

@@ -67,15 +67,15 @@ def test_dataset_stats_counts_groups_and_agreement_by_hand():
     data = ConfoundedDataset("toy", ["n", "p"], ["x", "y"], train, test, test)
     stats = dataset_stats(data)
     # train groups [label][confound]: label 0 -> (x, y) = (1, 1); label 1 -> (1, 2)
-    assert stats["splits"]["train"]["groups"] == {"n|x": 1, "n|y": 1, "p|x": 1, "p|y": 2}  # named by value
+    assert stats.splits["train"].groups == {"n|x": 1, "n|y": 1, "p|x": 1, "p|y": 2}  # named by value
     # binary: the better pairing in train (x with n, y with p: 3 of 5 agree, the other 2 of 5):
     # train: a ok, b no, c ok, d ok, e no -> 3/5; test: f ok, g ok, h no, i no -> 2/4
-    assert stats["splits"]["train"]["agreement"] == pytest.approx(0.6)
-    assert stats["splits"]["test"]["agreement"] == pytest.approx(0.5)
-    assert stats["splits"]["test"]["size"] == 4 and stats["confound_access"] == 5
-    assert stats["agreement_pairing"] == {"x": "n", "y": "p"}
+    assert stats.splits["train"].agreement == pytest.approx(0.6)
+    assert stats.splits["test"].agreement == pytest.approx(0.5)
+    assert stats.splits["test"].size == 4 and stats.confound_access == 5
+    assert stats.agreement_pairing == {"x": "n", "y": "p"}
     # The other pairing wins where train says so (x with p, y with n), whatever the names' order.
     crossed = ConfoundedDataset("toy", ["n", "p"], ["x", "y"], Split(train.texts, train.labels, 1 - train.confounds),
                                 test, test)
-    assert dataset_stats(crossed)["agreement_pairing"] == {"x": "p", "y": "n"}
-    assert dataset_stats(crossed)["splits"]["train"]["agreement"] == pytest.approx(0.6)
+    assert dataset_stats(crossed).agreement_pairing == {"x": "p", "y": "n"}
+    assert dataset_stats(crossed).splits["train"].agreement == pytest.approx(0.6)

@@ -76,3 +76,13 @@ def test_the_cycle_search_finds_a_cycle():
                                ("jobs.methods.neurontune", "jobs.runner"), ("jobs.runner", "jobs.spec")]:
         graph.add_import(importer=importer, imported=imported)
     assert module_cycles(graph, set(graph.modules)) == [["jobs.methods", "jobs.methods.neurontune", "jobs.runner"]]
+
+
+def test_routes_only_parse_call_a_service_and_shape():
+    # Routes hold no queries: a route module names no store model, builds no select() and calls
+    # nothing on the session but hands it to a service (backend/services), which raises the kinds
+    # of backend.services.errors that create_app maps to status codes once.
+    import re
+    query = re.compile(r"select\(|session\.\w+\(|backend\.store\.models|from sqlalchemy import")
+    found = {path.name: query.findall(path.read_text()) for path in sorted((ROOT / "backend" / "api").glob("*.py"))}
+    assert {name: hits for name, hits in found.items() if hits} == {}

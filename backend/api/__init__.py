@@ -26,7 +26,7 @@ from backend.api import (
 )
 from backend.api.body_limits import BodyLimits
 from backend.api.host_guard import HostGuard
-from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError
+from backend.services.errors import Conflict, InvalidSpec, NotFound, Rejected, ServiceError, TooLarge
 from backend.services.uploads import remove_incoming
 from backend.settings import Settings, load_settings
 from backend.store.db import Database
@@ -36,7 +36,7 @@ from backend.store.recorder import jsonable
 VALUE_ERROR = "Value error, "  # what pydantic puts before a validator's ValueError
 HOST_403 = {403: {"description": "a Host this server does not answer to, or a state-changing request from "
                                   "another Origin (DNS rebinding, cross-site; DECONFOUND_ALLOWED_HOSTS)"}}
-STATUS_OF = {NotFound: 404, Conflict: 409, Rejected: 400}  # a service's refusal as HTTP
+STATUS_OF = {NotFound: 404, Conflict: 409, Rejected: 400, TooLarge: 413}  # a service's refusal as HTTP
 
 
 def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAPI:
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, migrate: bool = True) -> FastAP
     # never an absolute server path (backend.store.paths.public_text), whatever raised it.
     @app.exception_handler(ServiceError)
     async def _refused(_request: Request, error: ServiceError) -> JSONResponse:
-        return JSONResponse(status_code=STATUS_OF.get(type(error), 400),
+        status = next((STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF), 400)
+        return JSONResponse(status_code=status,
                             content={"detail": public_text(str(error), settings.data_dir)})
 
     @app.exception_handler(StarletteHTTPException)

@@ -11,14 +11,11 @@ the final one, so the drops the rounds make stay visible (jobs.contracts.cid.thi
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import Id, Step, get_session
-from backend.services.jobs import get_job
-from backend.store.models import CidPoint as CidRow
+from backend.services import job_data as service
 from jobs.contracts.api import CidDisplayOut
-from jobs.contracts.cid import CidPoint, thin_cid
 
 router = APIRouter(prefix="/api/jobs", tags=["job data"])
 
@@ -28,12 +25,6 @@ def read_cid_display(job_id: Id, since_step: Step | None = None,
                      max_points: int | None = Query(None, ge=10, le=1_000_000),
                      session: Session = Depends(get_session)) -> Response:
     """Mean CID per point (no per-probe values), thinned to about max_points."""
-    job = get_job(session, job_id)
-    query = (select(CidRow.step, CidRow.phase, CidRow.value)
-             .where(CidRow.job_id == job_id, CidRow.attempt == job.attempt))
-    if since_step is not None:
-        query = query.where(CidRow.step > since_step)
-    points = [CidPoint(step=s, phase=p, value=v) for s, p, v in session.execute(query.order_by(CidRow.id))]
-    out = CidDisplayOut(job_id=job_id, attempt=job.attempt, total=len(points), points=thin_cid(points, max_points))
+    out = service.cid_display(session, job_id, since_step, max_points)
     return Response(content=out.model_dump_json(exclude={"points": {"__all__": {"per_probe", "extra"}}}),
                     media_type="application/json")

@@ -3,14 +3,11 @@ their Table 2 with model selection on dev."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import BODY_413, TOKEN_401, Id, get_session, get_settings, require_token
 from backend.services import experiment_records as records
-from backend.services.experiments import table_rows
 from backend.settings import Settings
-from backend.store.models import Experiment
 from jobs.contracts.api import (
     CidTrajectoriesOut,
     ExperimentIn,
@@ -21,7 +18,6 @@ from jobs.contracts.api import (
     ScaleOut,
     SearchSpaceOut,
     TableOut,
-    TableRow,
 )
 from jobs.presets import ACCESS_RATE_METHODS, PROTOCOL_METHODS, SCALES, SEARCH_SPACES
 
@@ -90,14 +86,14 @@ def list_protocols() -> list[ProtocolOut]:
 @router.get("/scales", response_model=list[ScaleOut])
 def list_scales() -> list[ScaleOut]:
     """The scales a reproduction runs at (model, seeds, estimated minutes per job)."""
-    return [ScaleOut(name=name, description=scale["description"], model=scale["model"], seeds=scale["seeds"],
-                     minutes=scale["minutes"]) for name, scale in SCALES.items()]
+    return [ScaleOut(name=name, description=scale.description, model=scale.model, seeds=scale.seeds,
+                     minutes=scale.minutes) for name, scale in SCALES.items()]
 
 
 @router.get("", response_model=list[ExperimentOut])
 def list_experiments(session: Session = Depends(get_session)) -> list[ExperimentOut]:
     """Every experiment, newest first, with its progress."""
-    return [records.experiment_out(session, e) for e in session.scalars(select(Experiment).order_by(Experiment.id.desc()))]
+    return records.list_experiments(session)
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut, responses={404: {"description": "no such experiment"}})
@@ -112,10 +108,7 @@ def experiment_table(experiment_id: Id, session: Session = Depends(get_session))
     dev accuracy, flip rate and CID. Only succeeded jobs count; `finished` says how many.
     `selected_rows`: per (dataset, method, access rate) the row with the best mean dev accuracy
     (a sweep's result; Table 3 is the selected rows of influence and embedding tuning by rate)."""
-    experiment = records.get_experiment(session, experiment_id)
-    rows = [TableRow(**row) for row in table_rows(records.job_rows(session, experiment_id))]
-    return TableOut(experiment_id=experiment_id, kind=records.experiment_kind(experiment), rows=rows,
-                    selected_rows=[row for row in rows if row.selected])
+    return records.table(session, experiment_id)
 
 
 @router.get("/{experiment_id}/cid", response_model=CidTrajectoriesOut, responses={404: {"description": "no such experiment"}})

@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session
-from backend.store.models import Job
+from backend.services.health import health
 from jobs.contracts.catalogue import HealthOut
-from jobs.contracts.enums import JobStatus
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthOut)
 def healthz(session: Session = Depends(get_session)) -> HealthOut:
-    counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-    workers = session.scalars(select(Job.worker_id).where(Job.status == JobStatus.RUNNING).distinct()).all()
-    return HealthOut(status="ok", database=session.get_bind().dialect.name, jobs=counts,
-                     busy_workers=sorted(w for w in workers if w))
+    return health(session)

@@ -28,6 +28,7 @@ from sqlalchemy import and_, func, or_, select, true, update
 from backend.store.db import Database
 from backend.store.models import Job, utcnow
 from jobs.contracts.enums import ACTIVE_STATUSES, JobStatus, StrEnum
+from jobs.contracts.json_value import JsonObject
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Claim:
     job_id: int
     attempt: int
     worker_id: str
-    spec: dict[str, Any]
+    spec: JsonObject
     lost: bool = False  # the previous attempt's worker was lost (killed, gone): this one takes over
 
 

@@ -21,6 +21,10 @@ class Rejected(ServiceError, ValueError):
     """Well formed, but this server cannot do it: the message names the valid choices (400)."""
 
 
+class TooLarge(ServiceError, ValueError):
+    """Over a size limit of this server (413)."""
+
+
 class InvalidSpec(ServiceError):
     """A spec built from a dict (a grid point, a follow-up) that JobSpec refuses (422), its
     errors located under `prefix` in the request body."""

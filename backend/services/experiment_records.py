@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session
 
 from backend.services.errors import NotFound, Rejected
 from backend.services.experiments import (
+    JobState,
+    RunCidPoint,
+    TableJob,
     access_rate,
     cid_trajectories,
     estimated_seconds,
     expand_request,
     experiment_progress,
+    table_rows,
 )
 from backend.services.jobs import checked_spec, new_job
 from backend.services.lineage import artifact_parent
@@ -22,7 +26,14 @@ from backend.services.protocols import reproduce_request
 from backend.services.reuse import finished_twin, reuse_finished
 from backend.settings import Settings
 from backend.store.models import CidPoint, Experiment, Job, utcnow
-from jobs.contracts.api import ExperimentIn, ExperimentOut, ReproduceIn, ReproducePreview
+from jobs.contracts.api import (
+    CidTrajectoryRow,
+    ExperimentIn,
+    ExperimentOut,
+    ReproduceIn,
+    ReproducePreview,
+    TableOut,
+)
 from jobs.contracts.enums import ExperimentKind, JobStatus
 from jobs.contracts.results import results_of
 from jobs.spec import JobSpec
@@ -37,10 +48,16 @@ def experiment_out(session: Session, experiment: Experiment) -> ExperimentOut:
     jobs = session.execute(select(Job.id, Job.status, Job.method, Job.wall_s, Job.worker_id, Job.eta_s)
                            .where(Job.experiment_id == experiment.id).order_by(Job.id)).all()
     counts = dict(Counter(job.status for job in jobs))
-    progress = experiment_progress([job._asdict() for job in jobs], estimated_seconds(experiment.grid))
+    progress = experiment_progress([JobState(status=j.status, method=j.method, wall_s=j.wall_s, worker_id=j.worker_id,
+                                             eta_s=j.eta_s) for j in jobs], estimated_seconds(experiment.grid))
     return ExperimentOut(id=experiment.id, name=experiment.name, kind=experiment_kind(experiment),
                          grid=experiment.grid, created_at=experiment.created_at, job_ids=[j.id for j in jobs],
                          status_counts=counts, progress=progress)
+
+
+def list_experiments(session: Session) -> list[ExperimentOut]:
+    """Every experiment, newest first, with its progress."""
+    return [experiment_out(session, e) for e in session.scalars(select(Experiment).order_by(Experiment.id.desc()))]
 
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -85,25 +102,33 @@ def create(request: ExperimentIn, session: Session, settings: Settings) -> Exper
     return experiment_out(session, experiment)
 
 
-def job_rows(session: Session, experiment_id: int) -> list[dict]:
+def job_rows(session: Session, experiment_id: int) -> list[TableJob]:
     """The experiment's jobs as table_rows wants them."""
     jobs = session.scalars(select(Job).where(Job.experiment_id == experiment_id)).all()
-    return [{"dataset": j.dataset, "method": j.method, "params": j.params, "status": j.status, "spec": j.spec,
-             "metrics": results_of(j.metrics)} for j in jobs]
+    return [TableJob(dataset=j.dataset, method=j.method, params=j.params or {}, status=j.status, spec=j.spec,
+                     metrics=results_of(j.metrics)) for j in jobs]
 
 
-def cid_rows(session: Session, experiment_id: int) -> list[dict]:
+def table(session: Session, experiment_id: int) -> TableOut:
+    """Table 2 of the experiment (table_rows over its jobs) and its selected rows."""
+    experiment = get_experiment(session, experiment_id)
+    rows = table_rows(job_rows(session, experiment_id))
+    return TableOut(experiment_id=experiment_id, kind=experiment_kind(experiment), rows=rows,
+                    selected_rows=[row for row in rows if row.selected])
+
+
+def cid_rows(session: Session, experiment_id: int) -> list[CidTrajectoryRow]:
     """Figure 3 of the experiment: cid_trajectories over its succeeded full-access jobs, a sweep's
     grid points apart."""
     jobs = {j.id: j for j in session.scalars(select(Job).where(Job.experiment_id == experiment_id,
                                                                Job.status == JobStatus.SUCCEEDED))
-            if access_rate({"spec": j.spec, "params": j.params}) >= 1.0}
+            if access_rate(j.spec, j.params) >= 1.0}
     if not jobs:
         return []
     points = session.execute(select(CidPoint.job_id, CidPoint.attempt, CidPoint.step, CidPoint.phase, CidPoint.value)
                              .where(CidPoint.job_id.in_(list(jobs)))).all()
-    return cid_trajectories([{"dataset": jobs[p.job_id].dataset, "method": _run_label(jobs[p.job_id]),
-                              "job_id": p.job_id, "step": p.step, "phase": p.phase, "value": p.value}
+    return cid_trajectories([RunCidPoint(dataset=jobs[p.job_id].dataset, method=_run_label(jobs[p.job_id]),
+                                         job_id=p.job_id, step=p.step, phase=p.phase, value=p.value)
                              for p in points if p.attempt == jobs[p.job_id].attempt])
 
 
@@ -132,10 +157,10 @@ def preview_reproduction(request: ReproduceIn, session: Session, settings: Setti
     for index, (raw, _) in enumerate(expanded):
         twin = finished_twin(session, new_job(checked_spec(raw, settings, session, ("body", "expanded", index)))) \
             if request.reuse else None
-        jobs.append({"status": JobStatus.SUCCEEDED if twin else JobStatus.QUEUED, "method": raw["method"], "worker_id": None,
-                     "wall_s": twin.wall_s if twin else None})
+        jobs.append(JobState(status=JobStatus.SUCCEEDED if twin else JobStatus.QUEUED, method=raw["method"],
+                             wall_s=twin.wall_s if twin else None))
     # The ETA at launch: copies count as finished jobs (their walls calibrate the estimates).
     progress = experiment_progress(jobs, estimated_seconds(built.model_dump(mode="json")))
     return ReproducePreview(name=built.name, jobs=len(expanded), seeds=built.seeds, estimated_s=progress.eta_s,
-                            jobs_by_method=dict(Counter(job["method"] for job in jobs)),
-                            reused=sum(job["status"] == JobStatus.SUCCEEDED for job in jobs))
+                            jobs_by_method=dict(Counter(job.method for job in jobs)),
+                            reused=sum(job.status == JobStatus.SUCCEEDED for job in jobs))

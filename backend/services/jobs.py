@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 from datetime import timedelta
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
@@ -20,6 +19,7 @@ from backend.store.db import Database
 from backend.store.models import POINT_TABLES, Job, utcnow
 from backend.store.paths import inside
 from jobs.contracts.enums import FINISHED_STATUSES, JOB_STATUSES, JobStatus
+from jobs.contracts.json_value import JsonObject
 from jobs.spec import JobSpec
 
 
@@ -32,7 +32,7 @@ def new_job(spec: JobSpec, experiment_id: int | None = None, params: dict | None
                parent_job_id=parent_job_id, status=JobStatus.QUEUED, attempt=0, cancel_requested=False, created_at=utcnow())
 
 
-def checked_spec(raw: dict[str, Any], settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
+def checked_spec(raw: JsonObject, settings: Settings, session: Session, prefix: tuple = ("body",)) -> JobSpec:
     """A spec given as a dict (a grid point, a follow-up): JobSpec, then this server's checks.
     Raises InvalidSpec (its errors under `prefix`) or Rejected."""
     try:

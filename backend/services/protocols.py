@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.contracts.api import ExperimentIn, ExperimentPart
 from jobs.contracts.enums import ExperimentKind
+from jobs.contracts.json_value import JsonObject
 from jobs.presets import (
     ACCESS_RATE_METHODS,
     OPTIONAL_PROTOCOL_METHODS,
@@ -62,7 +63,7 @@ def reproduce_name(dataset: str, scale: str, seeds: list[int] | None = None,
 
 def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None = None,
                       access_rates: list[float] | None = None, name: str | None = None,
-                      overrides: dict[str, Any] | None = None, methods: list[str] | None = None,
+                      overrides: JsonObject | None = None, methods: list[str] | None = None,
                       reuse: bool = False, data: str | None = None) -> ExperimentIn:
     """The paper's protocol on `dataset` at `scale` as one experiment.
 
@@ -99,11 +100,11 @@ def reproduce_request(dataset: str, scale: str = "cpu", seeds: list[int] | None 
     return ExperimentIn(
         name=name or reproduce_name(dataset, scale, seeds, access_rates, methods, data), kind=ExperimentKind.REPRODUCE,
         protocol=dataset,
-        scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale]["seeds"], parts=parts, reuse=reuse)
+        scale=scale, base=base, methods=plain, seeds=seeds or SCALES[scale].seeds, parts=parts, reuse=reuse)
 
 
 def sweep_request(datasets: list[str], methods: list[str], grid: dict[str, list[Any]], seeds: list[int],
-                  base: dict[str, Any], name: str | None = None, named: str | None = None,
+                  base: JsonObject, name: str | None = None, named: str | None = None,
                   reuse: bool = False) -> ExperimentIn:
     """A hyperparameter sweep: datasets x methods x seeds x the grid, selected on mean dev accuracy.
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TextIO
 
 import httpx
 from pydantic import ValidationError
@@ -32,15 +32,22 @@ from backend.queue.worker import Worker, pid_alive
 from backend.services.errors import Rejected
 from backend.services.experiment_records import add_experiment, cid_rows, job_rows
 from backend.services.experiment_report import print_tables
-from backend.services.experiments import GridTooLarge, estimated_seconds, experiment_progress, table_rows
+from backend.services.experiments import (
+    GridTooLarge,
+    JobState,
+    estimated_seconds,
+    experiment_progress,
+    table_rows,
+)
 from backend.services.submission import check_spec, in_one_line
 from backend.settings import Settings
 from backend.store.db import Database
 from backend.store.models import Experiment, Job
 from backend.store.paths import hub_reachable
 from client import ApiClient, ApiError
-from jobs.contracts.api import ExperimentIn, ExperimentProgress
+from jobs.contracts.api import CidTrajectoryRow, ExperimentIn, ExperimentProgress, JobOut, TableRow
 from jobs.contracts.enums import UNFINISHED_STATUSES, ExperimentKind, JobStatus
+from jobs.contracts.json_value import JsonObject
 from jobs.interrupt import ctrl_c_sets
 
 POLL_S = 1.0
@@ -51,7 +58,7 @@ class ExperimentError(RuntimeError):
     """One line saying what is wrong (a name taken by another request, a job the store refuses...)."""
 
 
-def _same_request(stored: dict[str, Any], request: ExperimentIn) -> bool:
+def _same_request(stored: JsonObject, request: ExperimentIn) -> bool:
     return json.loads(json.dumps(stored)) == json.loads(json.dumps(request.settings()))
 
 
@@ -68,15 +75,18 @@ def dead_here(worker_id: str | None, host: str | None = None) -> bool:
     return not pid_alive(int(parts[1]))
 
 
-def job_view(job: dict[str, Any]) -> dict[str, Any]:
-    """What progress needs of a job: from a Job row's columns or from the API's JobOut."""
-    progress = job.get("progress") or {}
-    return {"id": job["id"], "method": job["method"], "seed": job["seed"], "params": job.get("params") or {},
-            "status": job["status"], "wall_s": job.get("wall_s"), "worker_id": job.get("worker_id"),
-            "step": job.get("progress_step", progress.get("step")),
-            "total": job.get("progress_total", progress.get("total")),
-            "eta_s": job.get("eta_s", progress.get("eta_s")),
-            "phase": job.get("progress_phase", progress.get("phase"))}
+def row_state(job: Job) -> JobState:
+    """What progress needs of a job, from its row."""
+    return JobState(id=job.id, method=job.method, seed=job.seed, params=job.params or {}, status=job.status,
+                    wall_s=job.wall_s, worker_id=job.worker_id, step=job.progress_step, total=job.progress_total,
+                    eta_s=job.eta_s, phase=job.progress_phase)
+
+
+def answer_state(job: JobOut) -> JobState:
+    """What progress needs of a job, from the API's answer."""
+    return JobState(id=job.id, method=job.method, seed=job.seed, params=job.params, status=job.status,
+                    wall_s=job.wall_s, worker_id=job.worker_id, step=job.progress.step, total=job.progress.total,
+                    eta_s=job.progress.eta_s, phase=job.progress.phase)
 
 
 class LocalStore:
@@ -132,19 +142,19 @@ class LocalStore:
                     cancel_requested=False, error=None))
         return len(ids)
 
-    def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
+    def jobs(self, experiment_id: int) -> list[JobState]:
         with self.db.session() as session:
             rows = session.execute(select(Job.id, Job.method, Job.seed, Job.params, Job.status, Job.wall_s,
                                           Job.worker_id, Job.progress_step, Job.progress_total, Job.eta_s,
                                           Job.progress_phase)
                                    .where(Job.experiment_id == experiment_id).order_by(Job.id)).all()
-        return [job_view(row._asdict()) for row in rows]
+        return [row_state(row) for row in rows]
 
-    def table(self, experiment_id: int) -> list[dict[str, Any]]:
+    def table(self, experiment_id: int) -> list[TableRow]:
         with self.db.session() as session:
             return table_rows(job_rows(session, experiment_id))
 
-    def cid(self, experiment_id: int) -> list[dict[str, Any]]:
+    def cid(self, experiment_id: int) -> list[CidTrajectoryRow]:
         with self.db.session() as session:
             return cid_rows(session, experiment_id)
 
@@ -210,18 +220,18 @@ class RemoteApi:
     def requeue(self, experiment_id: int, failed_too: bool = False) -> int:
         return 0  # the service's workers take up lost jobs after their lease
 
-    def jobs(self, experiment_id: int) -> list[dict[str, Any]]:
+    def jobs(self, experiment_id: int) -> list[JobState]:
         with self._calling():
             items = self.api.jobs(experiment=experiment_id, limit=1000).items
-        return sorted((job_view(job.model_dump(mode="json")) for job in items), key=lambda job: job["id"])
+        return sorted((answer_state(job) for job in items), key=lambda job: job.id)
 
-    def table(self, experiment_id: int) -> list[dict[str, Any]]:
+    def table(self, experiment_id: int) -> list[TableRow]:
         with self._calling():
-            return [row.model_dump(mode="json") for row in self.api.experiment_table(experiment_id).rows]
+            return self.api.experiment_table(experiment_id).rows
 
-    def cid(self, experiment_id: int) -> list[dict[str, Any]]:
+    def cid(self, experiment_id: int) -> list[CidTrajectoryRow]:
         with self._calling():
-            return [row.model_dump(mode="json") for row in self.api.experiment_cid(experiment_id).rows]
+            return self.api.experiment_cid(experiment_id).rows
 
     def start(self, experiment_id: int) -> None:
         pass
@@ -244,18 +254,17 @@ def _duration(seconds: float | None) -> str:
     return "ETA " + (f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s")
 
 
-def _current(jobs: list[dict[str, Any]]) -> str:
-    running = [j for j in jobs if j["status"] == JobStatus.RUNNING]
+def _current(jobs: list[JobState]) -> str:
+    running = [j for j in jobs if j.status == JobStatus.RUNNING]
     if not running:
-        return "waiting for a worker" if any(j["status"] == JobStatus.QUEUED for j in jobs) else ""
-    return "; ".join(f"job {j['id']} {j['method']} seed {j['seed']}"
-                     + (f" {j['params']}" if j["params"] else "")
-                     + _where(j) for j in running)
+        return "waiting for a worker" if any(j.status == JobStatus.QUEUED for j in jobs) else ""
+    return "; ".join(f"job {j.id} {j.method} seed {j.seed}" + (f" {j.params}" if j.params else "") + _where(j)
+                     for j in running)
 
 
-def _where(job: dict[str, Any]) -> str:
+def _where(job: JobState) -> str:
     """": step 10/60, influence round 1/4: update 2/16"; ": starting" before the job has said anything."""
-    parts = ([f"step {job['step']}/{job['total']}"] if job["total"] else []) + ([job["phase"]] if job["phase"] else [])
+    parts = ([f"step {job.step}/{job.total}"] if job.total else []) + ([job.phase] if job.phase else [])
     return ": " + ", ".join(parts) if parts else ": starting"
 
 
@@ -279,7 +288,7 @@ class ProgressView:
         if self.bar is not None:
             self.bar.close()
 
-    def update(self, jobs: list[dict[str, Any]]) -> ExperimentProgress:
+    def update(self, jobs: list[JobState]) -> ExperimentProgress:
         summary = experiment_progress(jobs, self.estimates_s)
         eta, current = _duration(summary.eta_s), _current(jobs)
         if self.live:
@@ -289,7 +298,7 @@ class ProgressView:
             self.bar.n = summary.done
             self.bar.set_postfix_str(f"{eta} · {current}" if current else eta)  # redraws
         else:
-            event = (summary.done, tuple((j["id"], j["total"] is None) for j in jobs if j["status"] == JobStatus.RUNNING))
+            event = (summary.done, tuple((j.id, j.total is None) for j in jobs if j.status == JobStatus.RUNNING))
             now = time.monotonic()
             if event != self._last_event or now - self._last_logged >= self.log_every_s:
                 self._last_event, self._last_logged = event, now

@@ -43,6 +43,7 @@ from backend.store.paths import (
     relative_inside,
 )
 from jobs.contracts.enums import ROUND_METHODS, MethodName
+from jobs.contracts.json_value import JsonObject
 from jobs.data import ConfoundedDataset, DataError
 from jobs.data.tables import TABLE_SUFFIXES
 from jobs.methods.loop import total_label_steps
@@ -87,7 +88,7 @@ def _confine_files(spec: JobSpec, data_dir: Path, session: Session, upload_field
     """The spec with its files checked and made relative to the data directory; upload_field is
     where the spec named its upload (for the error when there is no such upload)."""
     dataset = spec.dataset
-    updates: dict[str, Any] = {}
+    updates: JsonObject = {}
     path = dataset.path
     if dataset.name == CUSTOM and not path:
         raise Rejected("a custom dataset needs dataset.path: 'upload:<id>' of an uploaded file "

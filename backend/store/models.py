@@ -14,6 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName, StrEnum
+from jobs.contracts.json_value import JsonObject
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL points tables may grow past 2^31.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -41,7 +42,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {JsonObject: JSON, list[Any]: JSON}
 
 
 def _job_fk() -> Any:
@@ -58,7 +59,7 @@ class Experiment(Base):
     # ExperimentIn.kind (jobs.contracts.api); the grid keeps the request as submitted.
     kind: Mapped[ExperimentKind] = mapped_column(EnumString(ExperimentKind, 20), default=ExperimentKind.COMPARE,
                                                  server_default=ExperimentKind.COMPARE.value)
-    grid: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    grid: Mapped[JsonObject] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -68,12 +69,12 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id", ondelete="SET NULL"),
                                                       index=True)
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the experiment grid point
+    params: Mapped[JsonObject] = mapped_column(JSON, default=dict)  # the experiment grid point
     # The job this one was made from (jobs.contracts.lineage): NeuronTune's tuned job, a follow-up's NeuronTune job.
     # No ON DELETE: SQLite adds the column without rebuilding jobs, and reflects no action of an inline
     # REFERENCES; deleting a parent clears its children's parent_job_id (backend.services.jobs.delete_finished).
     parent_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec: Mapped[JsonObject] = mapped_column(JSON)
     # Copied out of the spec so lists can filter on them with an index.
     dataset: Mapped[str] = mapped_column(String(200), index=True)
     method: Mapped[MethodName] = mapped_column(EnumString(MethodName, 50), index=True)
@@ -95,7 +96,7 @@ class Job(Base):
     progress_phase: Mapped[str | None] = mapped_column(String(200))
     eta_guessed: Mapped[bool | None] = mapped_column(Boolean)  # eta_s rests partly on a guess (not yet timed)
     error: Mapped[str | None] = mapped_column(Text)
-    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the runner's final metrics
+    metrics: Mapped[JsonObject | None] = mapped_column(JSON)  # the runner's final metrics
     wall_s: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_jobs_claim", "status", "heartbeat_at"),)
@@ -128,7 +129,7 @@ class CidPoint(Base):
     phase: Mapped[CidPhase] = mapped_column(EnumString(CidPhase, 20))
     value: Mapped[float | None] = mapped_column(Float)  # None: no probe had both groups (NaN)
     per_probe: Mapped[list[Any] | None] = mapped_column(JSON)
-    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[JsonObject | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_cid_points_read", "job_id", "attempt", "step"),)
 
@@ -193,7 +194,7 @@ class Diagnostic(Base):
     job_id: Mapped[int] = _job_fk()
     attempt: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[JsonObject] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (Index("ix_diagnostics_read", "job_id", "attempt", "name"),)
@@ -224,8 +225,8 @@ class UploadedDataset(Base):
     name: Mapped[str] = mapped_column(String(300))  # the uploader's file name, for display only
     path: Mapped[str] = mapped_column(String(1000))  # relative to the data directory
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    columns: Mapped[dict[str, Any]] = mapped_column(JSON)  # text/label/confound column, confound rule
-    stats: Mapped[dict[str, Any]] = mapped_column(JSON)  # Table 1
+    columns: Mapped[JsonObject] = mapped_column(JSON)  # text/label/confound column, confound rule
+    stats: Mapped[JsonObject] = mapped_column(JSON)  # Table 1
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

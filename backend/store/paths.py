@@ -13,8 +13,8 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any
 
+from jobs.contracts.json_value import JsonObject
 from jobs.models import BUILTIN_MODELS
 
 HUB_PREFIX = "hf:"
@@ -77,7 +77,7 @@ def relative_inside(data_dir: Path, candidate: str | Path, what: str = "path") -
     return str(resolved.relative_to(Path(data_dir).resolve()))
 
 
-def spec_files(spec: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+def spec_files(spec: JsonObject) -> list[tuple[tuple[str, ...], str]]:
     """(location in the spec, value) of every file a raw spec names, hub names excluded."""
     found = []
     dataset = spec.get("dataset") or {}
@@ -99,7 +99,7 @@ def _set(spec: dict, location: tuple[str, ...], value: str) -> None:
     node[location[-1]] = value
 
 
-def absolute_spec(spec: dict[str, Any], data_dir: Path, model_is_path: bool) -> dict[str, Any]:
+def absolute_spec(spec: JsonObject, data_dir: Path, model_is_path: bool) -> JsonObject:
     """A copy of a stored spec with its files made absolute inside `data_dir` (OutsideDataDir if not)."""
     spec = copy.deepcopy(spec)
     for location, value in spec_files(spec):

@@ -34,6 +34,7 @@ from backend.store.models import (
 from backend.store.paths import public_text
 from jobs.contracts.cid import CidPoint as Cid
 from jobs.contracts.enums import CID_PHASES, JobStatus
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.results import JobResults
 from jobs.recorder import InfluenceLists
 
@@ -129,14 +130,14 @@ class StoreRecorder:
     def log(self, message: str) -> None:
         self._logs.append((utcnow(), str(message)))
 
-    def diagnostic(self, name: str, payload: dict[str, Any]) -> None:
+    def diagnostic(self, name: str, payload: JsonObject) -> None:
         if not isinstance(payload, dict):
             raise TypeError(f"diagnostic '{name}': the payload must be a dict, got {type(payload).__name__}")
         self._diagnostics.append((utcnow(), str(name), jsonable(payload)))
 
     # --- checkpoints: which rows a resumed attempt keeps ---------------------------------------
 
-    def checkpoint(self, step: int) -> dict[str, Any]:
+    def checkpoint(self, step: int) -> JsonObject:
         """Flush (errors propagate: no checkpoint then), then mark the newest row of each training
         table: every row of this job up to that id belongs to the checkpointed state."""
         self.flush()
@@ -145,7 +146,7 @@ class StoreRecorder:
                    for table in TRAINING_TABLES}
         return {"step": int(step), "ids": {name: value for name, value in ids.items() if value is not None}}
 
-    def begin(self, resumed_from: dict[str, Any] | None) -> None:
+    def begin(self, resumed_from: JsonObject | None) -> None:
         """This attempt starts. Rows of earlier attempts are deleted, except, when it resumes from
         a checkpoint, the rows its mark covers: they become this attempt's (ids only grow, so the
         rows an earlier attempt wrote after its checkpoint have larger ids and go)."""

@@ -125,10 +125,10 @@ def upload(_clicks, contents, filename, text_column, label_column, confound_colu
             "confound_column": confound_column or "", "confound_rule": rule or None})
     except ApiError as error:
         return error_box(f"Not uploaded: {error.message}"), no_update
-    train = stored.stats["splits"]["train"]["size"]
+    train = stored.stats.splits["train"].size if "train" in stored.stats.splits else 0
     pairing = pairing_text(stored.stats)
     done = html.Div(f"Uploaded {stored.name} as {stored.path} ({train} training rows"
                     + (f"; the confound agrees when {pairing}" if pairing else "") + "): choose it in the Jobs form.",
                     className="ok")
-    warnings = [html.Div(f"Warning: {w}", className="warning") for w in stored.stats.get("warnings") or []]
+    warnings = [html.Div(f"Warning: {w}", className="warning") for w in stored.stats.warnings]
     return (html.Div([done, *warnings]) if warnings else done), (changed or 0) + 1

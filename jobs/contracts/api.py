@@ -15,9 +15,11 @@ from pydantic import (
 )
 
 from jobs.contracts.cid import CidPoint
+from jobs.contracts.datasets import DatasetStats, UploadColumns
 from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName
 from jobs.contracts.fragments import dataset_by_name, merge_fragments
 from jobs.contracts.influence import InfluenceSnapshot
+from jobs.contracts.json_value import JsonObject
 from jobs.contracts.lineage import JobLineage
 from jobs.contracts.results import JobResults
 
@@ -42,11 +44,11 @@ class JobOut(BaseModel):
 
     id: int
     experiment_id: int | None
-    params: dict[str, Any] = Field(description="the experiment grid point that made this job")
+    params: JsonObject = Field(description="the experiment grid point that made this job")
     status: JobStatus
     cancel_requested: bool
     # Stored as a dict (older specs must still load), published with JobSpec's shape.
-    spec: Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/JobSpec"}]})] = Field(
+    spec: Annotated[JsonObject, WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/JobSpec"}]})] = Field(
         description="the spec as run (JobSpec's shape): every default filled in, "
                                              "the dataset always an object")
     dataset: str = Field(description="spec.dataset.name: a built-in dataset or 'custom'; a spec may name a "
@@ -175,8 +177,8 @@ class UploadOut(BaseModel):
     name: str
     path: str = Field(description="use as dataset.path with dataset.name 'custom'")
     size_bytes: int
-    columns: dict[str, Any]
-    stats: dict[str, Any]
+    columns: UploadColumns
+    stats: DatasetStats = Field(description="Table 1 of the file (jobs.data.stats.dataset_stats)")
     created_at: UtcTime
 
 
@@ -224,7 +226,7 @@ class ModelsOut(BaseModel):
 # What the job-data, catalogue and diagnostics routes answer (the dashboard reads them).
 
 class Estimate(BaseModel):
-    spec: dict[str, Any] = Field(description="the spec as it would run: preset and defaults filled in")
+    spec: JsonObject = Field(description="the spec as it would run: preset and defaults filled in")
     train_size: int | None = Field(description="training examples (None: the dataset could not be loaded)")
     label_steps: int
     rounds: int = Field(description="influence-tuning rounds")
@@ -282,14 +284,15 @@ class DiagnosticOut(BaseModel):
     attempt: int
     name: str
     created_at: datetime
-    payload: dict[str, Any]
+    payload: JsonObject = Field(description="what the method recorded; NeuronTune's are declared in "
+                                            "jobs.contracts.diagnostics (NEURONTUNE_PAYLOADS)")
 
 
 class DiagnosticsOut(BaseModel):
     job_id: int
     attempt: int
     names: list[str] = Field(description="recorded names, in recording order")
-    items: dict[str, dict[str, Any]] = Field(description="name -> payload (the newest of each name)")
+    items: dict[str, JsonObject] = Field(description="name -> payload (the newest of each name)")
 
 
 class ChainOut(BaseModel):
@@ -306,18 +309,18 @@ class TuneRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    train: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"max_steps\": 200}")
-    influence: dict[str, Any] = Field(default_factory=dict, description="e.g. {\"interval\": 25}")
-    diagnostics: dict[str, Any] = Field(default_factory=dict)
+    train: JsonObject = Field(default_factory=dict, description="e.g. {\"max_steps\": 200}")
+    influence: JsonObject = Field(default_factory=dict, description="e.g. {\"interval\": 25}")
+    diagnostics: JsonObject = Field(default_factory=dict)
 
 
-def _dataset_by_name(fragment: dict[str, Any]) -> dict[str, Any]:
+def _dataset_by_name(fragment: JsonObject) -> JsonObject:
     """A spec fragment whose `"dataset": "msgs"` is spelled out, so that a part's dataset fields
     merge into it rather than replace it."""
     return {**fragment, "dataset": dataset_by_name(fragment["dataset"])} if "dataset" in fragment else fragment
 
 
-SpecFragment = Annotated[dict[str, Any], AfterValidator(_dataset_by_name)]
+SpecFragment = Annotated[JsonObject, AfterValidator(_dataset_by_name)]
 
 
 # The most entries of any one list of an experiment (seeds, datasets, grid fields, values of one
@@ -335,7 +338,7 @@ class ExperimentPart(BaseModel):
                                description="spec fields merged over the experiment's base for this part")
     methods: list[str] | None = Field(None, min_length=1, max_length=MAX_GRID)
     seeds: list[int] | None = Field(None, min_length=1, max_length=MAX_GRID)
-    datasets: list[str | dict[str, Any]] | None = Field(None, max_length=MAX_GRID)
+    datasets: list[str | JsonObject] | None = Field(None, max_length=MAX_GRID)
     grid: dict[str, GridValues] = Field(default_factory=dict, max_length=MAX_GRID,
                                         description="dotted spec field -> values")
 
@@ -359,7 +362,7 @@ class ExperimentIn(BaseModel):
         description="empty only with parts: an experiment made of its parts alone (each method with its "
                     "own base, nothing merged from another method's)")
     seeds: list[int] = Field(default_factory=lambda: [2021], min_length=1, max_length=MAX_GRID)
-    datasets: list[str | dict[str, Any]] = Field(
+    datasets: list[str | JsonObject] = Field(
         default_factory=list, max_length=MAX_GRID,
         description="dataset names or dataset specs; empty: the base spec's dataset")
     grid: dict[str, GridValues] = Field(
@@ -376,11 +379,11 @@ class ExperimentIn(BaseModel):
             raise ValueError("methods is empty and there are no parts: the experiment would have no jobs")
         return self
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> JsonObject:
         """What makes the experiment (stored as its grid; a rerun must match it): all but `reuse`."""
         return self.model_dump(mode="json", exclude={"reuse"})
 
-    def resolved_parts(self) -> list[dict[str, Any]]:
+    def resolved_parts(self) -> list[JsonObject]:
         """The experiment's own grid, then each part with the left-out fields filled in."""
         own = {"base": self.base, "methods": self.methods, "seeds": self.seeds, "datasets": self.datasets,
                "grid": self.grid}
@@ -447,7 +450,7 @@ class ExperimentOut(BaseModel):
     id: int
     name: str
     kind: ExperimentKind
-    grid: dict[str, Any] = Field(description="the request that made the experiment, as submitted")
+    grid: JsonObject = Field(description="the request that made the experiment, as submitted")
     created_at: UtcTime
     job_ids: list[int]
     status_counts: dict[str, int]
@@ -457,7 +460,7 @@ class ExperimentOut(BaseModel):
 class TableRow(BaseModel):
     dataset: str
     method: str
-    params: dict[str, Any] = Field(description="the grid point (hyperparameters) of this row")
+    params: JsonObject = Field(description="the grid point (hyperparameters) of this row")
     access_rate: float = Field(description="share of train whose confound the method may use (Table 3); 1 = all")
     jobs: int
     finished: int = Field(description="succeeded jobs with a test accuracy (collapsed trials are left out)")

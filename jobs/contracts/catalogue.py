@@ -2,12 +2,12 @@
 /api/presets (the models' picker is jobs.contracts.api.ModelsOut)."""
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from jobs.contracts.api import UploadOut
+from jobs.contracts.datasets import DatasetStats
 from jobs.contracts.enums import JobStatus, MethodName
+from jobs.contracts.json_value import JsonObject
 
 
 class HealthOut(BaseModel):
@@ -21,7 +21,7 @@ class BuiltinDataset(BaseModel):
     name: str
     description: str
     builtin: bool = True
-    stats: dict[str, Any] | None = Field(description="Table 1 at the default options (jobs.data.stats."
+    stats: DatasetStats | None = Field(description="Table 1 at the default options (jobs.data.stats."
                                                      "dataset_stats); None: it cannot be loaded (error)")
     error: str | None
 
@@ -43,5 +43,5 @@ class MethodsOut(BaseModel):
 
 class PresetsOut(BaseModel):
     names: list[str] = Field(description="what a spec's `preset` takes")
-    presets: dict[str, dict[str, Any]] = Field(description="'<dataset>/<method>' -> the spec fragment it fills in")
+    presets: dict[str, JsonObject] = Field(description="'<dataset>/<method>' -> the spec fragment it fills in")
     paper: str = Field(description="what the preset 'paper' resolves to")

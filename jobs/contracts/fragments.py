@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from jobs.contracts.json_value import JsonObject
+
 
 def dataset_by_name(value: Any) -> Any:
     """A dataset given by its name alone ("textlen") as the DatasetSpec fields it stands for."""
     return {"name": value} if isinstance(value, str) else value
 
 
-def merge_fragments(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge_fragments(base: JsonObject, over: JsonObject) -> JsonObject:
     """A deep copy of `base` with `over` merged in (nested dicts merge, `over` wins)."""
     out = copy.deepcopy(base)
     for key, value in over.items():

@@ -6,11 +6,13 @@ rows (and methods that add their own numbers) carry fields not named here: they 
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs.contracts.diagnostics import NeuronTuneFindings
 from jobs.contracts.enums import JobStatus
+from jobs.contracts.json_value import JsonObject
 
 SPLITS = ("train", "dev", "test", "control_test")
 
@@ -101,7 +103,7 @@ class JobResults(BaseModel):
     cid_before: float | None = None
     cid_after: float | None = None
     parent: ParentResults | None = None
-    neurontune: dict[str, Any] | None = Field(None, description="NeuronTune's findings (also its diagnostics)")
+    neurontune: NeuronTuneFindings | None = Field(None, description="NeuronTune's findings (also its diagnostics)")
     architecture: ArchitectureUsed | None = Field(None, description="the model's family, kind and pooling")
 
     def split(self, name: str) -> SplitMetrics | None:
@@ -118,6 +120,6 @@ class JobResults(BaseModel):
         return {name: found for name in names if (found := self.split(name)) is not None}
 
 
-def results_of(stored: dict[str, Any] | None) -> JobResults | None:
+def results_of(stored: JsonObject | None) -> JobResults | None:
     """A stored metrics JSON as JobResults (None stays None; an old row's extra keys are kept)."""
     return None if stored is None else JobResults.model_validate(stored)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jobs.contracts.datasets import DatasetStats, SplitStats
 from jobs.data.dataset import ConfoundedDataset, Split
 
 
@@ -81,8 +82,8 @@ def split_warnings(dataset: ConfoundedDataset) -> list[str]:
     return warnings
 
 
-def dataset_stats(dataset: ConfoundedDataset) -> dict:
-    """Table 1 for `dataset`, JSON-ready.
+def dataset_stats(dataset: ConfoundedDataset) -> DatasetStats:
+    """Table 1 for `dataset` (an agreement over no rows is NaN).
 
     Per split: size, agreement (the share whose label is the one its confound value is paired
     with: confound_pairing) and group counts {"<label name>|<confound name>": n}. Also the
@@ -97,18 +98,12 @@ def dataset_stats(dataset: ConfoundedDataset) -> dict:
     splits = {}
     for name, split in dataset.splits().items():
         counts = group_counts(split, n_labels, n_confounds)
-        splits[name] = {"size": len(split), "agreement": agreement(split, mapping),
-                        "groups": {group_name(dataset.label_names, dataset.confound_names, y, c): int(counts[y, c])
-                                   for y in range(n_labels) for c in range(n_confounds)}}
-    return {
-        "name": dataset.name,
-        "description": dataset.description,
-        "label_names": list(dataset.label_names),
-        "confound_names": list(dataset.confound_names),
-        "agreement_pairing": pairing_names(dataset, mapping),
-        "splits": splits,
-        "warnings": split_warnings(dataset),
-        "has_control": dataset.control is not None,
-        "has_counterfactual": dataset.counterfactual is not None,
-        "confound_access": len(dataset.access_index()),
-    }
+        splits[name] = SplitStats(size=len(split), agreement=agreement(split, mapping),
+                                  groups={group_name(dataset.label_names, dataset.confound_names, y, c): int(counts[y, c])
+                                          for y in range(n_labels) for c in range(n_confounds)})
+    return DatasetStats(name=dataset.name, description=dataset.description, label_names=list(dataset.label_names),
+                        confound_names=list(dataset.confound_names),
+                        agreement_pairing=pairing_names(dataset, mapping), splits=splits,
+                        warnings=split_warnings(dataset), has_control=dataset.control is not None,
+                        has_counterfactual=dataset.counterfactual is not None,
+                        confound_access=len(dataset.access_index()))

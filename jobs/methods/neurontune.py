@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from jobs.checkpoint import Checkpointer
+from jobs.contracts.diagnostics import NeuronTuneBeforeAfter, NeuronTuneFindings, neurontune_payload
 from jobs.contracts.enums import CidPhase
 from jobs.data.dataset import ConfoundedDataset
 from jobs.data.stats import confound_pairing
@@ -222,25 +223,26 @@ def tune(model: Classifier, tokenizer, data: ConfoundedDataset, opts: NeuronTune
 
 
 def diagnostics(tuned: Tuned, opts: NeuronTuneSpec, label_names: list[str]) -> dict:
-    """The scores, the zeroed neurons and the suggestions, as plain JSON-ready values."""
+    """The scores, the zeroed neurons and the suggestions, as JSON-ready values shaped by
+    jobs.contracts.diagnostics.NeuronTuneFindings (the job's results' `neurontune`)."""
     zeroed = tuned.zeroed
-    return {
-        "protocol": {"identification": "dev, class labels only", "tuning": "train, class labels only",
-                     "selection": f"{opts.select} on dev, class labels only",
-                     "confounds": "hidden from the method; used only to evaluate afterwards"},
-        "activation": opts.activation, "sets": opts.sets, "head_init": opts.head_init,
-        "lambda": tuned.candidates[tuned.selected]["lambda"],
-        "candidates": [dict(c, selected=i == tuned.selected) for i, c in enumerate(tuned.candidates)],
-        "sfit_parent": tuned.sfit_parent,
-        "sfit": tuned.candidates[tuned.selected]["sfit"],
-        "hidden_size": int(zeroed.shape[1]),
-        "zeroed": np.flatnonzero(zeroed.any(axis=0)).tolist(),
-        "zeroed_per_class": {name: np.flatnonzero(row).tolist() for name, row in zip(label_names, zeroed, strict=True)},
-        "delta": {name: row.tolist() for name, row in zip(label_names, tuned.delta, strict=True)},
-        "delta_histogram": histograms(tuned.delta, label_names),
-        "head_steps": tuned.head_steps,
-        "suggestions": [s.as_dict() for s in tuned.suggestions],
-    }
+    return NeuronTuneFindings(
+        protocol={"identification": "dev, class labels only", "tuning": "train, class labels only",
+                  "selection": f"{opts.select} on dev, class labels only",
+                  "confounds": "hidden from the method; used only to evaluate afterwards"},
+        activation=opts.activation, sets=opts.sets, head_init=opts.head_init,
+        lam=tuned.candidates[tuned.selected]["lambda"],
+        candidates=[dict(c, selected=i == tuned.selected) for i, c in enumerate(tuned.candidates)],
+        sfit_parent=tuned.sfit_parent,
+        sfit=tuned.candidates[tuned.selected]["sfit"],
+        hidden_size=int(zeroed.shape[1]),
+        zeroed=np.flatnonzero(zeroed.any(axis=0)).tolist(),
+        zeroed_per_class={name: np.flatnonzero(row).tolist() for name, row in zip(label_names, zeroed, strict=True)},
+        delta={name: row.tolist() for name, row in zip(label_names, tuned.delta, strict=True)},
+        delta_histogram=histograms(tuned.delta, label_names),
+        head_steps=tuned.head_steps,
+        suggestions=[s.as_dict() for s in tuned.suggestions],
+    ).model_dump(exclude_unset=True)
 
 
 # The names NeuronTune's diagnostics are recorded under (Recorder.diagnostic), in recording order.
@@ -251,13 +253,14 @@ COMPARED = ("acc", "worst_group_acc", "per_group", "agree_acc", "disagree_acc", 
 
 
 def diagnostic_payloads(found: dict) -> dict[str, dict]:
-    """diagnostics()'s dict cut into the payloads the store and the dashboard read, by name:
+    """diagnostics()'s dict cut into the payloads the store and the dashboard read, by name, each
+    shaped by its model (jobs.contracts.diagnostics.NEURONTUNE_PAYLOADS):
 
     neurontune.scores       delta per class (raw [M] lists and histograms), the selected lambda
     neurontune.zeroed       the neurons zeroed: their count and indices (union and per class)
     neurontune.candidates   every lambda tried, with its zeroed count, SFit and dev accuracy
     neurontune.suggestions  the ranked suggested confounds (Suggestion.as_dict, rank from 1)"""
-    return {
+    payloads = {
         "neurontune.scores": {"lambda": found["lambda"], "activation": found["activation"], "sets": found["sets"],
                               "hidden_size": found["hidden_size"], "delta": found["delta"],
                               "histogram": found["delta_histogram"], "sfit_parent": found["sfit_parent"],
@@ -272,6 +275,7 @@ def diagnostic_payloads(found: dict) -> dict[str, dict]:
                                    "ranking": "lower end of the 95% interval of Cohen's d",
                                    "suggestions": [{"rank": i + 1, **s} for i, s in enumerate(found["suggestions"])]},
     }
+    return {name: neurontune_payload(name, payload).model_dump(exclude_unset=True) for name, payload in payloads.items()}
 
 
 def before_after(parent: dict, tuned: dict) -> dict:
@@ -280,8 +284,8 @@ def before_after(parent: dict, tuned: dict) -> dict:
     splits = {name: {"parent": {k: parent[name].get(k) for k in COMPARED},
                      "tuned": {k: tuned[name].get(k) for k in COMPARED}}
               for name in ("train", "dev", "test")}
-    return {"parent_source": parent["source"], "parent_steps": parent["steps"], "splits": splits,
-            "cid": {"parent": parent["cid"], "tuned": tuned["cid"]}}
+    return NeuronTuneBeforeAfter(parent_source=parent["source"], parent_steps=parent["steps"], splits=splits,
+                                 cid={"parent": parent["cid"], "tuned": tuned["cid"]}).model_dump(exclude_unset=True)
 
 
 def evaluate_all(model: Classifier, tokenizer, data: ConfoundedDataset, max_length: int) -> dict:

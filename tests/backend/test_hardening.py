@@ -14,7 +14,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from backend.api import create_app
-from backend.api.estimate import count_units
+from backend.services.estimate import count_units
 from backend.services.uploads import INCOMING
 from jobs.data import DataError, load_dataset
 from jobs.methods.label_steps import total_label_steps

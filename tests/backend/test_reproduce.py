@@ -17,7 +17,13 @@ from sqlalchemy import func, select, update
 
 from backend.cli import main
 from backend.services.experiment_records import cid_rows
-from backend.services.experiments import cid_trajectories, estimated_seconds, experiment_progress
+from backend.services.experiments import (
+    JobState,
+    RunCidPoint,
+    cid_trajectories,
+    estimated_seconds,
+    experiment_progress,
+)
 from backend.services.protocols import reproduce_request
 from backend.services.reproduce import LocalStore, dead_here, run_experiment
 from backend.store.db import Database
@@ -74,8 +80,8 @@ def test_reproduce_runs_resumes_and_submits_nothing_twice(settings, capsys):
         rows = cid_rows(session, 1)
         finals = {j.method: session.scalar(select(CidPoint.value).where(
             CidPoint.job_id == j.id, CidPoint.phase == "final")) for j in full}
-    final_rows = [r for r in rows if r["phase"] == "final"]
-    assert {m: v["mean"] for r in final_rows for m, v in r["methods"].items()} == pytest.approx(finals)
+    final_rows = [r for r in rows if r.phase == "final"]
+    assert {m: v.mean for r in final_rows for m, v in r.methods.items()} == pytest.approx(finals)
 
     # Again: found by name, nothing submitted, nothing re-run; the tables as Markdown this time.
     code, out = _cli(settings, capsys, "--markdown")
@@ -153,6 +159,7 @@ def test_progress_counts_and_eta():
                {"status": "running", "wall_s": None, "worker_id": "a:1"},
                {"status": "running", "wall_s": None, "worker_id": "b:2"}]
             + [{"status": "queued", "wall_s": None, "worker_id": None}] * 3)
+    jobs = [JobState(**job) for job in jobs]
     progress = experiment_progress(jobs)
     # a job costs the mean wall of those that ran to the end (a failure's wall says little): 50/3 s
     assert progress.model_dump() == {"total": 10, "done": 5, "succeeded": 2, "collapsed": 1, "failed": 1, "cancelled": 1,
@@ -163,8 +170,8 @@ def test_progress_counts_and_eta():
 
 def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
     def job(method, status, wall_s=None, eta_s=None):
-        return {"method": method, "status": status, "wall_s": wall_s, "eta_s": eta_s,
-                "worker_id": "a:1" if status == "running" else None}
+        return JobState(method=method, status=status, wall_s=wall_s, eta_s=eta_s,
+                        worker_id="a:1" if status == "running" else None)
 
     estimates = {"finetune": 100.0, "adversarial": 200.0, "influence-tuning": 300.0}
     jobs = [job("finetune", "running", eta_s=40.0), job("adversarial", "queued"), job("influence-tuning", "queued")]
@@ -183,18 +190,17 @@ def test_eta_per_method_counts_running_jobs_and_calibrates_estimates():
 
 def test_cid_trajectories_average_each_method_per_step_and_phase():
     def point(method, job_id, step, phase, value):
-        return {"dataset": "textlen", "method": method, "job_id": job_id, "step": step, "phase": phase,
-                "value": value}
+        return RunCidPoint(dataset="textlen", method=method, job_id=job_id, step=step, phase=phase, value=value)
 
     points = [point("finetune", 1, 0, "live", 0.1), point("finetune", 2, 0, "live", 0.3),
               point("influence-tuning", 3, 50, "post-round", 0.02), point("influence-tuning", 3, 50, "pre-round", 0.5),
               point("influence-tuning", 4, 50, "pre-round", None), point("finetune", 1, 240, "final", 0.6)]
     rows = cid_trajectories(points)
-    assert [(r["step"], r["phase"]) for r in rows] == [(0, "live"), (50, "pre-round"), (50, "post-round"),
+    assert [(r.step, r.phase) for r in rows] == [(0, "live"), (50, "pre-round"), (50, "post-round"),
                                                         (240, "final")]
-    assert rows[0]["methods"]["finetune"] == {"mean": pytest.approx(0.2), "n": 2}
-    assert rows[1]["methods"]["influence-tuning"] == {"mean": 0.5, "n": 1}  # a NaN point is not averaged
-    assert cid_trajectories([point("finetune", 1, 0, "live", None)])[0]["methods"]["finetune"] == \
+    assert rows[0].methods["finetune"].model_dump() == {"mean": pytest.approx(0.2), "n": 2}
+    assert rows[1].methods["influence-tuning"].model_dump() == {"mean": 0.5, "n": 1}  # a NaN point is not averaged
+    assert cid_trajectories([point("finetune", 1, 0, "live", None)])[0].methods["finetune"].model_dump() == \
         {"mean": None, "n": 0}
 
 
@@ -202,7 +208,7 @@ def test_estimated_seconds_come_from_the_reproduction_scale():
     grid = reproduce_request("textlen", "cpu").model_dump(mode="json")
     estimates = estimated_seconds(grid)
     assert set(estimates) == set(PROTOCOL_METHODS["textlen"])
-    assert estimates["finetune"] == SCALES["cpu"]["minutes"]["textlen/finetune"] * 60
+    assert estimates["finetune"] == SCALES["cpu"].minutes["textlen/finetune"] * 60
     assert estimated_seconds(reproduce_request("textlen", "tiny").model_dump(mode="json")) == {}
     assert estimated_seconds({"kind": "sweep"}) == {}
 
@@ -253,7 +259,7 @@ def test_preview_counts_what_reproduce_would_queue(client, db):
     assert preview["jobs"] == 5 * 2 + 2 * 2 and preview["seeds"] == [1, 2]
     assert preview["jobs_by_method"] == {"finetune": 2, "adversarial": 2, "influence-tuning": 4,
                                          "embedding-tuning": 4, "no-confound": 2}
-    minutes = SCALES["cpu"]["minutes"]
+    minutes = SCALES["cpu"].minutes
     assert preview["estimated_s"] == pytest.approx(60 * sum(minutes[f"textlen/{m}"] * n
                                                             for m, n in preview["jobs_by_method"].items()))
     assert client.post("/api/experiments/reproduce/preview",

@@ -2,6 +2,7 @@
 selected; over REST, and end to end with `deconfound sweep --api` against a real server."""
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 
@@ -12,9 +13,10 @@ from sqlalchemy import update
 from backend.api import create_app
 from backend.cli import main
 from backend.queue.worker import Worker
-from backend.services.experiments import expand_request, table_rows, welch_p
+from backend.services.experiments import TableJob, expand_request, table_rows, welch_p
 from backend.services.protocols import sweep_request
 from backend.store.models import Job
+from jobs.contracts.results import JobResults
 from jobs.presets import SEARCH_SPACES
 from tests.helpers import WAIT_S
 
@@ -22,11 +24,12 @@ from .conftest import TINY_JOB, make_settings, wait_for
 
 
 def _job(method: str, lr: float, seed: int, dev: float, test: float, flip: float = 0.1,
-         status: str = "succeeded") -> dict:
-    return {"dataset": "textlen", "method": method, "params": {"train.lr": lr}, "status": status,
-            "spec": {"dataset": {"name": "textlen", "access_rate": 1.0}},
-            "metrics": {"dev": {"acc": dev}, "test": {"acc": test, "flip_rate": flip, "worst_group_acc": test - 0.1,
-                                                     "per_group": {}}, "cid": 0.01}}
+         status: str = "succeeded") -> TableJob:
+    return TableJob(dataset="textlen", method=method, params={"train.lr": lr}, status=status,
+                    spec={"dataset": {"name": "textlen", "access_rate": 1.0}},
+                    metrics=JobResults.model_validate(
+                        {"dev": {"acc": dev}, "test": {"acc": test, "flip_rate": flip, "worst_group_acc": test - 0.1,
+                                                       "per_group": {}}, "cid": 0.01}))
 
 
 def test_selection_picks_the_best_mean_dev_accuracy():
@@ -37,22 +40,22 @@ def test_selection_picks_the_best_mean_dev_accuracy():
             _job("influence-tuning", 3e-5, 3, 0.99, 0.10, status="collapsed"),  # left out of every mean
             _job("finetune", 1e-5, 1, 0.60, 0.70), _job("finetune", 1e-5, 2, 0.61, 0.72),
             _job("finetune", 2e-5, 1, 0.65, 0.75), _job("finetune", 2e-5, 2, 0.66, 0.77)]
-    rows = {(r["method"], r["params"]["train.lr"]): r for r in table_rows(jobs)}
-    assert rows[("influence-tuning", 3e-5)]["dev_acc_mean"] == pytest.approx(0.79)
-    assert rows[("influence-tuning", 1e-5)]["dev_acc_mean"] == pytest.approx(0.75)
-    assert [key for key, r in rows.items() if r["selected"]] == [("finetune", 2e-5), ("influence-tuning", 3e-5)]
+    rows = {(r.method, r.params["train.lr"]): r for r in table_rows(jobs)}
+    assert rows[("influence-tuning", 3e-5)].dev_acc_mean == pytest.approx(0.79)
+    assert rows[("influence-tuning", 1e-5)].dev_acc_mean == pytest.approx(0.75)
+    assert [key for key, r in rows.items() if r.selected] == [("finetune", 2e-5), ("influence-tuning", 3e-5)]
     best = rows[("influence-tuning", 3e-5)]
-    assert (best["jobs"], best["finished"]) == (3, 2)
-    assert best["test_acc_mean"] == pytest.approx(0.82) and best["flip_rate_mean"] == pytest.approx(0.4)
-    assert best["access_rate"] == 1.0
+    assert (best.jobs, best.finished) == (3, 2)
+    assert best.test_acc_mean == pytest.approx(0.82) and best.flip_rate_mean == pytest.approx(0.4)
+    assert best.access_rate == 1.0
     # No finetuning row at lr 3e-5: the p-value is against the selected finetuning row (lr 2e-5).
-    assert best["p_vs_finetune"] == pytest.approx(welch_p([0.80, 0.84], [0.75, 0.77]))
-    assert rows[("influence-tuning", 1e-5)]["p_vs_finetune"] == pytest.approx(welch_p([0.90, 0.92], [0.70, 0.72]))
+    assert best.p_vs_finetune == pytest.approx(welch_p([0.80, 0.84], [0.75, 0.77]))
+    assert rows[("influence-tuning", 1e-5)].p_vs_finetune == pytest.approx(welch_p([0.90, 0.92], [0.70, 0.72]))
     # Without any dev accuracy nothing is chosen among several points; a lone point is its own choice.
-    no_dev = [{**j, "metrics": {"test": j["metrics"]["test"]}} for j in jobs]
-    chosen = [(r["method"], r["params"]["train.lr"]) for r in table_rows(no_dev) if r["selected"]]
+    no_dev = [dataclasses.replace(j, metrics=JobResults(test=j.metrics.test)) for j in jobs]
+    chosen = [(r.method, r.params["train.lr"]) for r in table_rows(no_dev) if r.selected]
     assert chosen == []
-    assert all(r["selected"] for r in table_rows(jobs[:2] + jobs[5:7]))
+    assert all(r.selected for r in table_rows(jobs[:2] + jobs[5:7]))
 
 
 def test_sweep_table_over_rest(client, db):
