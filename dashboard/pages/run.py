@@ -38,7 +38,7 @@ def layout(job_id: str | None = None, **_query):
         return html.Div([html.H2(f"Run #{job_id}"), error_box(error.message)])
     job = plain(answer)
     held["architecture"] = _loaded_architecture(job_id)
-    held["engines"] = _engine_paths(job_id) if job["status"] != "queued" else None
+    held["engines"] = _engine_paths(job_id) if job["status"] != JobStatus.QUEUED else None
     held["engines_final"] = job["status"] in live.FINISHED
     score = (job["spec"].get("diagnostics") or {}).get("score", "cosine")
     cid, loss, acc, j, j_style, behaviour = draw(held)
@@ -193,13 +193,13 @@ def poll(_n, job_id, held):
     finished = job["status"] in live.FINISHED
     # The model's family and pooling: asked for until the job has recorded it (when its model loads).
     architecture = (held or {}).get("architecture")
-    if architecture is None and job["status"] not in ("queued", *live.FINISHED):
+    if architecture is None and job["status"] not in (JobStatus.QUEUED, *live.FINISHED):
         architecture = _loaded_architecture(job_id)
     if architecture != fresh.get("architecture"):
         fresh, changed = {**fresh, "architecture": architecture}, True
     # Which way influence was computed: asked for while running, and once more when it ends.
     engines, final = (held or {}).get("engines"), (held or {}).get("engines_final", False)
-    if job["status"] != "queued" and not final:
+    if job["status"] != JobStatus.QUEUED and not final:
         engines, final = _engine_paths(job_id), finished
     changed = changed or engines != (held or {}).get("engines")
     fresh = {**fresh, "engines": engines, "engines_final": final}
