@@ -1,12 +1,12 @@
 """Exactness of the fast influence engine for every model family (issue 18): in float64, the fast
 pairwise scores, the influence loss J and dJ/dtheta against the reference per-example loop, to a
-relative 1e-9, in the scopes all, head and top (where the family's blocks are found), plus one
-finite-difference check of dJ/dtheta per family, independent of both paths.
+relative 1e-9, in the scopes all, head, top and lora (LoRA adapters on q and v, or on the fused
+qkv projection), plus one finite-difference check of dJ/dtheta per family, independent of both
+paths.
 
 The models are tiny random ones of each family's own config class (tests/tiny_families.py),
-jittered so that examples' gradients differ (jittered_tiny64 says why), wrapped in the
-Classifier. Decoders pool their last real token here (a local Classifier; position 0 of a causal
-model sees only the first token, so every example would look alike).
+loaded as a user's would be (jobs.models.load_model: the family's pooling, decoders' last real
+token, an eos pad token) and jittered so that examples' gradients differ (jittered_tiny64 says why).
 
 Several families compute attention's softmax, their RMSNorm or their rotary embedding in float32
 whatever the model's dtype (HF's eager attention, LlamaRMSNorm and its copies, GemmaRMSNorm,
@@ -27,7 +27,9 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from jobs.influence import Examples, InfluenceArguments, eval_mode, influence_loss, pairwise_scores
 from jobs.influence.fast.sites import plan_sites
 from jobs.influence.scope import scope_parameters
-from jobs.models import Classifier
+from jobs.lora import add_lora
+from jobs.models import load_model
+from jobs.spec import LoraSpec
 from tests.tiny_families import DECODERS, ENCODERS, tiny_family_dir
 
 FAMILIES = ENCODERS + DECODERS
@@ -39,16 +41,12 @@ A_ROWS, B_ROWS = [3, 4, 4, 5, 5, 6], [6, 5, 3, 6, 3, 4]     # k = 2 of the 4 tra
 # Families that compute something once for the whole batch (DeBERTa: relative position
 # embeddings, read as rel_embeddings.weight and projected by the layers' own query/key Linears):
 # their scopes with those parameters run through the factors one example at a time.
-PER_EXAMPLE = {("deberta-v2", "all"), ("deberta-v2", "top")}
+PER_EXAMPLE = {("deberta-v2", "all"), ("deberta-v2", "top"), ("deberta-v2", "lora")}
 REL = 1e-9
 
 
-class LastToken(Classifier):
-    """The Classifier pooling the last real token (right padding), as a decoder must."""
-
-    def pooled(self, input_ids, attention_mask):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return hidden[torch.arange(len(hidden)), attention_mask.sum(1) - 1]
+# LoRA targets: the attention's query and value, or the fused projection where there is one.
+FUSED_QKV = {"gpt2", "modernbert"}
 
 
 def _float64_rms_forward(self, x):
@@ -79,22 +77,16 @@ def float64_softmax(monkeypatch):
 _BUILT: dict = {}
 
 
-def build(family: str, root, float64_norms: bool = True):
-    """(model, examples) of `family`: float64, jittered by N(0, 0.2^2), eval mode."""
-    key = (family, float64_norms)
+def build(family: str, root, float64_norms: bool = True, lora: bool = False):
+    """(model, examples) of `family`: float64, jittered by N(0, 0.2^2), eval mode; with `lora`,
+    adapters added first (and jittered too: lora_B starts at zero)."""
+    key = (family, float64_norms, lora)
     if key not in _BUILT:
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        path = tiny_family_dir(family, root)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        torch.manual_seed(0)
-        encoder = AutoModel.from_pretrained(path, attn_implementation="eager")
-        model = (LastToken if family in DECODERS else Classifier)(encoder, 2).double().eval()
+        loaded = load_model(str(tiny_family_dir(family, root)), device="cpu", dtype=torch.float64, seed=0)
+        model, tokenizer = loaded.model.eval(), loaded.tokenizer
+        if lora:
+            add_lora(model, LoraSpec(r=2, alpha=4, targets=["qkv"] if family in FUSED_QKV else ["q", "v"]))
+            model.eval()
         generator = torch.Generator().manual_seed(1)
         with torch.no_grad():
             for p in model.parameters():
@@ -115,7 +107,8 @@ def root(tmp_path_factory):
 
 
 def scopes_of(model) -> list[str]:
-    return ["all", "head"] + (["top"] if model.layer_names() else [])
+    assert model.layer_names(), "every family's blocks are found (jobs/families)"
+    return ["all", "head", "top"]
 
 
 def relative_close(fast: torch.Tensor, reference: torch.Tensor, rel: float = REL) -> float:
@@ -154,6 +147,25 @@ def test_fast_scores_loss_and_gradient_equal_the_reference_loop(family, root, fl
         assert float(j_reference) > 1e-4          # not a vacuous comparison
         relative_close(j_fast, j_reference)
         relative_close(grad_fast, grad_reference)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fast_engine_is_exact_over_lora_adapters(family, root, float64_softmax):
+    """Scope lora (PEFT's lora_A and lora_B are Linear sites): scores, J and dJ/dtheta."""
+    model, examples = build(family, root, lora=True)
+    probes, train = examples.take(PROBES), examples.take(TRAIN)
+    args = InfluenceArguments(scope="lora")
+    reference = args.model_copy(update={"reference": True})
+    paths = []
+    relative_close(pairwise_scores(model, probes, train, args, on_path=paths.append),
+                   pairwise_scores(model, probes, train, reference))
+    expected = "fast-per-example" if (family, "lora") in PER_EXAMPLE else "fast"  # DeBERTa: its query_proj
+    assert [p.path for p in paths] == [expected], paths                          # sees the batch's positions
+    j_fast, grad_fast = loss_and_gradient(model, examples, args)
+    j_reference, grad_reference = loss_and_gradient(model, examples, reference)
+    assert float(j_reference) > 1e-6
+    relative_close(j_fast, j_reference)
+    relative_close(grad_fast, grad_reference)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -163,7 +163,10 @@ def _normalise(x: Tensor, form: str, eps: float, compute: torch.dtype) -> Tensor
 
 def _norm_output(site: Site, m: nn.Module, x: Tensor, form: str, one_plus: bool, compute: torch.dtype) -> Tensor:
     xhat = _normalise(x, form, site.eps, compute)
-    out = xhat.to(compute) * ((1 + m.weight.to(compute)) if one_plus else m.weight.to(compute))
+    if one_plus:  # Gemma's RMSNorm scales in its compute dtype, then casts back
+        out = (xhat.to(compute) * (1 + m.weight.to(compute))).to(x.dtype)
+    else:         # LayerNorm, Llama's RMSNorm and its copies: the normalised input back in x's dtype, then scaled
+        out = xhat * m.weight.to(x.dtype)
     if getattr(m, "bias", None) is not None:
         out = out + m.bias
     return out
