@@ -18,6 +18,9 @@ from typing import TypeVar
 import numpy as np
 
 WAIT_S = float(os.environ.get("DECONFOUND_TEST_WAIT_S", "600"))
+# Where the family matrix (tests/test_families.py) runs its jobs: "cpu" here; benchmarks/gpu/check.sh
+# sets "cuda" on a GPU machine.
+TEST_DEVICE = os.environ.get("DECONFOUND_TEST_DEVICE", "cpu")
 # A test may wait several times (a job to start, then to finish, then a page to draw it).
 TEST_TIMEOUT_S = 3 * WAIT_S
 

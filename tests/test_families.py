@@ -20,6 +20,7 @@ from jobs.models import Classifier, encode, load_model
 from jobs.recorder import MemoryRecorder
 from jobs.runner import run
 from jobs.spec import METHODS, JobSpec
+from tests.helpers import TEST_DEVICE
 from tests.tiny_families import DECODERS, ENCODERS, tiny_family_dir
 
 FAMILIES = ENCODERS + DECODERS
@@ -217,7 +218,7 @@ def test_a_model_whose_blocks_cannot_be_found_is_refused_for_top_never_given_the
 def small_job(path: str, method: str, scope: str = "top") -> JobSpec:
     """4 label steps of 8 on a tiny TextLen, a round at step 2, CID on 2 probes over the head."""
     return JobSpec.model_validate({
-        "model": path, "method": method, "device": "cpu",
+        "model": path, "method": method, "device": TEST_DEVICE,
         "dataset": {"name": "textlen", "options": {"train_size": 32, "dev_size": 16, "test_size": 16}},
         "train": {"max_steps": 4, "batch_size": 8, "eval_every": 4, "max_length": 24, "lr": 1e-3},
         "diagnostics": {"probes": 2, "sample": 2, "cid_every": 2, "scope": "head", "histogram_probes": 1},
