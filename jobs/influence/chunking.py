@@ -4,11 +4,15 @@ An update's calls keep, per example, a differentiable gradient of every site in 
 factors (inputs and output gradients of each Linear, per token) and the graph that produced them,
 which the double backward walks. That is about
 
-    bytes per example = FACTOR x element size x tokens x (sum over Linear sites of d_in + d_out
-                                                          + blocks x heads x tokens)
+    bytes per example = FACTOR x element size x (tokens x (sum over Linear sites of d_in + d_out
+                                                           + blocks x heads x tokens)
+                                                 + relative positions)
 
 with FACTOR measured at 5.5 on MiniLM (27 MiB per example at 23 tokens, float32); 8 leaves
-head-room. A call gets MEMORY_SHARE of the memory available when the update starts (CUDA: the
+head-room. DeBERTa's relative attention projects its 2 x span position embeddings through each
+block's query and key per example (jobs/influence/fast: one example per forward), which adds
+blocks x 4 x 2 span x hidden (deberta-v3-base: about 300 MiB per example, measured 13.4 GB at 43
+per call before this term). A call gets MEMORY_SHARE of the memory available when the update starts (CUDA: the
 device's free memory; CPU: MemAvailable), at most MAX_PER_CALL examples (larger calls are no
 faster) and at least one tuple. On this machine's 24 GiB that keeps MiniLM at 96 (as before) and
 a bert-base-shaped update over every parameter under 8 GB (docs/performance.md).
@@ -47,7 +51,13 @@ def bytes_per_example(model: nn.Module, tokens: int) -> int:
     blocks = getattr(config, "num_hidden_layers", 0) or 0
     heads = getattr(config, "num_attention_heads", 0) or 0
     element = next(model.parameters()).element_size()
-    return FACTOR * element * tokens * (width + blocks * heads * tokens)
+    relative = 0
+    if getattr(config, "relative_attention", False):
+        span = getattr(config, "position_buckets", -1)
+        span = span if span and span > 0 else getattr(config, "max_relative_positions", -1)
+        span = span if span and span > 0 else getattr(config, "max_position_embeddings", 512)
+        relative = blocks * 4 * 2 * span * getattr(config, "hidden_size", 0)
+    return FACTOR * element * (tokens * (width + blocks * heads * tokens) + relative)
 
 
 def auto_examples_per_call(model: nn.Module, tokens: int, tuple_size: int, device: torch.device,
