@@ -103,7 +103,9 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
 
         # The diagnostics, in the store and back over the API.
         diagnostics = client.get(f"/api/jobs/{nt}/diagnostics").json()
-        assert diagnostics["names"] == [MODEL_DIAGNOSTIC, *DIAGNOSTIC_NAMES]  # the model's, when it loaded
+        # the model's, when it loaded; the influence engine's path of its CID measurements; NeuronTune's
+        assert diagnostics["names"] == [MODEL_DIAGNOSTIC, "influence.engine.cid", *DIAGNOSTIC_NAMES]
+        assert diagnostics["items"]["influence.engine.cid"]["path"] in ("fast", "loop")
         items = diagnostics["items"]
         scores, zeroed = items["neurontune.scores"], items["neurontune.zeroed"]
         hidden = scores["hidden_size"]
@@ -157,6 +159,9 @@ def test_parent_neurontune_and_a_suggested_confound_tuned_on_the_worker(tmp_path
         db = Database(settings.database_url)
         with db.session() as session:  # the rows themselves: one per name, of the finished attempt
             rows = session.execute(select(Diagnostic.name, Diagnostic.attempt).where(Diagnostic.job_id == nt)).all()
-            assert sorted(rows) == sorted((name, 1) for name in (MODEL_DIAGNOSTIC, *DIAGNOSTIC_NAMES))
+            # (the engine's path is recorded again when it changes: NeuronTune's masked head is measured
+            # by the loop, its parent's CID by the fast engine; the API answers the latest row of a name)
+            assert {name for name, _ in rows} == {MODEL_DIAGNOSTIC, "influence.engine.cid", *DIAGNOSTIC_NAMES}
+            assert {attempt for _, attempt in rows} == {1}
             assert session.get(Job, follow_up["id"]).method == "influence-tuning"
         db.dispose()
