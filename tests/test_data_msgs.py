@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from jobs.data import DataError, dataset_stats, load_dataset
-from jobs.data import msgswords
+from jobs.data import DataError, dataset_stats, load_dataset, msgswords
 from jobs.data.grammar import ADJECTIVES, lexicon, msgs_sentence, swap_articles, the_precedes_a
 from jobs.data.textstats import text_stats
 
