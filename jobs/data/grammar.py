@@ -10,7 +10,7 @@ an adjective hold as many modifiers as those with one. Words come from jobs/data
 Two features are set independently:
 - linguistic (the label): is an adjective present?
 - surface (the confound): does the first "the" come before the first "a"?
-Each sentence holds exactly one "the" and one "a"; the other determiners are the safe ones, so
+Each sentence holds exactly one "the" and one "a", its first two determiners; the others are safe, so
 only the order of the two articles carries the surface feature. Every word that can follow a
 determiner starts with a consonant, so "a" is always grammatical. Lengths are those of MSGS'
 sentences: 9 to 18 words, about 13 on average.
@@ -132,8 +132,8 @@ def skeleton(rng: random.Random, lex: Lexicon, length: int) -> list[str]:
 
 def fill(rng: random.Random, words: list[str], lex: Lexicon, adjective: bool, the_first: bool) -> list[str]:
     """Modifiers: one slot takes an adjective (adjective=True) or a noun modifier (False), the
-    others a noun modifier now and then; determiners: the earlier of two slots takes 'the' or 'a'
-    as `the_first` asks, the later the other, the rest safe determiners."""
+    others a noun modifier now and then; determiners: the first of them takes 'the' or 'a' as `the_first`
+    asks, the second the other, the rest safe determiners."""
     modifier_slots = [i for i, w in enumerate(words) if w == M]
     marked = rng.choice(modifier_slots)
     for i in modifier_slots:
@@ -143,7 +143,9 @@ def fill(rng: random.Random, words: list[str], lex: Lexicon, adjective: bool, th
     elif not words[marked]:
         words[marked] = rng.choice(lex.modifiers)
     slots = [i for i, w in enumerate(words) if w == D]
-    early, late = sorted(rng.sample(slots, 2))
+    # As in MSGS' own sentences ("The cat that is chasing a dog ..."), the articles are the first
+    # two determiners (subject and object, mostly); safe determiners come after.
+    early, late = slots[:2]
     for i in slots:
         words[i] = rng.choice(SAFE_DETERMINERS)
     words[early], words[late] = ("the", "a") if the_first else ("a", "the")
