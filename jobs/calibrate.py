@@ -57,7 +57,7 @@ ORIGINALS: dict[str, OriginalData] = {
                  Target(metric="worst_group", label="worst group", original=47.2, tolerance=8),
                  Target(metric="flip_rate", label="flip rate", original=45.0),
                  Target(metric="cid", label="CID", original=0.62)],
-        vocabulary={"train": 6607, "test": 3090}, length="-"),
+        vocabulary={"train": 6607, "test": 3090}, length="as generated (the protocol)"),
     "msgs": OriginalData(
         targets=[Target(metric="test_acc", label="test acc", original=79.4, tolerance=4),
                  Target(metric="worst_group", label="worst group", original=43.1),
