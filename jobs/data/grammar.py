@@ -10,7 +10,7 @@ an adjective hold as many modifiers as those with one. Words come from jobs/data
 Two features are set independently:
 - linguistic (the label): is an adjective present?
 - surface (the confound): does the first "the" come before the first "a"?
-Each sentence holds exactly one "the" and one "a", its first two determiners; the others are safe, so
+Each sentence holds exactly one "the" and one "a" (often its first two determiners); the others are safe, so
 only the order of the two articles carries the surface feature. Every word that can follow a
 determiner starts with a consonant, so "a" is always grammatical. Lengths are those of MSGS'
 sentences: 9 to 18 words, about 13 on average.
@@ -32,6 +32,7 @@ ADJECTIVES = W.ADJECTIVES
 DOMAINS = ("train", "test")
 MIN_WORDS, MAX_WORDS = 9, 18
 LENGTH_MEAN, LENGTH_SD = 13.2, 1.6  # MSGS' training sentences, in words
+FIRST_SLOTS = 0.25  # share of sentences whose articles are their first two determiners
 D, M = "<D>", "<M>"  # a determiner slot; a modifier slot (empty, an adjective or a noun modifier)
 
 
@@ -132,8 +133,9 @@ def skeleton(rng: random.Random, lex: Lexicon, length: int) -> list[str]:
 
 def fill(rng: random.Random, words: list[str], lex: Lexicon, adjective: bool, the_first: bool) -> list[str]:
     """Modifiers: one slot takes an adjective (adjective=True) or a noun modifier (False), the
-    others a noun modifier now and then; determiners: the first of them takes 'the' or 'a' as `the_first`
-    asks, the second the other, the rest safe determiners."""
+    others a noun modifier now and then; determiners: of two of them (the first two in a share FIRST_SLOTS
+    of sentences, else any two), the earlier takes 'the' or 'a' as `the_first` asks, the later
+    the other, the rest safe determiners."""
     modifier_slots = [i for i, w in enumerate(words) if w == M]
     marked = rng.choice(modifier_slots)
     for i in modifier_slots:
@@ -143,9 +145,11 @@ def fill(rng: random.Random, words: list[str], lex: Lexicon, adjective: bool, th
     elif not words[marked]:
         words[marked] = rng.choice(lex.modifiers)
     slots = [i for i, w in enumerate(words) if w == D]
-    # As in MSGS' own sentences ("The cat that is chasing a dog ..."), the articles are the first
-    # two determiners (subject and object, mostly); safe determiners come after.
-    early, late = slots[:2]
+    # The articles are the first two determiners (subject and object, mostly: "The cat that is
+    # chasing a dog") in a share FIRST_SLOTS of sentences, otherwise any two. Always the first two
+    # made the order a sentence-initial word, and MiniLM read only it (calibration, seed 2021:
+    # agree 100, disagree 4.7, against the original's 91.4 and 55.4).
+    early, late = slots[:2] if rng.random() < FIRST_SLOTS else sorted(rng.sample(slots, 2))
     for i in slots:
         words[i] = rng.choice(SAFE_DETERMINERS)
     words[early], words[late] = ("the", "a") if the_first else ("a", "the")
