@@ -7,8 +7,9 @@ import random
 
 import pytest
 
-from jobs.data import DataError, dataset_stats, load_dataset
+from jobs.data import DataError, dataset_stats, load_dataset, msgswords
 from jobs.data.grammar import ADJECTIVES, lexicon, msgs_sentence, swap_articles, the_precedes_a
+from jobs.data.textstats import text_stats
 
 SMALL = {"train_size": 400, "dev_size": 120, "test_size": 120}
 
@@ -17,8 +18,13 @@ def words(text: str) -> list[str]:
     return text.lower().rstrip(".").split()
 
 
-def test_default_msgs_matches_table_1():
-    stats = dataset_stats(load_dataset({"name": "msgs"}))
+@pytest.fixture(scope="module")
+def default_msgs():
+    return load_dataset({"name": "msgs"})
+
+
+def test_default_msgs_matches_table_1(default_msgs):
+    stats = dataset_stats(default_msgs)
     assert {k: v["size"] for k, v in stats["splits"].items()} == {"train": 5000, "dev": 15000, "test": 15000}
     assert stats["splits"]["train"]["agreement"] == pytest.approx(0.997)
     assert stats["splits"]["test"]["agreement"] == pytest.approx(2 / 3)
@@ -30,6 +36,39 @@ def test_default_msgs_matches_table_1():
     assert not stats["has_control"] and stats["has_counterfactual"]
     assert stats["label_names"] == ["no adjective", "adjective"]
     assert stats["confound_names"] == ["a first", "the first"]
+
+
+def test_words_and_lengths_are_those_of_msgs(default_msgs):
+    """Issue 19: the original's train split has 947 distinct words (test 1073) and sentences of
+    13.2 words on average (sd 1.6, 9 to 18); the old generator had 133 words."""
+    for name in ("train", "test"):
+        stats = text_stats(getattr(default_msgs, name).texts)
+        assert 900 <= stats.vocabulary <= 1200, (name, stats)
+        assert abs(stats.length_mean - 13.2) < 0.15 and abs(stats.length_sd - 1.6) < 0.15, (name, stats)
+        assert stats.length_min >= 9 and stats.length_max <= 18
+    # The length says nothing of the label: sentences without an adjective have a noun modifier instead.
+    lengths = [len(words(t)) for t in default_msgs.train.texts]
+    by_label = [[n for n, y in zip(lengths, default_msgs.train.labels, strict=True) if y == label] for label in (0, 1)]
+    assert abs(sum(by_label[0]) / len(by_label[0]) - sum(by_label[1]) / len(by_label[1])) < 0.1
+
+
+def test_adjectives_are_an_open_class_of_their_own():
+    for domain in ("train", "test"):
+        assert len(lexicon(domain).adjectives) >= 150
+    others = {w.lower() for w in msgswords.NAMES + msgswords.PEOPLE + msgswords.THINGS + msgswords.PLACES
+              + msgswords.NOUN_MODIFIERS} | msgswords.CLOSED
+    assert not set(ADJECTIVES) & others  # an adjective is never a noun, a verb form or a function word
+    assert all(w[0].lower() not in "aeiou" for w in ADJECTIVES + msgswords.PEOPLE + msgswords.THINGS
+               + msgswords.PLACES + msgswords.NOUN_MODIFIERS)  # "a" before any of them is grammatical
+
+
+def test_sentences_use_modals_negation_determiners_and_noun_modifiers(default_msgs):
+    seen = {w for text in default_msgs.train.texts for w in words(text)}
+    assert {"might", "wouldn't", "didn't", "not"} <= seen
+    assert set(msgswords.SAFE_DETERMINERS) <= seen
+    negatives = [t for t, y in zip(default_msgs.train.texts, default_msgs.train.labels, strict=True) if y == 0]
+    modifiers = set(msgswords.NOUN_MODIFIERS)
+    assert all(any(w in modifiers for w in words(t)) for t in negatives[:500])
 
 
 def test_small_sets_keep_a_disagreeing_example_per_label():

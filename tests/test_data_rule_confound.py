@@ -12,7 +12,9 @@ SIZES = {"train_size": 60, "dev_size": 30, "test_size": 30}
 
 @pytest.mark.parametrize("name, rule, marks", [
     ("textlen", "token:positive", lambda t: re.search(r"(?<!\w)positive(?!\w)", t, re.I) is not None),
-    ("msgs", r"regex:^The\b", lambda t: t.startswith("The") and not t[3:4].isalnum()),
+    # sentences that open with a determiner (not a name): about 3 in 4 of either label
+    ("msgs", r"regex:^(The|A|Some|Each|Every|No|That|This)\b",
+     lambda t: t.split()[0] in ("The", "A", "Some", "Each", "Every", "No", "That", "This")),
 ])
 def test_the_rule_is_the_confound_of_every_split(name, rule, marks):
     original = load_dataset({"name": name, "options": SIZES})
