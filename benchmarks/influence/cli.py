@@ -13,7 +13,7 @@ import torch
 
 from benchmarks.influence import cases, peers
 from benchmarks.influence.cases import Row
-from benchmarks.influence.families import relative_table, run_family
+from benchmarks.influence.families import QUICK_SIZES, relative_table, run_family
 from benchmarks.influence.family_shapes import SHAPES
 from benchmarks.influence.workload import textlen_like
 from jobs.models import load_model, resolve_device
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         if unknown:
             parser.error(f"--families: unknown shape(s) {', '.join(unknown)}; choose from {', '.join(SHAPES)}")
         for name in args.families or list(SHAPES):
-            rows += run_family(name, device, Path(args.cache), log=lambda line: print(line, flush=True))
+            rows += run_family(name, device, Path(args.cache), QUICK_SIZES if args.quick else None,
+                               log=lambda line: print(line, flush=True))
     else:
         for name in args.models:
             rows += run_model(name, device, sizes, args.examples_per_call, only,

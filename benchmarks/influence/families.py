@@ -22,6 +22,7 @@ from jobs.spec import LoraSpec
 # Smaller than the MiniLM runs (a 0.5B model trains at about a second per example on this CPU):
 # R1 over `tuples` tuples, R2 over r2_train examples, the baseline over `train_steps` batches of 16.
 SIZES = {"tuples": 8, "r2_train": 120, "train_steps": 2, "train_batch": 16}
+QUICK_SIZES = {"tuples": 4, "r2_train": 40, "train_steps": 1, "train_batch": 8}  # --quick
 MEASURES = ("R1 influence-tuning update", "R2 CID scores", "R4 embedding-tuning update")
 
 
