@@ -142,7 +142,7 @@ def test_stats_use_majority_vote_when_not_binary(tmp_path):
             + [{"text": f"te{i}", "label": y, "confound": c, "split": s} for s in ("dev", "test")
                for i, (y, c) in enumerate(test)])
     write_jsonl(tmp_path / "r.jsonl", rows)
-    stats = dataset_stats(load_dataset({"name": "custom", "path": str(tmp_path / "r.jsonl")}))
+    stats = dataset_stats(load_dataset({"name": "custom", "path": str(tmp_path / "r.jsonl")})).model_dump()
     # train majority: x -> a (3 of 5), y -> b (2 of 4), z -> c (2 of 2): train 7 of 11 right
     assert stats["splits"]["train"]["agreement"] == pytest.approx(7 / 11)
     assert stats["splits"]["test"]["agreement"] == pytest.approx(2 / 4)  # (a,x) and (c,z) right
@@ -158,7 +158,7 @@ def test_access_rate_picks_a_sorted_random_subset(tmp_path):
     assert len(data.train) == 120 and len(index) == 12
     assert np.all(np.diff(index) > 0) and index.min() >= 0 and index.max() < 120
     assert np.array_equal(load_dataset(spec).access, index)
-    assert dataset_stats(data)["confound_access"] == 12
+    assert dataset_stats(data).model_dump()["confound_access"] == 12
     assert len(access_subset(1500, 0.05, 2021)) == 75  # Table 3's 5% of TextLen
     assert len(access_subset(3, 0.01, 2021)) == 1
     assert np.array_equal(access_subset(10, 1.0, 2021), np.arange(10))

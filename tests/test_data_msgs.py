@@ -24,7 +24,7 @@ def default_msgs():
 
 
 def test_default_msgs_matches_table_1(default_msgs):
-    stats = dataset_stats(default_msgs)
+    stats = dataset_stats(default_msgs).model_dump()
     assert {k: v["size"] for k, v in stats["splits"].items()} == {"train": 5000, "dev": 15000, "test": 15000}
     assert stats["splits"]["train"]["agreement"] == pytest.approx(0.997)
     assert stats["splits"]["test"]["agreement"] == pytest.approx(2 / 3)

@@ -61,7 +61,7 @@ def as_rows(split):
 
 def test_default_textlen_matches_table_1():
     data = load_dataset({"name": "textlen"})
-    stats = dataset_stats(data)
+    stats = dataset_stats(data).model_dump()
     assert {k: v["size"] for k, v in stats["splits"].items()} == {"train": 1500, "dev": 480, "test": 500}
     assert stats["splits"]["train"]["agreement"] == pytest.approx(0.9)
     assert stats["splits"]["dev"]["agreement"] == pytest.approx(0.5)
@@ -156,7 +156,7 @@ def test_options_change_the_recipe():
     opts = TextLenOptions(train_size=200, dev_size=10, test_size=10, train_agreement=0.6, long_mean=28)
     pool = news_sentences(240, seed=3)
     data = build_textlen(pool[:220], pool[220:], seed=5, opts=opts)
-    assert dataset_stats(data)["splits"]["train"]["groups"] == groups({"0/0": 60, "0/1": 40, "1/0": 40, "1/1": 60})
+    assert dataset_stats(data).model_dump()["splits"]["train"]["groups"] == groups({"0/0": 60, "0/1": 40, "1/0": 40, "1/1": 60})
     assert data.meta["lengths"]["train"][data.train.labels == 1].mean() > 26
 
 
@@ -222,7 +222,7 @@ def test_conll_fixture_files_feed_train_dev_from_eng_train_and_test_from_eng_tes
         source = long_testa if name == "test" else long_train
         for text in bare.texts:  # each text is the start of one long sentence of the right file
             assert any(sentence.startswith(text) for sentence in source), (name, text)
-    assert dataset_stats(data)["splits"]["train"]["groups"] == groups({"0/0": 7, "0/1": 1, "1/0": 1, "1/1": 7})
+    assert dataset_stats(data).model_dump()["splits"]["train"]["groups"] == groups({"0/0": 7, "0/1": 1, "1/0": 1, "1/1": 7})
 
 
 def test_the_same_fixture_through_the_source_option():
