@@ -75,7 +75,9 @@ def test_a_run_stopped_between_steps_resumes_to_the_unstopped_numbers(tmp_path, 
     second = run(spec_for(method), recorder, checkpoint_dir=tmp_path, checkpoint_every_s=3600)
     assert "resumed from the checkpoint after step 6 of 12" in recorder.logs
     oracle, oracle_points = unstopped[method]
-    assert second.status == "succeeded"
+    # (adversarial ends at chance on this 64-row TextLen since the generator's vocabulary grew:
+    # "collapsed" is a finished run too, and the resumed one must say the same)
+    assert second.status == oracle.status and second.status in ("succeeded", "collapsed")
     assert {k: second.metrics[k] for k in FINAL} == {k: oracle.metrics[k] for k in FINAL}
     assert points(recorder) == oracle_points  # the curves, CIDs and A/B lists too: nothing lost, nothing twice
     assert not (tmp_path / FILE_NAME).exists()  # ended: removed
