@@ -16,7 +16,15 @@ from pydantic import (
 
 from jobs.contracts.cid import CidPoint
 from jobs.contracts.datasets import DatasetStats, UploadColumns
-from jobs.contracts.enums import CidPhase, ExperimentKind, JobStatus, MethodName
+from jobs.contracts.enums import (
+    POOLING_DESCRIPTION,
+    CidPhase,
+    ExperimentKind,
+    JobStatus,
+    MethodName,
+    ModelKind,
+    Pooling,
+)
 from jobs.contracts.fragments import dataset_by_name, merge_fragments
 from jobs.contracts.influence import InfluenceSnapshot
 from jobs.contracts.json_value import JsonObject
@@ -189,10 +197,8 @@ class FamilyInfo(BaseModel):
 
     model_type: str = Field(description="the config.json model_type, e.g. 'bert', 'qwen2'")
     name: str = Field(description="its usual name, e.g. 'BERT', 'Qwen2/3'")
-    kind: Literal["encoder", "decoder"]
-    pooling: Literal["pooler", "cls", "last"] = Field(
-        description="the pooled output the classifier reads: the encoder's pooler, the first ([CLS]) token's "
-                    "state, or the last non-padding token's (decoders)")
+    kind: ModelKind
+    pooling: Pooling = Field(description=POOLING_DESCRIPTION)
 
 
 class ModelInfo(BaseModel):

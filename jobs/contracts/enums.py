@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
+from typing import Literal
 
 if sys.version_info >= (3, 11):
     from enum import StrEnum
@@ -107,3 +108,10 @@ class ExperimentKind(StrEnum):
 
 
 EXPERIMENT_KINDS = tuple(ExperimentKind)
+
+
+# A model's architecture as the engine found it (jobs/families): the results and the model picker say it alike.
+ModelKind = Literal["encoder", "decoder"]
+Pooling = Literal["pooler", "cls", "last"]
+POOLING_DESCRIPTION = ("the pooled output the classifier reads: the encoder's pooler, the first ([CLS]) token's "
+                       "state, or the last non-padding token's (decoders)")

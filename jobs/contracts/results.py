@@ -6,12 +6,10 @@ rows (and methods that add their own numbers) carry fields not named here: they 
 """
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.contracts.diagnostics import NeuronTuneFindings
-from jobs.contracts.enums import JobStatus
+from jobs.contracts.enums import POOLING_DESCRIPTION, JobStatus, ModelKind, Pooling
 from jobs.contracts.json_value import JsonObject
 
 SPLITS = ("train", "dev", "test", "control_test")
@@ -61,10 +59,8 @@ class ArchitectureUsed(BaseModel):
 
     model_type: str = Field(description="the config's model_type")
     family: str = Field(description="the declared family's name, or 'generic' (blocks found by the generic path)")
-    kind: Literal["encoder", "decoder"]
-    pooling: Literal["pooler", "cls", "last"] = Field(
-        description="the pooled output the classifier reads: the encoder's pooler, the first ([CLS]) token's "
-                    "state, or the last non-padding token's (decoders)")
+    kind: ModelKind
+    pooling: Pooling = Field(description=POOLING_DESCRIPTION)
     blocks: int = Field(description="transformer blocks found (0: none found, scope 'top' is refused)")
     after_blocks: list[str] = Field(default_factory=list, description="what sits between the blocks and the head "
                                                                       "(final norm, pooler): in scope 'top'")
