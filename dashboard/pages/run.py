@@ -197,9 +197,11 @@ def poll(_n, job_id, held):
         architecture = _loaded_architecture(job_id)
     if architecture != fresh.get("architecture"):
         fresh, changed = {**fresh, "architecture": architecture}, True
-    # Which way influence was computed: asked for while running, and once more when it ends.
+    # Which way influence was computed: asked for while some use has not reported yet, and once
+    # more when the job ends (a path that changed mid-run shows then); not on every poll.
     engines, final = (held or {}).get("engines"), (held or {}).get("engines_final", False)
-    if job["status"] != JobStatus.QUEUED and not final:
+    missing = len(engines or {}) < len(ENGINE_DIAGNOSTICS)
+    if job["status"] != JobStatus.QUEUED and not final and (missing or finished):
         engines, final = _engine_paths(job_id), finished
     changed = changed or engines != (held or {}).get("engines")
     fresh = {**fresh, "engines": engines, "engines_final": final}
